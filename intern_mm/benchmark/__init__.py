@@ -1,0 +1,1 @@
+"""GV-B benchmark."""

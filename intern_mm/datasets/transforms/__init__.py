@@ -1,0 +1,1 @@
+"""intern_mm.datasets.transforms."""

@@ -1,0 +1,2 @@
+"""Hooks and runner components of intern_mm."""
+from .hooks import *  # noqa: F401,F403

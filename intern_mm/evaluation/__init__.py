@@ -1,0 +1,2 @@
+"""Metrics of intern_mm."""
+from .metrics import *  # noqa: F401,F403

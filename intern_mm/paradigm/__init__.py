@@ -1,0 +1,1 @@
+"""The INTERN upstream paradigm pipeline (Up-A -> Up-E -> Up-G -> downstream)."""

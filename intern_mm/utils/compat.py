@@ -1,0 +1,63 @@
+"""Fixes for known incompatibilities of the pinned OpenMMLab stack.
+
+Applied once when :mod:`intern_mm` is imported (idempotent):
+
+* torch >= 2.6 loads with ``weights_only=True`` by default, while mmengine 0.10.7's
+  local-file checkpoint loader does not pass ``weights_only``. Checkpoints written by
+  mmengine hold ``HistoryBuffer`` / numpy objects in their ``message_hub`` and ``meta``,
+  so resuming fails with ``UnpicklingError``. We register a local-file loader that passes
+  ``weights_only=False``. Only load checkpoints you trust (as with any pickle).
+* numpy 2 removed ``np.in1d`` (used by mmpretrain's retrieval metrics) and a few aliases
+  (``np.float`` / ``np.int`` / ``np.bool`` / ``np.long``) that some mmdet/mmcv helpers
+  still reference; we restore them as aliases of their replacements.
+"""
+import os.path as osp
+from typing import Callable, Optional
+
+import numpy as np
+import torch
+
+__all__ = ['apply_compat_patches', 'load_local_checkpoint']
+
+_APPLIED = False
+
+
+def load_local_checkpoint(filename: str,
+                          map_location: Optional[str | Callable] = None):
+    """Load a trusted local checkpoint with ``weights_only=False``.
+
+    Args:
+        filename (str): Path of the checkpoint.
+        map_location (str | Callable, optional): Passed to :func:`torch.load`.
+
+    Returns:
+        dict | OrderedDict: The loaded checkpoint.
+
+    Raises:
+        FileNotFoundError: If ``filename`` does not exist.
+    """
+    filename = osp.expanduser(filename)
+    if not osp.isfile(filename):
+        raise FileNotFoundError(f'checkpoint file {filename} does not exist')
+    return torch.load(filename, map_location=map_location, weights_only=False)
+
+
+def _patch_numpy() -> None:
+    aliases = {'float': float, 'int': int, 'bool': bool, 'long': int, 'object': object}
+    for name, value in aliases.items():
+        if name not in np.__dict__:
+            setattr(np, name, value)
+    if not hasattr(np, 'in1d'):
+        np.in1d = np.isin  # type: ignore[attr-defined]
+
+
+def apply_compat_patches() -> None:
+    """Apply the fixes listed in this module's docstring (idempotent)."""
+    global _APPLIED
+    if _APPLIED:
+        return
+    from mmengine.runner.checkpoint import CheckpointLoader
+
+    CheckpointLoader.register_scheme(prefixes='', force=True)(load_local_checkpoint)
+    _patch_numpy()
+    _APPLIED = True

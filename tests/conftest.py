@@ -1,0 +1,43 @@
+"""Shared pytest fixtures.
+
+``../shared`` (next to the checkout; override with ``INTERN_MM_SHARED``) holds small real
+datasets and reference fixtures. It is read-only: tests write only to ``tmp_path``.
+Tests that need it skip with the reason when it is absent.
+"""
+import os
+from pathlib import Path
+
+import pytest
+import torch
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SHARED_DIR = Path(os.environ.get('INTERN_MM_SHARED', REPO_ROOT.parent / 'shared')).resolve()
+
+# Two cores: keep intra-op threads low so parallel test processes do not oversubscribe.
+torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+
+
+def _require(rel: str) -> Path:
+    path = SHARED_DIR / rel
+    if not path.exists():
+        pytest.skip(f'{path} is absent: the ../shared reference data is not available '
+                    '(set INTERN_MM_SHARED to its location)')
+    return path
+
+
+@pytest.fixture
+def shared_dir() -> Path:
+    """Root of ``../shared``; skips the test when it is absent."""
+    return _require('.')
+
+
+@pytest.fixture
+def parity_dir() -> Path:
+    """``../shared/reference/gvb_parity``; skips when absent."""
+    return _require('reference/gvb_parity')
+
+
+@pytest.fixture
+def datasets_dir() -> Path:
+    """``../shared/datasets`` (cifar10, raccoon, camvid); skips when absent."""
+    return _require('datasets')

@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# Create (or refresh) the project's virtual environment with the pinned OpenMMLab stack.
+#
+# Idempotent: a stamp file keyed by the requirement files' hash makes a second run a no-op.
+# mmcv 2.1.0 has no wheel for torch 2.14, so it is built from its sdist with its C++ ops.
+# torch 2.14's headers need C++20 but mmcv's setup.py hard-codes -std=c++17: we patch that
+# flag and cache the built wheel under a directory keyed by the torch version (pip's own
+# wheel cache ignores which torch a wheel was compiled against).
+#
+# Environment:
+#   VENV            virtual-environment folder (default: .venv in the repo root)
+#   PYTHON          interpreter used to create it (default: python3.11, else python3)
+#   INTERN_MM_CACHE wheel cache root (default: ~/.cache/intern_mm)
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+VENV="${VENV:-$ROOT/.venv}"
+PYTHON="${PYTHON:-$(command -v python3.11 || command -v python3)}"
+CACHE="${INTERN_MM_CACHE:-$HOME/.cache/intern_mm}"
+TORCH_VERSION="$(sed -n 's/^torch==//p' "$ROOT/requirements/runtime.txt")"
+MMCV_VERSION="$(sed -n 's/^mmcv==//p' "$ROOT/requirements/mminstall.txt")"
+
+stamp_hash="$(cat "$ROOT"/requirements/*.txt "$ROOT/setup.py" "$ROOT/setup.cfg" "$0" 2>/dev/null | sha256sum | cut -c1-16)"
+STAMP="$VENV/.intern_mm-env-$stamp_hash"
+if [[ -f "$STAMP" ]]; then
+  exit 0
+fi
+
+log() { printf '[setup_env] %s\n' "$*" >&2; }
+
+if [[ ! -x "$VENV/bin/python" ]]; then
+  log "creating virtual environment $VENV with $PYTHON"
+  "$PYTHON" -m venv "$VENV"
+fi
+PY="$VENV/bin/python"
+PIP=("$PY" -m pip install --disable-pip-version-check)
+
+log "installing build tools, torch==$TORCH_VERSION and runtime requirements"
+"${PIP[@]}" -q -r "$ROOT/requirements/build.txt"
+"${PIP[@]}" -q -r "$ROOT/requirements/runtime.txt"
+
+if ! "$PY" -c "import mmcv, mmcv.ops, sys; sys.exit(mmcv.__version__ != '$MMCV_VERSION')" 2>/dev/null; then
+  WHEEL_DIR="$CACHE/wheels/torch-$TORCH_VERSION-$("$PY" -c 'import sys; print(f"cp{sys.version_info[0]}{sys.version_info[1]}")')"
+  mkdir -p "$WHEEL_DIR"
+  wheel="$(ls "$WHEEL_DIR"/mmcv-"$MMCV_VERSION"-*.whl 2>/dev/null | head -n1 || true)"
+  if [[ -z "$wheel" ]]; then
+    log "building mmcv $MMCV_VERSION with ops against torch $TORCH_VERSION (about 15 min on 2 cores, once)"
+    build="$(mktemp -d)"
+    trap 'rm -rf "$build"' EXIT
+    "$PY" -m pip download -q --no-deps --no-build-isolation --no-binary :all: "mmcv==$MMCV_VERSION" -d "$build"
+    tar -xzf "$build"/mmcv-"$MMCV_VERSION".tar.gz -C "$build"
+    src="$build/mmcv-$MMCV_VERSION"
+    grep -q -- '-std=c++17' "$src/setup.py" || { log "mmcv setup.py has no -std=c++17 flag to patch"; exit 1; }
+    sed -i 's/-std=c++17/-std=c++20/g' "$src/setup.py"
+    (cd "$src" && MMCV_WITH_OPS=1 FORCE_CUDA=0 MAX_JOBS="${MAX_JOBS:-$(nproc)}" \
+      "$PY" -m pip wheel -q --no-build-isolation --no-deps . -w "$build/dist")
+    cp "$build"/dist/mmcv-"$MMCV_VERSION"-*.whl "$WHEEL_DIR/"
+    wheel="$(ls "$WHEEL_DIR"/mmcv-"$MMCV_VERSION"-*.whl | head -n1)"
+  fi
+  log "installing $wheel"
+  "${PIP[@]}" -q --no-deps "$wheel"
+  "${PIP[@]}" -q addict packaging Pillow pyyaml yapf opencv-python
+fi
+
+log "installing mmengine / mmpretrain / mmdet / mmseg and test requirements"
+"${PIP[@]}" -q -r "$ROOT/requirements/mminstall.txt" -r "$ROOT/requirements/tests.txt"
+log "installing intern_mm (editable)"
+"${PIP[@]}" -q --no-deps --no-build-isolation -e "$ROOT"
+"$PY" -c "import torch, mmcv.ops, mmengine, mmpretrain, mmdet, mmseg; print('[setup_env] ok: torch', torch.__version__, 'mmcv', mmcv.__version__)"
+rm -f "$VENV"/.intern_mm-env-*
+touch "$STAMP"
