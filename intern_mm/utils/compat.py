@@ -7,6 +7,12 @@ Applied once when :mod:`intern_mm` is imported (idempotent):
   mmengine hold ``HistoryBuffer`` / numpy objects in their ``message_hub`` and ``meta``,
   so resuming fails with ``UnpicklingError``. We register a local-file loader that passes
   ``weights_only=False``. Only load checkpoints you trust (as with any pickle).
+* mmengine 0.10.7 cannot run distributed on a CPU-only machine: its launchers call
+  ``torch.cuda.set_device`` unconditionally (and default to the NCCL backend), and the
+  runner wraps the model with ``device_ids=[LOCAL_RANK]``, which DDP refuses for CPU
+  modules. Without CUDA we initialise the process group with gloo and skip
+  ``set_device``, and build ``MMDistributedDataParallel`` without ``device_ids`` for CPU
+  modules. With CUDA nothing changes.
 * numpy 2 removed ``np.in1d`` (used by mmpretrain's retrieval metrics) and a few aliases
   (``np.float`` / ``np.int`` / ``np.bool`` / ``np.long``) that some mmdet/mmcv helpers
   still reference; we restore them as aliases of their replacements.
@@ -51,6 +57,42 @@ def _patch_numpy() -> None:
         np.in1d = np.isin  # type: ignore[attr-defined]
 
 
+def _patch_cpu_distributed() -> None:
+    import mmengine.dist
+    import mmengine.dist.utils as dist_utils
+    import mmengine.runner.runner as runner_module
+    from mmengine.model.wrappers import MMDistributedDataParallel
+
+    original_init_dist = dist_utils.init_dist
+
+    def init_dist(launcher, backend='nccl', init_backend='torch', **kwargs):
+        if torch.cuda.is_available():
+            return original_init_dist(launcher, backend, init_backend, **kwargs)
+        if backend == 'nccl':
+            backend = 'gloo'
+        set_device = torch.cuda.set_device
+        torch.cuda.set_device = lambda *args, **kw: None
+        try:
+            return original_init_dist(launcher, backend, init_backend, **kwargs)
+        finally:
+            torch.cuda.set_device = set_device
+
+    init_dist.__doc__ = original_init_dist.__doc__
+    for module in (dist_utils, mmengine.dist, runner_module):
+        module.init_dist = init_dist
+
+    original_ddp_init = MMDistributedDataParallel.__init__
+
+    def ddp_init(self, module, detect_anomalous_params=False, **kwargs):
+        first = next(module.parameters(), None)
+        if first is not None and first.device.type == 'cpu':
+            kwargs.pop('device_ids', None)
+            kwargs.pop('output_device', None)
+        original_ddp_init(self, module, detect_anomalous_params, **kwargs)
+
+    MMDistributedDataParallel.__init__ = ddp_init
+
+
 def apply_compat_patches() -> None:
     """Apply the fixes listed in this module's docstring (idempotent)."""
     global _APPLIED
@@ -60,4 +102,5 @@ def apply_compat_patches() -> None:
 
     CheckpointLoader.register_scheme(prefixes='', force=True)(load_local_checkpoint)
     _patch_numpy()
+    _patch_cpu_distributed()
     _APPLIED = True

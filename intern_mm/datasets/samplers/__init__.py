@@ -1,1 +1,4 @@
-"""intern_mm.datasets.samplers."""
+"""Samplers of intern_mm."""
+from .multi_source_sampler import MultiSourceSampler
+
+__all__ = ['MultiSourceSampler']

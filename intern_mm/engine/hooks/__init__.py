@@ -1,1 +1,11 @@
-"""intern_mm.engine.hooks."""
+"""Staged-training hooks of intern_mm (freeze schedule, stage hand-off, schedules)."""
+from .freeze_schedule_hook import FreezeScheduleHook
+from .loss_weight_schedule_hook import LossWeightScheduleHook, interpolate_schedule
+from .source_ratio_schedule_hook import SourceRatioScheduleHook
+from .stage_handoff_hook import StageHandoffHook, map_state_dict, resolve_checkpoint
+
+__all__ = [
+    'FreezeScheduleHook', 'StageHandoffHook', 'LossWeightScheduleHook',
+    'SourceRatioScheduleHook', 'map_state_dict', 'resolve_checkpoint',
+    'interpolate_schedule'
+]

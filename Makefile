@@ -1,0 +1,21 @@
+# intern_mm: every target creates .venv with the pinned stack on first use (idempotent).
+VENV ?= .venv
+PY := $(VENV)/bin/python
+DEMO_DIR ?= work_dirs/demo
+PYTEST_ARGS ?=
+
+.PHONY: env demo test test-fast clean-demo
+
+env:
+	@bash tools/setup_env.sh
+
+## Main job: generate the GV world and run Up-A -> Up-E -> Up-G -> downstream probe (CPU).
+demo: env
+	$(PY) tools/train_paradigm.py configs/paradigm/intern-paradigm_metanet-tiny_gv-world.py --work-dir $(DEMO_DIR)
+
+## The test suite (CI runs exactly this).
+test: env
+	$(PY) -m pytest tests -q -p no:cacheprovider --timeout=900 $(PYTEST_ARGS)
+
+clean-demo:
+	rm -rf $(DEMO_DIR)

@@ -1,0 +1,427 @@
+"""Run GV-B tasks: subsets, protocols, search, resumability and result files.
+
+Layout of a run (``work_dirs/gvb/<run-name>/``)::
+
+    <task>/result.json        final result with provenance (presence = task finished)
+    <task>/missing.json       the task's data are absent (with the prepare command)
+    <task>/final/             Runner work dir of the final run (checkpoints -> resume)
+    <task>/search/<trial>/    one folder per search trial (trial.json when finished)
+    <task>/features_*.pt      cached features of the fast classification probe
+
+A finished task (``result.json``) is skipped; an interrupted Runner-based run resumes
+from its last checkpoint (mmengine ``resume=True``); finished search trials are reused.
+
+Example:
+    >>> from intern_mm.benchmark.suite import SuiteConfig, run_suite
+    >>> cfg = SuiteConfig(backbone="dict(type='ResNet', depth=18)", tasks='cifar10',
+    ...                   data_roots={'cifar10': '../shared/datasets/cifar10'})
+    >>> results = run_suite(cfg)
+"""
+import copy
+import json
+import os
+import os.path as osp
+import platform
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from typing import Dict, List, Optional
+
+import torch
+
+from .backbone import BackboneSpec, build_backbone, parse_backbone_spec, \
+    probe_backbone_outputs
+from .protocols import (PROTOCOL_MODES, ProtocolContext, build_runner_cfg, dataset_cfgs,
+                        dense_backbone_cfg, family_recipe, metric_keys)
+from .search import search_grid, select_best, trial_name
+from .subsets import load_manifest, make_subset, verify_subset
+from .tasks import GVBTask, resolve_layout, select_tasks
+
+__all__ = ['SuiteConfig', 'run_suite', 'run_task', 'provenance', 'task_score',
+           'RESULT_NAME', 'MISSING_NAME']
+
+RESULT_NAME = 'result.json'
+MISSING_NAME = 'missing.json'
+
+
+@dataclass
+class SuiteConfig:
+    """Options of a GV-B run (mirrors ``tools/gvb.py run``).
+
+    Args:
+        backbone (str | dict | BackboneSpec): Backbone specification.
+        tasks (str): ``all``, a family, or comma-separated task names.
+        mode (str): ``'probe'`` or ``'finetune'``.
+        search (bool): Run the published hyper-parameter search first.
+        work_dir (str): Root of the run folders. Defaults to ``work_dirs/gvb``.
+        run_name (str, optional): Run folder name; derived from the backbone and mode.
+        checkpoint (str, optional): Backbone checkpoint.
+        backbone_cfg (str | dict, optional): Backbone config for a checkpoint.
+        data_base (str): Default data root base (``<data_base>/<task>``).
+        data_roots (dict): Per-task data roots (``{'cifar10': '/data/c10'}``).
+        subset_base (str, optional): Where subsets live; defaults to
+            ``<data_base>/subsets``.
+        ratio (float): Subset ratio. Defaults to 0.1.
+        shot (int, optional): k-shot subsets instead of a ratio.
+        val_ratio (float): Carved validation fraction of the subset. Defaults to 0.2.
+        seed (int): Seed of subsets and training. Defaults to 0.
+        impl (str): Classification probe implementation: ``'cache'`` (cached features),
+            ``'runner'`` (iteration by iteration) or ``'auto'`` (cache for cls probes).
+        recipe (dict): Recipe overrides per family, e.g. ``{'cls': {'max_iters': 50}}``.
+        cfg_options (dict, optional): Merged into every Runner config.
+        launcher (str): Distributed launcher. Defaults to ``'none'``.
+        num_workers (int): Data loader workers. Defaults to 2.
+        device (str, optional): Device of the cached-feature probe.
+        grid (list[dict], optional): Search grid (defaults to the published one).
+    """
+    backbone: object
+    tasks: str = 'all'
+    mode: str = 'probe'
+    search: bool = False
+    work_dir: str = 'work_dirs/gvb'
+    run_name: Optional[str] = None
+    checkpoint: Optional[str] = None
+    backbone_cfg: Optional[object] = None
+    data_base: str = 'data/gvb'
+    data_roots: Dict[str, str] = field(default_factory=dict)
+    subset_base: Optional[str] = None
+    ratio: float = 0.1
+    shot: Optional[int] = None
+    val_ratio: float = 0.2
+    seed: int = 0
+    impl: str = 'auto'
+    recipe: Dict[str, dict] = field(default_factory=dict)
+    cfg_options: Optional[dict] = None
+    launcher: str = 'none'
+    num_workers: int = 2
+    device: Optional[str] = None
+    grid: Optional[List[dict]] = None
+
+
+def _versions() -> Dict[str, str]:
+    import importlib
+    versions = {'python': platform.python_version()}
+    for name in ('torch', 'torchvision', 'numpy', 'mmengine', 'mmcv', 'mmpretrain',
+                 'mmdet', 'mmseg', 'intern_mm'):
+        try:
+            versions[name] = importlib.import_module(name).__version__
+        except Exception:  # noqa: BLE001  (absent or broken optional package)
+            versions[name] = None
+    return versions
+
+
+def _git_commit() -> Optional[str]:
+    try:
+        root = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+        out = subprocess.run(['git', '-C', root, 'rev-parse', 'HEAD'],
+                             capture_output=True, text=True, timeout=10)
+        return out.stdout.strip() or None
+    except Exception:  # noqa: BLE001
+        return None
+
+
+def provenance() -> dict:
+    """Package versions, platform, git commit, command line and time.
+
+    Returns:
+        dict: The provenance record.
+    """
+    return dict(
+        versions=_versions(),
+        platform=platform.platform(),
+        hostname=platform.node(),
+        cuda=torch.cuda.is_available(),
+        git_commit=_git_commit(),
+        argv=list(sys.argv),
+        time=datetime.now(timezone.utc).isoformat(timespec='seconds'))
+
+
+def _dump(path: str, data: dict) -> None:
+    tmp = f'{path}.tmp'
+    with open(tmp, 'w') as f:
+        json.dump(data, f, indent=1, default=repr)
+    os.replace(tmp, path)
+
+
+def _load(path: str) -> Optional[dict]:
+    if not osp.isfile(path):
+        return None
+    with open(path) as f:
+        return json.load(f)
+
+
+def task_score(task: GVBTask, metrics: Dict[str, float]):
+    """The task's reported score from its named metrics.
+
+    Args:
+        task (GVBTask): The task.
+        metrics (dict): Named metrics (``metric_keys`` names).
+
+    Returns:
+        float | dict: A number, or ``{'easy','medium','hard'}`` /
+        ``{'reasonable','heavy'}`` for WIDER FACE / CityPersons.
+    """
+    if task.metric == 'widerface_ap':
+        return {k: metrics[k] for k in ('easy', 'medium', 'hard')}
+    if task.metric == 'mr':
+        return {k: metrics[k] for k in ('reasonable', 'heavy')}
+    return metrics[task.metric]
+
+
+def _named_metrics(task: GVBTask, raw: Dict[str, float]) -> Dict[str, float]:
+    named = {}
+    for name, key in metric_keys(task).items():
+        if key not in raw:
+            raise KeyError(f'task {task.name}: the evaluator returned no "{key}" '
+                           f'(got {sorted(raw)})')
+        value = float(raw[key])
+        if task.metric == 'mAP':
+            value *= 100.0  # VOCMetric reports a fraction
+        named[name] = value
+    return named
+
+
+def _run_name(cfg: SuiteConfig, spec: BackboneSpec) -> str:
+    if cfg.run_name:
+        return cfg.run_name
+    src = spec.source if spec.source != 'dict' else spec.cfg.get('type', 'backbone')
+    base = osp.splitext(osp.basename(str(src)))[0] if osp.sep in str(src) or '.' in str(
+        src)[-5:] else str(src)
+    base = ''.join(c if c.isalnum() or c in '-_.' else '_' for c in base)[:60]
+    return f"{base}_{cfg.mode}{'_search' if cfg.search else ''}"
+
+
+def _subset_dir(cfg: SuiteConfig, task: GVBTask) -> str:
+    base = cfg.subset_base or osp.join(cfg.data_base, 'subsets')
+    tag = f'shot{cfg.shot}' if cfg.shot else f'ratio{cfg.ratio:g}'
+    return osp.join(base, task.name, f'{tag}_seed{cfg.seed}_val{cfg.val_ratio:g}')
+
+
+def _subset_sources(layout: dict, split: str) -> list:
+    src = layout[split]
+    return copy.deepcopy(src if isinstance(src, list) else [src])
+
+
+def ensure_subset(cfg: SuiteConfig, task: GVBTask, root: str, layout: dict) -> dict:
+    """Create the task's subset, or verify the existing one (fails loudly on changes).
+
+    Args:
+        cfg (SuiteConfig): Run options.
+        task (GVBTask): The task.
+        root (str): Data root.
+        layout (dict): Resolved layout.
+
+    Returns:
+        dict: The manifest (with ``dir``).
+    """
+    out = _subset_dir(cfg, task)
+    if osp.isfile(osp.join(out, 'manifest.json')):
+        manifest = verify_subset(out, data_root=root)
+    else:
+        manifest = make_subset(
+            layout['format'], root, out, _subset_sources(layout, 'train'),
+            ratio=cfg.ratio, shot=cfg.shot, val_ratio=cfg.val_ratio, seed=cfg.seed,
+            classes=list(task.classes) if task.classes else None,
+            test_sources=_subset_sources(layout, 'test'))
+    manifest = dict(manifest)
+    manifest['dir'] = osp.abspath(out)
+    return manifest
+
+
+def _runner_metrics(ctx: ProtocolContext) -> Dict[str, float]:
+    from mmengine.config import Config
+    from mmengine.runner import Runner
+    import intern_mm.benchmark  # noqa: F401  (registers FrozenBackbone, metrics, ...)
+    runner = Runner.from_cfg(Config(build_runner_cfg(ctx)))
+    runner.train()
+    raw = runner.test()
+    return _named_metrics(ctx.task, raw)
+
+
+class _FeatureStore:
+    """Extract-once feature cache of one task (in memory and on disk)."""
+
+    def __init__(self, ctx: ProtocolContext, task_dir: str, device: str):
+        self.ctx = ctx
+        self.task_dir = task_dir
+        self.device = device
+        self._module = None
+        self._cache = {}
+
+    def _backbone(self):
+        if self._module is None:
+            self._module = build_backbone(self.ctx.backbone)
+        return self._module
+
+    def get(self, split: str):
+        from .feature_probe import build_cls_dataset, extract_features
+        if split in self._cache:
+            return self._cache[split]
+        path = osp.join(self.task_dir, f'features_{split}.pt')
+        if osp.isfile(path):
+            self._cache[split] = tuple(torch.load(path, weights_only=True))
+            return self._cache[split]
+        ctx = copy.copy(self.ctx)
+        if split == 'test':
+            ctx.eval_split = 'test'
+            _, ds = dataset_cfgs(ctx)
+        else:
+            ctx.train_split = split
+            ds, _ = dataset_cfgs(ctx)
+        from mmengine.registry import DefaultScope
+        with DefaultScope.overwrite_default_scope('mmpretrain'):
+            dataset = build_cls_dataset(ds)
+        feats = extract_features(self._backbone(), dataset,
+                                 data_preprocessor=self.ctx.backbone.data_preprocessor,
+                                 batch_size=self.ctx.recipe['test_batch_size'],
+                                 num_workers=self.ctx.num_workers, device=self.device)
+        torch.save(list(feats), path)
+        self._cache[split] = feats
+        return feats
+
+
+def _cache_metrics(store: _FeatureStore, recipe: dict, train_split: str, eval_split: str,
+                   seed: int, num_classes: int, device: str) -> Dict[str, float]:
+    from .feature_probe import evaluate_linear_head, train_linear_head
+    feats, labels = store.get(train_split)
+    head = train_linear_head(
+        feats, labels, num_classes, lr=recipe['lr'], momentum=recipe['momentum'],
+        weight_decay=recipe['weight_decay'], max_iters=recipe['max_iters'],
+        milestones=recipe['milestones'], gamma=recipe['gamma'],
+        batch_size=recipe['batch_size'], seed=seed, device=device)
+    test_feats, test_labels = store.get(eval_split)
+    return evaluate_linear_head(head, test_feats, test_labels)
+
+
+def _out_channels(spec: BackboneSpec, family: str) -> list:
+    cfg = dense_backbone_cfg(spec.cfg) if family != 'cls' else spec.cfg
+    module = build_backbone(BackboneSpec(cfg=cfg))
+    return probe_backbone_outputs(module)
+
+
+def run_task(cfg: SuiteConfig, task: GVBTask, spec: BackboneSpec, run_dir: str,
+             out_channels_cache: Optional[dict] = None) -> dict:
+    """Run (or skip / resume) one task and write its ``result.json``.
+
+    Args:
+        cfg (SuiteConfig): Run options.
+        task (GVBTask): The task.
+        spec (BackboneSpec): The backbone.
+        run_dir (str): The run folder.
+        out_channels_cache (dict, optional): Shared cache of backbone output shapes.
+
+    Returns:
+        dict: The result (``status`` is ``'done'``, ``'skipped'`` (already done) or
+        ``'missing'``).
+    """
+    task_dir = osp.join(run_dir, task.name)
+    os.makedirs(task_dir, exist_ok=True)
+    done = _load(osp.join(task_dir, RESULT_NAME))
+    if done is not None:
+        return dict(done, status='skipped')
+    root = cfg.data_roots.get(task.name) or task.default_root(cfg.data_base)
+    layout, missing = resolve_layout(task, root)
+    if layout is None:
+        info = dict(task=task.name, status='missing', data_root=osp.abspath(root),
+                    missing=missing, prepare=task.prepare,
+                    subset=f'python tools/dataset_converters/make_subset.py ... (created '
+                           'automatically by tools/gvb.py run once the data exist)')
+        _dump(osp.join(task_dir, MISSING_NAME), info)
+        return info
+    if osp.isfile(osp.join(task_dir, MISSING_NAME)):
+        os.remove(osp.join(task_dir, MISSING_NAME))
+    start = time.perf_counter()
+    manifest = ensure_subset(cfg, task, root, layout)
+    recipe = family_recipe(task, cfg.recipe.get(task.family))
+    cache = out_channels_cache if out_channels_cache is not None else {}
+    key = 'cls' if task.family == 'cls' else 'dense'
+    if key not in cache:
+        cache[key] = _out_channels(spec, task.family)
+    impl = cfg.impl
+    if impl == 'auto':
+        impl = 'cache' if (task.family == 'cls' and cfg.mode == 'probe') else 'runner'
+    if impl == 'cache' and (task.family != 'cls' or cfg.mode != 'probe'):
+        raise ValueError('the cached-feature implementation exists only for the '
+                         'classification probe')
+    device = cfg.device or ('cuda' if torch.cuda.is_available() else 'cpu')
+    base_ctx = ProtocolContext(
+        task=task, data_root=root, layout=layout, subset_dir=manifest['dir'],
+        backbone=spec, out_channels=cache[key], mode=cfg.mode, recipe=recipe,
+        seed=cfg.seed, num_workers=cfg.num_workers, launcher=cfg.launcher,
+        cfg_options=cfg.cfg_options, log_interval=min(50, recipe.get('max_iters', 50)))
+    store = _FeatureStore(base_ctx, task_dir, device) if impl == 'cache' else None
+
+    def evaluate(trial_recipe: dict, train_split: str, eval_split: str,
+                 work_dir: str) -> Dict[str, float]:
+        if store is not None:
+            return _cache_metrics(store, trial_recipe, train_split, eval_split, cfg.seed,
+                                  task.num_classes, device)
+        ctx = copy.copy(base_ctx)
+        ctx.recipe = trial_recipe
+        ctx.train_split, ctx.eval_split, ctx.work_dir = train_split, eval_split, work_dir
+        return _runner_metrics(ctx)
+
+    trials = []
+    final_recipe = dict(recipe)
+    if cfg.search:
+        for params in (cfg.grid or search_grid()):
+            tdir = osp.join(task_dir, 'search', trial_name(params))
+            os.makedirs(tdir, exist_ok=True)
+            record = _load(osp.join(tdir, 'trial.json'))
+            if record is None:
+                metrics = evaluate(dict(recipe, **params), 'train', 'val', tdir)
+                record = dict(params=params, metrics=metrics,
+                              score=task_score(task, metrics))
+                _dump(osp.join(tdir, 'trial.json'), record)
+            trials.append(record)
+        best = select_best(trials, task.lower_is_better)
+        if best is None:
+            raise RuntimeError(f'task {task.name}: every search trial failed to score')
+        final_recipe.update(best['params'])
+    metrics = evaluate(final_recipe, 'subset', 'test', osp.join(task_dir, 'final'))
+    result = dict(
+        task=task.name, title=task.title, family=task.family, column=task.column,
+        in_gvb=task.in_gvb, metric=task.metric, lower_is_better=task.lower_is_better,
+        score=task_score(task, metrics), metrics=metrics, mode=cfg.mode, impl=impl,
+        search=dict(enabled=cfg.search, trials=trials,
+                    best=final_recipe if cfg.search else None),
+        recipe=final_recipe, seed=cfg.seed,
+        subset=dict(dir=manifest['dir'], manifest_sha256=manifest['manifest_sha256'],
+                    counts=manifest['counts'], ratio=manifest['ratio'],
+                    shot=manifest['shot']),
+        data_root=osp.abspath(root), backbone=spec.to_dict(),
+        provenance=provenance(), wall_time_s=time.perf_counter() - start,
+        status='done')
+    from mmengine.dist import is_main_process
+    if is_main_process():
+        _dump(osp.join(task_dir, RESULT_NAME), result)
+    return result
+
+
+def run_suite(cfg: SuiteConfig) -> List[dict]:
+    """Run every requested task (finished ones are skipped, interrupted ones resume).
+
+    Args:
+        cfg (SuiteConfig): Run options.
+
+    Returns:
+        list[dict]: One result per task (``done``, ``skipped`` or ``missing``).
+    """
+    if cfg.mode not in PROTOCOL_MODES:
+        raise ValueError(f'unknown mode "{cfg.mode}", expected one of {PROTOCOL_MODES}')
+    import intern_mm.benchmark  # noqa: F401
+    spec = parse_backbone_spec(cfg.backbone, checkpoint=cfg.checkpoint,
+                               backbone_cfg=cfg.backbone_cfg)
+    tasks = select_tasks(cfg.tasks)
+    run_dir = osp.join(cfg.work_dir, _run_name(cfg, spec))
+    os.makedirs(run_dir, exist_ok=True)
+    _dump(osp.join(run_dir, 'run.json'), dict(
+        config={k: v for k, v in asdict(cfg).items() if k != 'backbone'},
+        backbone=spec.to_dict(), tasks=[t.name for t in tasks], provenance=provenance()))
+    results = []
+    cache: dict = {}
+    for task in tasks:
+        results.append(run_task(cfg, task, spec, run_dir, cache))
+    return results

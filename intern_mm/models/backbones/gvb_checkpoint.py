@@ -1,0 +1,437 @@
+"""Convert checkpoints of the original INTERN / gv-benchmark release to intern_mm.
+
+Layouts handled:
+
+* **MetaNet** (``stem.*``, ``blocks.<i>.*``, ``head.*``): the names are identical in
+  :class:`~intern_mm.models.backbones.MetaNet`, keys are copied.
+* **Up-G** ``Central_Model`` (``model.backbone.gv_global.*``,
+  ``model.backbone.gv_patch.*``, ``model.trans.gv_global.gv_patch.<layerK>.*``):
+  mapped to :class:`~intern_mm.models.backbones.CentralModel` as ``main.*``, ``aux.*``,
+  ``trans.<layerK>.*``. The original also builds transfer layers in the reverse
+  direction (``model.trans.gv_patch.gv_global.*``) that its forward never calls; those
+  keys are dropped and listed in the output's ``meta['dropped_keys']``.
+* ``cls-bn`` / ``det-bn`` variants: converted alone (plain BN), or merged into one
+  task-specific-BN checkpoint (``bns.cls`` / ``bns.det``) for
+  ``CentralModel(bn_tasks=('cls', 'det'))``.
+
+Wrappers are unwrapped (``state_dict`` / ``model`` entries, ``module.`` prefixes, a
+whole-detector/classifier checkpoint's ``backbone.*`` subset). The architecture is
+detected by comparing key names and shapes with every known arch (built on the
+``meta`` device, so MN-B15 costs no memory) unless given. Every conversion is checked
+against the target model: any missing / unexpected key or shape mismatch raises
+:class:`CheckpointMismatchError` listing them.
+
+The output is an mmengine checkpoint ``{'meta': {...}, 'state_dict': {...}}`` whose keys
+carry the prefix ``backbone.`` (default), so it loads with
+``init_cfg=dict(type='Pretrained', checkpoint=DST, prefix='backbone.')`` or directly
+into a whole classifier / detector; with ``prefix=''`` load it without a prefix.
+"""
+import copy
+import json
+import os.path as osp
+import pickle
+from collections import OrderedDict
+from typing import Dict, List, Optional, Sequence, Tuple, Union
+
+import torch
+import torch.nn as nn
+
+from intern_mm.registry import MODELS
+
+__all__ = [
+    'CheckpointMismatchError', 'load_gvb_state_dict', 'detect_layout', 'map_gvb_keys',
+    'detect_expert_cfg', 'build_target_backbone', 'check_state_dict', 'merge_task_bn',
+    'convert_gvb_checkpoint'
+]
+
+StateDict = Dict[str, torch.Tensor]
+
+#: Original Up-G prefix -> intern_mm CentralModel prefix.
+CENTRAL_KEY_MAP = OrderedDict([
+    ('model.backbone.gv_global.', 'main.'),
+    ('model.backbone.gv_patch.', 'aux.'),
+    ('model.trans.gv_global.gv_patch.', 'trans.'),
+])
+#: Original keys that the original forward never uses (reverse-direction transfers).
+CENTRAL_UNUSED_PREFIXES = ('model.trans.gv_patch.gv_global.', )
+#: Output index set used for conversion targets (all keys of the original, head included).
+ALL_OUTPUTS = (0, 1, 2, 3, 4)
+RESNET_DEPTHS = {
+    ('basic', (2, 2, 2, 2)): 18,
+    ('basic', (3, 4, 6, 3)): 34,
+    ('bottleneck', (3, 4, 6, 3)): 50,
+    ('bottleneck', (3, 4, 23, 3)): 101,
+    ('bottleneck', (3, 8, 36, 3)): 152,
+}
+_MAX_LISTED = 50
+
+
+class CheckpointMismatchError(ValueError):
+    """A checkpoint does not fit the target model; the message lists every problem."""
+
+
+def _listing(title: str, items: Sequence[str]) -> str:
+    items = list(items)
+    shown = items[:_MAX_LISTED]
+    more = f' ... and {len(items) - len(shown)} more' if len(items) > len(shown) else ''
+    return f'{title} ({len(items)}): {shown}{more}'
+
+
+def _torch_load(path: str) -> object:
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'checkpoint file not found: {path}')
+    try:
+        return torch.load(path, map_location='cpu', weights_only=True)
+    except pickle.UnpicklingError:
+        # Trusted original checkpoints may pickle extra objects (e.g. argparse Namespace).
+        return torch.load(path, map_location='cpu', weights_only=False)
+
+
+def _is_canonical(keys: Sequence[str]) -> bool:
+    return any(k.startswith(('stem.', 'blocks.', 'model.backbone.', 'conv1.', 'layer1.'))
+               for k in keys)
+
+
+def load_gvb_state_dict(src: Union[str, dict]) -> Tuple[StateDict, List[str]]:
+    """Load and unwrap an original checkpoint into a flat tensor state dict.
+
+    Args:
+        src (str | dict): Path of the checkpoint, or an already loaded object.
+
+    Returns:
+        tuple[dict, list[str]]: The state dict and the keys that were ignored
+        (non-tensor entries, non-backbone parts of a whole-model checkpoint).
+
+    Raises:
+        FileNotFoundError: If ``src`` is a missing path.
+        CheckpointMismatchError: If no tensor state dict is found.
+    """
+    obj = _torch_load(src) if isinstance(src, str) else src
+    while isinstance(obj, dict):
+        for wrapper in ('state_dict', 'model', 'module', 'net'):
+            if isinstance(obj.get(wrapper), dict):
+                obj = obj[wrapper]
+                break
+        else:
+            break
+    if not isinstance(obj, dict):
+        raise CheckpointMismatchError(f'expected a (wrapped) state dict, got {type(obj).__name__}')
+    ignored = [k for k, v in obj.items() if not isinstance(v, torch.Tensor)]
+    state = OrderedDict((k, v) for k, v in obj.items() if isinstance(v, torch.Tensor))
+    if not state:
+        raise CheckpointMismatchError(f'no tensors found in checkpoint; top-level keys: '
+                                      f'{list(obj)[:20]}')
+    for _ in range(4):
+        if all(k.startswith('module.') for k in state):
+            state = OrderedDict((k[len('module.'):], v) for k, v in state.items())
+            continue
+        if not _is_canonical(list(state)) and any(k.startswith('backbone.') for k in state):
+            ignored += [k for k in state if not k.startswith('backbone.')]
+            state = OrderedDict(
+                (k[len('backbone.'):], v) for k, v in state.items() if k.startswith('backbone.'))
+            continue
+        break
+    return state, ignored
+
+
+def detect_layout(state: StateDict) -> str:
+    """``'central'`` for the Up-G layout, else ``'metanet'`` (or ``'resnet'``)."""
+    if any(k.startswith('model.backbone.') for k in state):
+        return 'central'
+    if any(k.startswith(('stem.', 'blocks.')) for k in state):
+        return 'metanet'
+    if any(k.startswith('conv1.') for k in state):
+        return 'resnet'
+    raise CheckpointMismatchError('unrecognised checkpoint layout: expected MetaNet keys '
+                                  '(stem.*, blocks.*), ResNet keys (conv1.*) or the Up-G '
+                                  f'layout (model.backbone.*); first keys: {list(state)[:10]}')
+
+
+def map_gvb_keys(state: StateDict, layout: Optional[str] = None) -> Tuple[StateDict, List[str]]:
+    """Rename original keys to intern_mm's.
+
+    Args:
+        state (dict): Unwrapped original state dict.
+        layout (str, optional): ``'metanet'``, ``'resnet'`` or ``'central'``.
+            Detected when None.
+
+    Returns:
+        tuple[dict, list[str]]: The renamed state dict (unknown keys are kept unchanged
+        so that the check reports them) and the dropped unused keys.
+    """
+    layout = layout or detect_layout(state)
+    if layout != 'central':
+        return OrderedDict(state), []
+    mapped, dropped = OrderedDict(), []
+    for key, value in state.items():
+        if key.startswith(CENTRAL_UNUSED_PREFIXES):
+            dropped.append(key)
+            continue
+        for old, new in CENTRAL_KEY_MAP.items():
+            if key.startswith(old):
+                key = new + key[len(old):]
+                break
+        mapped[key] = value
+    return mapped, dropped
+
+
+def _shapes(state: StateDict) -> Dict[str, Tuple[int, ...]]:
+    return {k: tuple(v.shape) for k, v in state.items()}
+
+
+def _expert_cfg(arch: Union[str, dict], out_indices=ALL_OUTPUTS) -> dict:
+    if isinstance(arch, dict) and 'type' in arch:
+        return copy.deepcopy(arch)
+    return dict(type='MetaNet', arch=copy.deepcopy(arch), out_indices=out_indices)
+
+
+def build_target_backbone(layout: str,
+                          main: dict,
+                          aux: Optional[dict] = None,
+                          bn_tasks: Optional[Sequence[str]] = None,
+                          device: str = 'meta') -> nn.Module:
+    """Build the intern_mm backbone a converted checkpoint must fit.
+
+    Args:
+        layout (str): ``'metanet'``, ``'resnet'`` or ``'central'``.
+        main (dict): Expert config (``dict(type='MetaNet', arch=..., ...)``).
+        aux (dict, optional): Auxiliary expert config (central only).
+        bn_tasks (Sequence[str], optional): Task-specific BN sets (central only).
+        device (str): Device to build on. Defaults to ``'meta'`` (no memory).
+
+    Returns:
+        nn.Module: The model.
+    """
+    with torch.device(device):
+        if layout == 'central':
+            return MODELS.build(
+                dict(
+                    type='CentralModel',
+                    main=copy.deepcopy(main),
+                    aux=copy.deepcopy(aux or main),
+                    out_indices=ALL_OUTPUTS,
+                    bn_tasks=bn_tasks,
+                    init_cfg=None))
+        return MODELS.build(copy.deepcopy(main))
+
+
+def check_state_dict(state: StateDict, model: nn.Module, what: str = 'model') -> None:
+    """Raise :class:`CheckpointMismatchError` unless ``state`` fits ``model`` exactly.
+
+    Args:
+        state (dict): State dict to check (intern_mm names).
+        model (nn.Module): Target model (may live on the meta device).
+        what (str): Name of the target for the message.
+    """
+    expected = _shapes(model.state_dict())
+    got = _shapes(state)
+    missing = [k for k in expected if k not in got]
+    unexpected = [k for k in got if k not in expected]
+    mismatched = [
+        f'{k}: checkpoint {got[k]} vs model {expected[k]}' for k in got
+        if k in expected and got[k] != expected[k]
+    ]
+    if missing or unexpected or mismatched:
+        raise CheckpointMismatchError('\n'.join([
+            f'checkpoint does not match {what}:',
+            _listing('missing keys', missing),
+            _listing('unexpected keys', unexpected),
+            _listing('shape mismatches', mismatched),
+        ]))
+
+
+def _resnet_cfg(state: StateDict) -> Optional[dict]:
+    if 'conv1.weight' not in state:
+        return None
+    kind = 'bottleneck' if 'layer1.0.conv3.weight' in state else 'basic'
+    blocks = tuple(
+        len({k.split('.')[1]
+             for k in state if k.startswith(f'layer{i}.')}) for i in range(1, 5))
+    depth = RESNET_DEPTHS.get((kind, blocks))
+    if depth is None:
+        raise CheckpointMismatchError(f'unknown ResNet layout {kind} {blocks}')
+    return dict(type='mmpretrain.ResNet', depth=depth, out_indices=(0, 1, 2, 3))
+
+
+def detect_expert_cfg(state: StateDict) -> dict:
+    """Find the expert config whose keys and shapes equal ``state``'s.
+
+    Tries every :attr:`MetaNet.arch_zoo` entry (with and without the 1280-d head) and
+    the standard ResNet depths.
+
+    Args:
+        state (dict): An expert's state dict (intern_mm names, no prefix).
+
+    Returns:
+        dict: The expert config, e.g. ``dict(type='MetaNet', arch='mn-b4',
+        out_indices=(0, 1, 2, 3, 4))``.
+
+    Raises:
+        CheckpointMismatchError: If nothing matches; names the closest arch.
+    """
+    resnet = _resnet_cfg(state)
+    if resnet is not None:
+        return resnet
+    from .metanet import MetaNet
+    got = _shapes(state)
+    best = None
+    for name in MetaNet.arch_zoo:
+        for outs in (ALL_OUTPUTS, (0, 1, 2, 3)):
+            cfg = _expert_cfg(name, outs)
+            expected = _shapes(build_target_backbone('metanet', cfg).state_dict())
+            if expected == got:
+                return cfg
+            diff = len(set(expected) ^ set(got)) + sum(
+                expected[k] != got[k] for k in set(expected) & set(got))
+            if best is None or diff < best[0]:
+                best = (diff, name)
+    raise CheckpointMismatchError(
+        f'could not detect the MetaNet arch from the checkpoint keys/shapes (closest: '
+        f'{best[1]!r}, {best[0]} differing keys); pass arch= (a name of '
+        f'{sorted(MetaNet.arch_zoo)} or an arch dict)')
+
+
+def _bn_prefixes(state: StateDict) -> List[str]:
+    return [k[:-len('running_mean')] for k in state if k.endswith('running_mean')]
+
+
+def merge_task_bn(variants: Dict[str, StateDict]) -> StateDict:
+    """Merge BN variants of one checkpoint (e.g. ``cls-bn`` / ``det-bn``).
+
+    Non-BN tensors must be identical in all variants; every BN's entries become
+    ``<bn>.bns.<task>.<entry>``.
+
+    Args:
+        variants (dict[str, dict]): Task name -> state dict (same keys).
+
+    Returns:
+        dict: The merged state dict for a model with ``bn_tasks=tuple(variants)``.
+
+    Raises:
+        CheckpointMismatchError: If key sets or non-BN tensors differ.
+    """
+    tasks = list(variants)
+    ref = variants[tasks[0]]
+    for task in tasks[1:]:
+        other = variants[task]
+        if set(other) != set(ref):
+            raise CheckpointMismatchError(
+                f'BN variants {tasks[0]!r} and {task!r} have different keys:\n' + '\n'.join([
+                    _listing(f'only in {tasks[0]}', sorted(set(ref) - set(other))),
+                    _listing(f'only in {task}', sorted(set(other) - set(ref)))
+                ]))
+    bn_prefixes = tuple(_bn_prefixes(ref))
+    merged = OrderedDict()
+    differing = []
+    for key, value in ref.items():
+        if bn_prefixes and key.startswith(bn_prefixes):
+            prefix = next(p for p in bn_prefixes if key.startswith(p))
+            entry = key[len(prefix):]
+            for task in tasks:
+                merged[f'{prefix}bns.{task}.{entry}'] = variants[task][key]
+        else:
+            for task in tasks[1:]:
+                other = variants[task][key]
+                if other.shape != value.shape or not torch.equal(other, value):
+                    differing.append(key)
+                    break
+            merged[key] = value
+    if differing:
+        raise CheckpointMismatchError(
+            _listing('BN variants differ outside BatchNorm layers (not variants of one '
+                     'checkpoint?)', differing))
+    return merged
+
+
+def _parse_arch(arch: Optional[Union[str, dict]]) -> Optional[Union[str, dict]]:
+    if isinstance(arch, str) and arch.strip().startswith('{'):
+        return json.loads(arch)
+    return arch
+
+
+def convert_gvb_checkpoint(src: Union[str, dict],
+                           dst: Optional[str] = None,
+                           arch: Optional[Union[str, dict]] = None,
+                           det_bn_src: Optional[Union[str, dict]] = None,
+                           prefix: str = 'backbone.') -> dict:
+    """Convert an original INTERN checkpoint into an intern_mm (mmengine) checkpoint.
+
+    Args:
+        src (str | dict): Original checkpoint (path or loaded object). With
+            ``det_bn_src`` this is the ``cls-bn`` variant.
+        dst (str, optional): Where to save the result (``torch.save``). Not saved when
+            None.
+        arch (str | dict, optional): MetaNet arch name or dict (also a JSON string), or
+            a full expert config dict with ``type``. Detected when None.
+        det_bn_src (str | dict, optional): The ``det-bn`` variant of an Up-G
+            checkpoint; merges both into one task-specific-BN checkpoint.
+        prefix (str): Prefix of every output key. Defaults to ``'backbone.'``.
+
+    Returns:
+        dict: ``{'meta': {...}, 'state_dict': {...}}``; ``meta['model_cfg']`` is the
+        intern_mm backbone config the weights fit.
+
+    Raises:
+        CheckpointMismatchError: Listing missing / unexpected keys and shape mismatches.
+
+    Example:
+        >>> ckpt = convert_gvb_checkpoint('mnb4_up-e-c.pth', 'mnb4_intern_mm.pth')
+        >>> ckpt['meta']['model_cfg']
+        {'type': 'MetaNet', 'arch': 'mn-b4', 'out_indices': (0, 1, 2, 3, 4)}
+    """
+    arch = _parse_arch(arch)
+    state, ignored = load_gvb_state_dict(src)
+    layout = detect_layout(state)
+    mapped, dropped = map_gvb_keys(state, layout)
+
+    if layout == 'central':
+        experts = {}
+        for stream in ('main', 'aux'):
+            sub = OrderedDict((k[len(stream) + 1:], v) for k, v in mapped.items()
+                              if k.startswith(stream + '.'))
+            if not sub:
+                raise CheckpointMismatchError(f'Up-G checkpoint has no {stream} expert keys')
+            experts[stream] = _expert_cfg(arch) if arch is not None else detect_expert_cfg(sub)
+        main_cfg, aux_cfg = experts['main'], experts['aux']
+    else:
+        main_cfg = _expert_cfg(arch) if arch is not None else detect_expert_cfg(mapped)
+        aux_cfg = None
+
+    bn_tasks = None
+    if det_bn_src is not None:
+        if layout != 'central':
+            raise CheckpointMismatchError('--det-bn merging applies to Up-G (central) '
+                                          f'checkpoints, this one is {layout}')
+        det_state, _ = load_gvb_state_dict(det_bn_src)
+        det_mapped, _ = map_gvb_keys(det_state, detect_layout(det_state))
+        mapped = merge_task_bn(OrderedDict(cls=mapped, det=det_mapped))
+        bn_tasks = ('cls', 'det')
+
+    target = build_target_backbone(layout, main_cfg, aux_cfg, bn_tasks=bn_tasks)
+    what = type(target).__name__ + f'({main_cfg})'
+    check_state_dict(mapped, target, what)
+
+    if layout == 'central':
+        model_cfg = dict(
+            type='CentralModel',
+            main=main_cfg,
+            aux=aux_cfg,
+            out_indices=ALL_OUTPUTS,
+            bn_tasks=bn_tasks)
+    else:
+        model_cfg = main_cfg
+    meta = dict(
+        converter='intern_mm gvb2intern',
+        source=src if isinstance(src, str) else '<in-memory>',
+        det_bn_source=det_bn_src if isinstance(det_bn_src, str) else None,
+        layout=layout,
+        model_cfg=model_cfg,
+        key_prefix=prefix,
+        dropped_keys=dropped,
+        ignored_keys=ignored)
+    ckpt = dict(
+        meta=meta,
+        state_dict=OrderedDict((prefix + k, v.clone()) for k, v in mapped.items()))
+    if dst is not None:
+        torch.save(ckpt, dst)
+    return ckpt

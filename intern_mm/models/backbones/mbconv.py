@@ -1,0 +1,166 @@
+"""MetaNet convolution blocks: MBConv and FusedMBConv with max-pool down-sampling residuals."""
+from typing import Optional
+
+import torch
+import torch.nn as nn
+from mmcv.cnn.bricks import DropPath
+
+from .squeeze_excitation import HardSigmoidSE
+
+__all__ = ['MBConv', 'FusedMBConv', 'DownsampleResidual']
+
+
+class DownsampleResidual(nn.Sequential):
+    """Shortcut of a block that changes resolution or width: 3x3 max-pool + 1x1 conv.
+
+    Index 0 is ``MaxPool2d(3, stride, padding=1)``, index 1 a biased 1x1 convolution (the
+    original state-dict keys are ``residual.1.weight`` / ``residual.1.bias``).
+
+    Args:
+        in_channels (int): Input channels.
+        out_channels (int): Output channels.
+        stride (int): Down-sampling stride of the max pool.
+
+    Example:
+        >>> DownsampleResidual(16, 24, 2)(torch.rand(1, 16, 9, 9)).shape
+        torch.Size([1, 24, 5, 5])
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, stride: int) -> None:
+        super().__init__(
+            nn.MaxPool2d(kernel_size=3, stride=stride, padding=1),
+            nn.Conv2d(in_channels, out_channels, kernel_size=1))
+
+
+def _shortcut(in_channels: int, out_channels: int, stride: int) -> nn.Module:
+    if in_channels != out_channels or stride != 1:
+        return DownsampleResidual(in_channels, out_channels, stride)
+    return nn.Identity()
+
+
+class MBConv(nn.Module):
+    """Pre-norm inverted-residual block with a depthwise 3x3 conv and a hard-sigmoid SE.
+
+    ``out = shortcut(x) + drop_path(b2(b1(x)))`` with
+
+    * ``b1`` (only when the width changes or ``stride > 1``): BN -> 1x1 conv (no bias)
+      -> BN -> GELU;
+    * ``b2``: depthwise 3x3 conv (stride) -> BN -> GELU -> SE -> 1x1 conv -> BN, the last
+      BN initialised to zero so that the block starts as its shortcut;
+    * ``shortcut``: identity, or 3x3 max-pool (stride) + 1x1 conv.
+
+    Args:
+        in_channels (int): Input channels.
+        out_channels (int, optional): Output channels. Defaults to ``in_channels``.
+        stride (int): Stride of the depthwise conv. Defaults to 1.
+        expansion (float): Hidden width = ``int(in_channels * expansion)``. Defaults to 4.
+        use_se (bool): Whether to use the SE gate. Defaults to True.
+        drop_path (float): Stochastic-depth rate of the residual branch. Defaults to 0.
+
+    Example:
+        >>> block = MBConv(16, 24, stride=2, expansion=4)
+        >>> block(torch.rand(2, 16, 16, 16)).shape
+        torch.Size([2, 24, 8, 8])
+    """
+
+    def __init__(self,
+                 in_channels: int,
+                 out_channels: Optional[int] = None,
+                 stride: int = 1,
+                 expansion: float = 4,
+                 use_se: bool = True,
+                 drop_path: float = 0.) -> None:
+        super().__init__()
+        out_channels = out_channels or in_channels
+        hidden = int(in_channels * expansion)
+        self.residual = _shortcut(in_channels, out_channels, stride)
+        self.b1 = None
+        if in_channels != hidden or stride != 1:
+            self.b1 = nn.Sequential(
+                nn.BatchNorm2d(in_channels),
+                nn.Conv2d(in_channels, hidden, kernel_size=1, bias=False),
+                nn.BatchNorm2d(hidden), nn.GELU())
+        layers = [
+            nn.Conv2d(
+                hidden,
+                hidden,
+                kernel_size=3,
+                stride=stride,
+                padding=1,
+                groups=hidden,
+                bias=False),
+            nn.BatchNorm2d(hidden),
+            nn.GELU()
+        ]
+        if use_se:
+            layers.append(HardSigmoidSE(hidden))
+        layers += [nn.Conv2d(hidden, out_channels, kernel_size=1), nn.BatchNorm2d(out_channels)]
+        self.b2 = nn.Sequential(*layers)
+        self.drop_path = DropPath(drop_path) if drop_path > 0. else nn.Identity()
+        nn.init.zeros_(self.b2[-1].weight)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Forward an NCHW map."""
+        shortcut = self.residual(x)
+        if self.b1 is not None:
+            x = self.b1(x)
+        return shortcut + self.drop_path(self.b2(x))
+
+
+class FusedMBConv(nn.Module):
+    """Pre-norm fused inverted-residual block (full 3x3 conv expansion) with an SE gate.
+
+    ``out = shortcut(x) + drop_path(b2(b1(x)))`` with
+
+    * ``b1`` (only when ``expansion != 1``): BN -> 3x3 conv (stride, no bias) -> BN -> GELU;
+    * ``b2``: SE -> conv (1x1 after an expansion, else 3x3 with the stride) -> BN, the
+      last BN initialised to zero;
+    * ``shortcut``: identity, or 3x3 max-pool (stride) + 1x1 conv.
+
+    Args:
+        in_channels (int): Input channels.
+        out_channels (int, optional): Output channels. Defaults to ``in_channels``.
+        stride (int): Down-sampling stride. Defaults to 1.
+        expansion (float): Hidden width = ``int(in_channels * expansion)``. Defaults to 4.
+        use_se (bool): Whether to use the SE gate. Defaults to True.
+        drop_path (float): Stochastic-depth rate of the residual branch. Defaults to 0.
+
+    Example:
+        >>> block = FusedMBConv(16, 24, stride=2, expansion=4)
+        >>> block(torch.rand(2, 16, 16, 16)).shape
+        torch.Size([2, 24, 8, 8])
+    """
+
+    def __init__(self,
+                 in_channels: int,
+                 out_channels: Optional[int] = None,
+                 stride: int = 1,
+                 expansion: float = 4,
+                 use_se: bool = True,
+                 drop_path: float = 0.) -> None:
+        super().__init__()
+        out_channels = out_channels or in_channels
+        hidden = int(in_channels * expansion)
+        self.residual = _shortcut(in_channels, out_channels, stride)
+        self.b1 = None
+        if in_channels != hidden:
+            self.b1 = nn.Sequential(
+                nn.BatchNorm2d(in_channels),
+                nn.Conv2d(
+                    in_channels, hidden, kernel_size=3, stride=stride, padding=1, bias=False),
+                nn.BatchNorm2d(hidden), nn.GELU())
+            project = nn.Conv2d(hidden, out_channels, kernel_size=1)
+        else:
+            project = nn.Conv2d(hidden, out_channels, kernel_size=3, stride=stride, padding=1)
+        layers = [HardSigmoidSE(hidden)] if use_se else []
+        layers += [project, nn.BatchNorm2d(out_channels)]
+        self.b2 = nn.Sequential(*layers)
+        self.drop_path = DropPath(drop_path) if drop_path > 0. else nn.Identity()
+        nn.init.zeros_(self.b2[-1].weight)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Forward an NCHW map."""
+        shortcut = self.residual(x)
+        if self.b1 is not None:
+            x = self.b1(x)
+        return shortcut + self.drop_path(self.b2(x))

@@ -1,0 +1,125 @@
+"""Task-specific BatchNorm: one set of BN parameters / statistics per task."""
+from typing import Optional, Sequence
+
+import torch
+import torch.nn as nn
+
+__all__ = ['TaskBatchNorm2d', 'convert_to_task_bn', 'set_bn_task']
+
+_BN_ENTRIES = ('weight', 'bias', 'running_mean', 'running_var', 'num_batches_tracked')
+
+
+class TaskBatchNorm2d(nn.Module):
+    """A BatchNorm2d per task (``bns.<task>``); :attr:`task` selects the one in use.
+
+    INTERN's Up-G release ships ``cls-bn`` and ``det-bn`` checkpoints: the same
+    weights with task-specific BN parameters. A model whose BNs are converted with
+    :func:`convert_to_task_bn` holds both sets and switches with :func:`set_bn_task`.
+
+    A checkpoint in the plain single-BN layout (``<prefix>.weight`` etc.) also loads:
+    its values are copied into every task's BN.
+
+    Args:
+        bn (nn.BatchNorm2d): The BN to copy (parameters, statistics and settings).
+        tasks (Sequence[str]): Task names.
+        task (str, optional): Initially active task. Defaults to ``tasks[0]``.
+
+    Example:
+        >>> bn = TaskBatchNorm2d(nn.BatchNorm2d(8), ('cls', 'det'))
+        >>> bn.task = 'det'
+        >>> bn(torch.rand(2, 8, 4, 4)).shape
+        torch.Size([2, 8, 4, 4])
+    """
+
+    def __init__(self, bn: nn.BatchNorm2d, tasks: Sequence[str],
+                 task: Optional[str] = None) -> None:
+        super().__init__()
+        tasks = list(tasks)
+        if not tasks or len(set(tasks)) != len(tasks):
+            raise ValueError(f'tasks must be non-empty and unique, got {tasks}')
+        self.bns = nn.ModuleDict()
+        for name in tasks:
+            new = nn.BatchNorm2d(
+                bn.num_features,
+                eps=bn.eps,
+                momentum=bn.momentum,
+                affine=bn.affine,
+                track_running_stats=bn.track_running_stats,
+                device=bn.weight.device if bn.weight is not None else None,
+                dtype=bn.weight.dtype if bn.weight is not None else None)
+            if bn.weight is not None and bn.weight.device.type != 'meta':
+                new.load_state_dict(bn.state_dict())
+            new.train(bn.training)
+            if bn.affine:
+                new.weight.requires_grad_(bn.weight.requires_grad)
+                new.bias.requires_grad_(bn.bias.requires_grad)
+            self.bns[name] = new
+        self._task = tasks[0]
+        self.task = task or tasks[0]
+
+    @property
+    def tasks(self) -> list:
+        """Task names."""
+        return list(self.bns.keys())
+
+    @property
+    def task(self) -> str:
+        """Active task."""
+        return self._task
+
+    @task.setter
+    def task(self, value: str) -> None:
+        if value not in self.bns:
+            raise KeyError(f'Unknown BN task {value!r}; this layer has {self.tasks}')
+        self._task = value
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Normalise with the active task's BN."""
+        return self.bns[self._task](x)
+
+    def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys,
+                              unexpected_keys, error_msgs):
+        # Plain single-BN layout: copy into every task's BN.
+        plain = {k: prefix + k for k in _BN_ENTRIES if prefix + k in state_dict}
+        if plain:
+            for entry, key in plain.items():
+                value = state_dict.pop(key)
+                for name in self.bns:
+                    state_dict.setdefault(f'{prefix}bns.{name}.{entry}', value)
+        super()._load_from_state_dict(state_dict, prefix, local_metadata, strict, missing_keys,
+                                      unexpected_keys, error_msgs)
+
+    def extra_repr(self) -> str:
+        return f'tasks={self.tasks}, task={self._task!r}'
+
+
+def convert_to_task_bn(module: nn.Module, tasks: Sequence[str]) -> nn.Module:
+    """Replace every ``nn.BatchNorm2d`` inside ``module`` by a :class:`TaskBatchNorm2d`.
+
+    Args:
+        module (nn.Module): Module to convert in place (a bare BN is returned converted).
+        tasks (Sequence[str]): Task names.
+
+    Returns:
+        nn.Module: The converted module.
+
+    Example:
+        >>> m = convert_to_task_bn(nn.Sequential(nn.Conv2d(3, 8, 1), nn.BatchNorm2d(8)),
+        ...                        ('cls', 'det'))
+        >>> sorted(k for k in m.state_dict() if k.endswith('.weight'))
+        ['0.weight', '1.bns.cls.weight', '1.bns.det.weight']
+    """
+    if type(module) is nn.BatchNorm2d:
+        return TaskBatchNorm2d(module, tasks)
+    for name, child in module.named_children():
+        if isinstance(child, TaskBatchNorm2d):
+            continue
+        setattr(module, name, convert_to_task_bn(child, tasks))
+    return module
+
+
+def set_bn_task(module: nn.Module, task: str) -> None:
+    """Select ``task`` in every :class:`TaskBatchNorm2d` inside ``module``."""
+    for m in module.modules():
+        if isinstance(m, TaskBatchNorm2d):
+            m.task = task
