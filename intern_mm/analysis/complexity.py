@@ -1,6 +1,6 @@
 """Parameter / FLOP counting and throughput measurement for backbones and models."""
 import time
-from typing import Any, Dict, Sequence, Tuple, Union
+from typing import Any, Dict, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
@@ -9,19 +9,24 @@ from mmengine.analysis import get_model_complexity_info
 __all__ = ['build_module', 'count_complexity', 'measure_throughput']
 
 
-def build_module(cfg: Union[dict, nn.Module]) -> nn.Module:
+def build_module(cfg: Union[dict, nn.Module], scope: Optional[str] = None) -> nn.Module:
     """Build a model (or backbone) config through the registries.
 
-    ``_scope_`` / prefixed types (``'mmdet.FasterRCNN'``) are honoured; a config without
-    a prefix is first looked up in ``intern_mm`` and its parents.
+    Args:
+        cfg (dict | nn.Module): The config (a built module is returned as is).
+        scope (str, optional): Registry scope for unprefixed types, normally the
+            config's ``default_scope`` (``'mmdet'``, ``'mmseg'``, ...). ``_scope_`` in
+            ``cfg`` and prefixed types (``'mmdet.FasterRCNN'``) take precedence.
+            Defaults to ``'intern_mm'``.
+
+    Returns:
+        nn.Module: The built module.
     """
     if isinstance(cfg, nn.Module):
         return cfg
     import intern_mm  # noqa: F401
-    from mmengine.registry import DefaultScope
-
-    from intern_mm.registry import MODELS
-    scope = cfg.get('_scope_', 'intern_mm')
+    from mmengine.registry import MODELS, DefaultScope
+    scope = cfg.get('_scope_') or scope or 'intern_mm'
     with DefaultScope.overwrite_default_scope(scope):
         return MODELS.build(cfg)
 
@@ -46,13 +51,15 @@ def _feature_forward(model: nn.Module, backbone_only: bool) -> Tuple[nn.Module, 
 
 def count_complexity(model_cfg: Union[dict, nn.Module],
                      input_shape: Sequence[int] = (3, 224, 224),
-                     backbone_only: bool = False) -> Dict[str, Any]:
+                     backbone_only: bool = False,
+                     scope: Optional[str] = None) -> Dict[str, Any]:
     """Count FLOPs (multiply-accumulates) and parameters for one image.
 
     Args:
         model_cfg (dict | nn.Module): Model or backbone config, or a built module.
         input_shape (Sequence[int]): ``(C, H, W)``. Defaults to ``(3, 224, 224)``.
         backbone_only (bool): Count ``model.backbone`` only. Defaults to False.
+        scope (str, optional): Registry scope, see :func:`build_module`.
 
     Returns:
         dict: ``flops``, ``params``, ``flops_str``, ``params_str`` and ``counted``
@@ -63,7 +70,8 @@ def count_complexity(model_cfg: Union[dict, nn.Module],
         >>> info['params'] > 0
         True
     """
-    model = build_module(model_cfg).eval()
+    model = build_module(model_cfg, scope)
+    model.eval()  # some mm* backbones' train() returns None, so no chaining
     module, counted = _feature_forward(model, backbone_only)
     info = get_model_complexity_info(
         module, input_shape=tuple(input_shape), show_table=False, show_arch=False)
@@ -111,7 +119,8 @@ def measure_throughput(module: nn.Module,
         float: Images per second.
     """
     dev = torch.device(device)
-    module = module.to(dev).train(train)
+    module = module.to(dev)
+    module.train(train)
     x = torch.randn(batch_size, 3, input_size, input_size, device=dev)
     opt = torch.optim.SGD(module.parameters(), lr=1e-6) if train else None
     dtype = torch.float16 if dev.type == 'cuda' else torch.bfloat16

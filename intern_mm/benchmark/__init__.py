@@ -9,6 +9,7 @@ from .data_cfgs import cls_dataset_cfg, cls_pipeline, cls_train_pipeline
 from .feature_probe import (classification_metrics, evaluate_linear_head,
                             extract_features, feature_linear_probe, sampler_order,
                             train_linear_head)
+from .depth_head import GVBDepthHead
 from .frozen import FrozenBackbone
 from .protocols import (DEFAULT_RECIPES, ProtocolContext, build_runner_cfg,
                         family_recipe)
@@ -24,7 +25,7 @@ __all__ = [
     'pool_features', 'probe_backbone_outputs', 'cls_dataset_cfg', 'cls_pipeline',
     'cls_train_pipeline', 'classification_metrics', 'evaluate_linear_head',
     'extract_features', 'feature_linear_probe', 'sampler_order', 'train_linear_head',
-    'FrozenBackbone', 'DEFAULT_RECIPES', 'ProtocolContext', 'build_runner_cfg',
+    'FrozenBackbone', 'GVBDepthHead', 'DEFAULT_RECIPES', 'ProtocolContext', 'build_runner_cfg',
     'family_recipe', 'search_grid', 'select_best', 'SubsetVerificationError',
     'load_manifest', 'make_subset', 'verify_subset', 'SuiteConfig', 'run_suite',
     'run_task', 'EXTRA_TASKS', 'GVB_TASKS', 'GVBTask', 'get_task', 'load_task_file',

@@ -38,7 +38,8 @@ def main(argv=None) -> dict:
     cfg = Config.fromfile(args.config)
     if args.cfg_options:
         merge_cfg_options(cfg, args.cfg_options)
-    result = count_complexity(cfg.model, (3, h, w), backbone_only=args.backbone_only)
+    result = count_complexity(
+        cfg.model, (3, h, w), backbone_only=args.backbone_only, scope=cfg.get('default_scope'))
     split_line = '=' * 40
     print(f'{split_line}\nConfig: {args.config}\nInput shape: {(3, h, w)}\n'
           f'Counted: {result["counted"]}\nFlops: {result["flops_str"]}\n'

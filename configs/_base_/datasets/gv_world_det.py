@@ -19,6 +19,7 @@ det_train_pipeline = [
 ]
 det_test_pipeline = [
     dict(type='mmdet.LoadImageFromFile'),
+    dict(type='mmdet.Resize', scale_factor=1.0, keep_ratio=True),  # sets scale_factor
     dict(type='mmdet.LoadAnnotations', with_bbox=True),
     dict(
         type='mmdet.PackDetInputs',

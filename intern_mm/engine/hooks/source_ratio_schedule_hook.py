@@ -1,4 +1,5 @@
 """Switch the source ratio of a multi-source sampler on a schedule."""
+import inspect
 from typing import List, Optional, Sequence, Tuple
 
 from mmengine.hooks import Hook
@@ -21,10 +22,13 @@ class SourceRatioScheduleHook(Hook):
     is the value of the last milestone ``<= t``; ``before_train`` sets it for the
     (resumed) step, so resuming replays the schedule.
 
-    Note:
-        With ``num_workers > 0`` the DataLoader prefetches a few batches whose indices
-        were drawn with the previous ratio; the change is visible after
-        ``prefetch_factor * num_workers`` batches.
+    Exactness: for iteration-based schedules on a sampler whose ``set_source_ratio``
+    takes ``start_iter`` (intern_mm's :class:`~intern_mm.datasets.MultiSourceSampler`),
+    the whole schedule is registered in ``before_train`` with each milestone as the
+    ``start_iter`` of its ratio, so batch ``t`` uses the ratio of iteration ``t`` even
+    with prefetching workers and after resuming. Otherwise the ratio is switched when the
+    milestone is reached; with ``num_workers > 0`` the DataLoader then has a few batches
+    prefetched with the previous ratio (``prefetch_factor * num_workers``).
 
     Args:
         schedule (Sequence[tuple[int, Sequence[float]]]): ``[(milestone, ratio), ...]``;
@@ -56,6 +60,7 @@ class SourceRatioScheduleHook(Hook):
         self.by_epoch = by_epoch
         self.task = task
         self._current: Optional[int] = None
+        self._registered = False
 
     def ratio_at(self, step: int) -> List[float]:
         """The ratio in force at ``step``."""
@@ -95,14 +100,27 @@ class SourceRatioScheduleHook(Hook):
                   logger='current')
 
     def before_train(self, runner) -> None:
-        """Set the ratio of the (resumed) step."""
+        """Register the schedule (exact mode) or set the ratio of the (resumed) step."""
+        sampler = self._sampler(runner)
+        try:
+            params = inspect.signature(sampler.set_source_ratio).parameters
+        except (TypeError, ValueError):
+            params = {}
+        if not self.by_epoch and 'start_iter' in params:
+            for milestone, ratio in self.schedule:
+                sampler.set_source_ratio(list(ratio), start_iter=milestone)
+            self._registered = True
+            print_log(f'SourceRatioScheduleHook: registered {self.schedule} with '
+                      f'{type(sampler).__name__}', logger='current')
+            return
         self._update(runner, force=True)
 
     def before_train_epoch(self, runner) -> None:
         """Switch at epoch milestones."""
-        self._update(runner)
+        if not self._registered:
+            self._update(runner)
 
     def before_train_iter(self, runner, batch_idx: int, data_batch=None) -> None:
         """Switch at iteration milestones."""
-        if not self.by_epoch:
+        if not self.by_epoch and not self._registered:
             self._update(runner)

@@ -173,10 +173,9 @@ class MultiTaskValLoop(ValLoop):
         self.runner.model.eval()
         self.val_loss.clear()
         metrics = OrderedDict()
-        idx = 0
         for task, loader in self.dataloaders.items():
             evaluator = self.evaluators[task]
-            for data_batch in loader:
+            for idx, data_batch in enumerate(loader):
                 self.runner.call_hook('before_val_iter', batch_idx=idx, data_batch=data_batch)
                 with torch.no_grad(), autocast(enabled=self.fp16):
                     outputs = self.runner.model.val_step({task: data_batch})
@@ -184,7 +183,6 @@ class MultiTaskValLoop(ValLoop):
                 evaluator.process(data_samples=outputs, data_batch=data_batch)
                 self.runner.call_hook(
                     'after_val_iter', batch_idx=idx, data_batch=data_batch, outputs=outputs)
-                idx += 1
             for key, value in evaluator.evaluate(len(loader.dataset)).items():
                 metrics[f'{task}/{key}'] = value
         if self.val_loss:

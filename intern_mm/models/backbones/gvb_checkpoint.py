@@ -375,8 +375,8 @@ def convert_gvb_checkpoint(src: Union[str, dict],
         CheckpointMismatchError: Listing missing / unexpected keys and shape mismatches.
 
     Example:
-        >>> ckpt = convert_gvb_checkpoint('mnb4_up-e-c.pth', 'mnb4_intern_mm.pth')
-        >>> ckpt['meta']['model_cfg']
+        >>> ckpt = convert_gvb_checkpoint('mnb4_up-e-c.pth', 'mnb4_intern_mm.pth')  # doctest: +SKIP
+        >>> ckpt['meta']['model_cfg']  # doctest: +SKIP
         {'type': 'MetaNet', 'arch': 'mn-b4', 'out_indices': (0, 1, 2, 3, 4)}
     """
     arch = _parse_arch(arch)

@@ -29,7 +29,9 @@ def _scale(value, weight: float):
 class GeneralistModel(BaseModel):
     """The Up-G generalist: a shared (Central) backbone routed to per-task stock models.
 
-    Each entry of ``tasks`` is a stock OpenMMLab model config *without* its backbone
+    Each entry of ``tasks`` is a stock OpenMMLab model config *without* its backbone,
+    with a scoped type (under ``default_scope='intern_mm'`` its children need scoped
+    types too, or put ``_scope_='mmdet'`` in the task dict)
     (``mmpretrain.ImageClassifier``, ``mmdet.FasterRCNN``, ``mmseg.EncoderDecoder``,
     or any model whose ``loss`` / ``predict`` call ``extract_feat``) plus
     ``feature_indices``: which outputs of the shared backbone its neck / head consumes.
@@ -138,12 +140,10 @@ class GeneralistModel(BaseModel):
         indices = (indices, ) if isinstance(indices, int) else tuple(indices)
         self.feature_indices[task] = indices
         type_name = str(cfg.get('type', ''))
-        scope = type_name.split('.', 1)[0] if '.' in type_name else None
+        scope = type_name.split('.', 1)[0] if '.' in type_name else cfg.get('_scope_')
         if scope not in _SCOPES:
             raise ValueError(f'task {task!r}: the model type must carry its scope, e.g. '
-                             f'"mmdet.FasterRCNN", got {type_name!r}')
-        cfg['type'] = type_name.split('.', 1)[1]
-        cfg['_scope_'] = scope
+                             f'"mmdet.FasterRCNN" (or set _scope_), got {type_name!r}')
         cfg['backbone'] = dict(type='intern_mm.FeatureSelector', indices=indices)
         return MODELS.build(cfg)
 

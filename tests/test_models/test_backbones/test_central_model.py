@@ -18,9 +18,10 @@ def _inputs(n=2, h=64, w=64, seed=0):
     return torch.rand(n, 3, h, w, generator=torch.Generator().manual_seed(seed))
 
 
-def _randomise_trans(model, seed=0):
+def _randomise_trans(module, seed=0):
+    """Give transfer layers non-zero BN affine parameters (they start at zero)."""
     g = torch.Generator().manual_seed(seed)
-    for m in model.trans.modules():
+    for m in module.modules():
         if isinstance(m, torch.nn.Conv2d):
             m.weight.data.normal_(0, 0.1, generator=g)
         if isinstance(m, _BatchNorm):
@@ -57,14 +58,14 @@ def test_untrained_generalist_equals_main_expert():
         ref = model.main(_inputs())
     for out, r in zip(outs, ref):
         torch.testing.assert_close(out, r, rtol=0, atol=0)
-    _randomise_trans(model)
+    _randomise_trans(model.trans)
     with torch.no_grad():
         assert not torch.allclose(model(_inputs())[0], ref[0])
 
 
 def test_transfer_layer_upsamples_coarser_sources_and_handles_odd_sizes():
     layer = TransferLayer([8, 16, 32], [4, 8, 16], out_channels=12, out_stride=8)
-    _randomise_trans(type('M', (), {'trans': layer})())
+    _randomise_trans(layer)
     feats = [torch.rand(1, 8, 13, 17), torch.rand(1, 16, 7, 9), torch.rand(1, 32, 4, 5)]
     assert layer(feats, (7, 9)).shape == (1, 12, 7, 9)
     with pytest.raises(ValueError, match='power-of-two'):
@@ -73,7 +74,7 @@ def test_transfer_layer_upsamples_coarser_sources_and_handles_odd_sizes():
 
 def test_aux_stream_is_detached_and_frozen_by_default():
     model = CentralModel(main=TINY, out_indices=(0, 1, 2, 3, 4))
-    _randomise_trans(model)
+    _randomise_trans(model.trans)
     model.train()
     assert not model.aux.training
     assert all(not p.requires_grad for p in model.aux.parameters())
@@ -96,7 +97,7 @@ def test_aux_stream_is_detached_and_frozen_by_default():
 
 def test_frozen_stages_apply_to_main_stream_and_its_transfers():
     model = CentralModel(main=TINY, out_indices=(0, 1, 2, 3, 4), frozen_stages=3)
-    _randomise_trans(model)
+    _randomise_trans(model.trans)
     frozen_trans = [model.trans['layer1'], model.trans['layer2']]  # fed stages 1 and 2
     before = {k: v.clone() for k, v in model.state_dict().items()}
     opt = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=0.1)
@@ -141,7 +142,7 @@ def test_resnet_experts():
 
 def test_task_specific_bn():
     plain = CentralModel(main=TINY, out_indices=(0, 4)).eval()
-    _randomise_trans(plain)
+    _randomise_trans(plain.trans)
     model = CentralModel(main=TINY, out_indices=(0, 4), bn_tasks=('cls', 'det')).eval()
     assert model.task == 'cls'
     bn_names = [n for n, m in model.named_modules() if isinstance(m, _BatchNorm)]
@@ -214,7 +215,9 @@ def test_original_central_manifest(parity_dir):
                                    for k, v in original.items()}, prefix='')
     assert ckpt['meta']['model_cfg']['main']['arch'] == 'mn-b4'
     # the original's reverse-direction transfer layers are never used by its forward
-    assert all(k.startswith('model.trans.gv_patch.gv_global.') for k in ckpt['meta']['dropped_keys'])
+    dropped = ckpt['meta']['dropped_keys']
+    assert len(dropped) == 42
+    assert all(k.startswith('model.trans.gv_patch.gv_global.') for k in dropped)
     with torch.device('meta'):
         model = MODELS.build(ckpt['meta']['model_cfg'])
     shapes = {k: tuple(v.shape) for k, v in model.state_dict().items()}

@@ -156,7 +156,7 @@ def _snapshot(module):
     return {k: v.detach().clone() for k, v in module.state_dict().items()}
 
 
-def _train_steps(model, steps=3, out_indices=None):
+def _train_steps(model, steps=3):
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.SGD(params, lr=0.1)
     model.train()

@@ -1,0 +1,173 @@
+"""Run one paradigm stage through MMEngine's ``Runner`` and record its result.
+
+A stage is an ordinary intern_mm / mmpretrain / mmdet / mmseg training config. The stage
+runner trains it with auto-resume (an interrupted stage continues from the last
+checkpoint in its work dir), makes sure the final validation metrics exist (running the
+validation loop once more when a resumed run had nothing left to train), and writes
+
+* ``metrics.json``: the last validation metrics and the last logged training losses,
+* ``done.json``: the done-marker (final checkpoint, metrics, wall time) that the
+  pipeline uses to skip finished stages.
+
+Command line (the pipeline runs stages this way, one process per stage)::
+
+    python -m intern_mm.paradigm.stage_runner STAGE_CONFIG --work-dir DIR [--name NAME]
+"""
+import argparse
+import json
+import os
+import os.path as osp
+import time
+from typing import Any, Dict, Optional
+
+from mmengine.config import Config
+from mmengine.hooks import Hook
+
+__all__ = ['run_stage', 'read_done', 'DONE_FILE', 'METRICS_FILE', 'to_jsonable']
+
+DONE_FILE = 'done.json'
+METRICS_FILE = 'metrics.json'
+
+
+def to_jsonable(obj: Any) -> Any:
+    """Convert tensors / numpy scalars inside ``obj`` into JSON types."""
+    if isinstance(obj, dict):
+        return {str(k): to_jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [to_jsonable(v) for v in obj]
+    if hasattr(obj, 'item') and getattr(obj, 'ndim', 0) == 0:
+        return obj.item()
+    if hasattr(obj, 'tolist'):
+        return obj.tolist()
+    if isinstance(obj, (str, int, float, bool)) or obj is None:
+        return obj
+    return repr(obj)
+
+
+def read_done(work_dir: str) -> Optional[dict]:
+    """The done-marker of a stage work dir, or None when the stage has not finished."""
+    path = osp.join(work_dir, DONE_FILE)
+    if not osp.isfile(path):
+        return None
+    with open(path) as f:
+        return json.load(f)
+
+
+class _MetricsRecorder(Hook):
+    """Keep the last validation metrics of a run (``after_val_epoch``)."""
+
+    priority = 'LOWEST'
+
+    def __init__(self) -> None:
+        self.metrics: Optional[Dict[str, Any]] = None
+
+    def after_val_epoch(self, runner, metrics: Optional[Dict[str, float]] = None) -> None:
+        if metrics is not None:
+            self.metrics = dict(metrics)
+
+
+def _train_scalars(runner) -> Dict[str, float]:
+    scalars = {}
+    for key, buf in runner.message_hub.log_scalars.items():
+        if key.startswith('train/') and ('loss' in key or 'acc' in key):
+            try:
+                scalars[key[len('train/'):]] = float(buf.current())
+            except (TypeError, ValueError):
+                continue
+    return scalars
+
+
+def _final_checkpoint(work_dir: str) -> Optional[str]:
+    marker = osp.join(work_dir, 'last_checkpoint')
+    if not osp.isfile(marker):
+        return None
+    with open(marker) as f:
+        ckpt = f.read().strip()
+    if not osp.isfile(ckpt):
+        ckpt = osp.join(work_dir, osp.basename(ckpt))
+    return osp.abspath(ckpt) if osp.isfile(ckpt) else None
+
+
+def run_stage(config: str, work_dir: str, name: Optional[str] = None) -> dict:
+    """Train one stage (auto-resuming) and write its metrics and done-marker.
+
+    Args:
+        config (str): The stage's complete config file (the pipeline writes it).
+        work_dir (str): Stage work dir (checkpoints, logs, markers).
+        name (str, optional): Stage name for the marker. Defaults to the config name.
+
+    Returns:
+        dict: The done-marker content (``stage``, ``config``, ``checkpoint``,
+        ``metrics``, ``train``, ``wall_time_s``, ``resumed_from_iter``).
+
+    Raises:
+        FileNotFoundError: If the config does not exist.
+        RuntimeError: If training finished without writing a checkpoint.
+    """
+    from intern_mm.apis import build_runner
+    if not osp.isfile(config):
+        raise FileNotFoundError(f'stage config {config} does not exist')
+    name = name or osp.splitext(osp.basename(config))[0]
+    start = time.time()
+    cfg = Config.fromfile(config)
+    cfg.work_dir = work_dir
+    cfg.resume = True  # auto-resume from the work dir's last checkpoint, if any
+    cfg.load_from = None
+    os.makedirs(work_dir, exist_ok=True)
+    runner = build_runner(cfg)
+    recorder = _MetricsRecorder()
+    runner.register_hook(recorder)
+    runner.train()
+    resumed_iter = None
+    for line in _log_lines(runner):
+        if 'Advance dataloader' in line or 'Advance the' in line:
+            resumed_iter = line
+    if recorder.metrics is None and runner.val_loop is not None:
+        # resumed at max_iters (killed between the last checkpoint and the marker)
+        recorder.metrics = dict(runner.val_loop.run())
+    ckpt = _final_checkpoint(work_dir)
+    if ckpt is None:
+        raise RuntimeError(f'stage {name}: training finished but {work_dir} has no '
+                           'last_checkpoint (is the CheckpointHook disabled?)')
+    result = dict(
+        stage=name,
+        config=osp.abspath(config),
+        checkpoint=ckpt,
+        iters=int(runner.iter),
+        metrics=to_jsonable(recorder.metrics or {}),
+        train=_train_scalars(runner),
+        wall_time_s=round(time.time() - start, 1),
+        resumed=resumed_iter is not None,
+        finished_at=time.strftime('%Y-%m-%d %H:%M:%S'))
+    with open(osp.join(work_dir, METRICS_FILE), 'w') as f:
+        json.dump(dict(val=result['metrics'], train=result['train']), f, indent=2)
+    with open(osp.join(work_dir, DONE_FILE), 'w') as f:
+        json.dump(result, f, indent=2)
+    return result
+
+
+def _log_lines(runner):
+    log_file = getattr(runner.logger, 'log_file', None)
+    if log_file and osp.isfile(log_file):
+        with open(log_file) as f:
+            yield from f
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description='Run one paradigm stage')
+    parser.add_argument('config', help='the stage config file')
+    parser.add_argument('--work-dir', required=True, help='stage work dir')
+    parser.add_argument('--name', help='stage name')
+    return parser.parse_args(argv)
+
+
+def main(argv=None) -> None:
+    args = parse_args(argv)
+    import intern_mm  # noqa: F401
+    result = run_stage(args.config, args.work_dir, args.name)
+    print(f'[stage {result["stage"]}] done in {result["wall_time_s"]}s: '
+          f'{json.dumps(result["metrics"])}', flush=True)
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,53 @@
+"""Registries, scope handling and the compatibility fixes of intern_mm.utils."""
+import numpy as np
+import pytest
+import torch
+from mmengine.logging import HistoryBuffer
+from mmengine.registry import DefaultScope
+from mmengine.registry import HOOKS as ROOT_HOOKS
+from mmengine.registry import MODELS as ROOT_MODELS
+from mmengine.runner.checkpoint import CheckpointLoader, _load_checkpoint
+
+import intern_mm  # noqa: F401
+from intern_mm import registry
+from intern_mm.utils import load_local_checkpoint, register_all_modules
+
+
+def test_registries_are_children_of_mmengine_roots():
+    assert registry.MODELS.parent is ROOT_MODELS
+    assert registry.HOOKS.parent is ROOT_HOOKS
+    assert registry.MODELS.scope == 'intern_mm'
+    assert 'intern_mm' in ROOT_MODELS.children
+    assert registry.MODELS.get('MetaNet') is not None
+    # unprefixed lookups inside intern_mm reach mmengine's root modules too
+    assert registry.HOOKS.get('CheckpointHook') is not None
+
+
+def test_register_all_modules_sets_default_scope():
+    register_all_modules(init_default_scope=True)
+    assert DefaultScope.get_current_instance().scope_name == 'intern_mm'
+
+
+def test_checkpoint_with_python_objects_loads(tmp_path):
+    """mmengine checkpoints hold HistoryBuffer / numpy objects that torch's default
+    weights_only=True loader rejects; intern_mm registers a trusted local loader."""
+    buffer = HistoryBuffer()
+    buffer.update(1.5)
+    path = tmp_path / 'ckpt.pth'
+    torch.save(dict(state_dict=dict(w=torch.ones(2)), message_hub=dict(loss=buffer),
+                    meta=dict(seed=np.int64(3))), path)
+    with pytest.raises(Exception):
+        torch.load(path)  # the plain torch default refuses it
+    loaded = _load_checkpoint(str(path), map_location='cpu')
+    assert loaded['message_hub']['loss'].current() == 1.5
+    assert CheckpointLoader._schemes[''] is load_local_checkpoint
+
+
+def test_missing_checkpoint_names_the_file(tmp_path):
+    with pytest.raises(FileNotFoundError, match='nope.pth'):
+        load_local_checkpoint(str(tmp_path / 'nope.pth'))
+
+
+def test_numpy2_aliases_restored():
+    assert np.in1d(np.array([1, 2]), np.array([2])).tolist() == [False, True]
+    assert np.float is float and np.long is int

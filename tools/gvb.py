@@ -1,0 +1,182 @@
+"""GV-B in one command: run the benchmark, list its tasks, write the report.
+
+Examples::
+
+    # every task, linear probe, published search
+    python tools/gvb.py run --backbone configs/gvb/backbones/metanet_mn-b4.py \
+        --checkpoint mn-b4.pth --tasks all --mode probe --search
+
+    # any mmpretrain backbone, classification only, a dataset outside data/gvb
+    python tools/gvb.py run --backbone "dict(type='ResNet', depth=50)" --tasks cls \
+        --data-root cifar10=../shared/datasets/cifar10
+
+    # which datasets are prepared, and how to prepare the others
+    python tools/gvb.py tasks
+
+    python tools/gvb.py report --work-dir work_dirs/gvb
+
+Distributed (Runner-based protocols)::
+
+    torchrun --nproc_per_node 8 tools/gvb.py run ... --launcher pytorch
+"""
+import argparse
+import ast
+import os
+import os.path as osp
+import sys
+from typing import Dict, List, Optional
+
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+
+from intern_mm.benchmark import GVB_TASKS, EXTRA_TASKS, load_task_file  # noqa: E402
+from intern_mm.benchmark.suite import SuiteConfig, run_suite  # noqa: E402
+from intern_mm.benchmark.tasks import resolve_layout  # noqa: E402
+
+
+def _parse_value(text: str):
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return text
+
+
+def parse_key_values(items: Optional[List[str]], nested: bool = False) -> Dict:
+    """Parse ``KEY=VALUE`` items (``FAMILY.KEY=VALUE`` when ``nested``)."""
+    out: Dict = {}
+    for item in items or []:
+        if '=' not in item:
+            raise SystemExit(f'error: expected KEY=VALUE, got "{item}"')
+        key, value = item.split('=', 1)
+        if nested:
+            if '.' not in key:
+                raise SystemExit(f'error: expected FAMILY.KEY=VALUE (e.g. cls.max_iters=50), '
+                                 f'got "{item}"')
+            family, sub = key.split('.', 1)
+            out.setdefault(family, {})[sub] = _parse_value(value)
+        else:
+            out[key] = value
+    return out
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description='GV-B benchmark')
+    sub = parser.add_subparsers(dest='command', required=True)
+
+    run = sub.add_parser('run', help='run GV-B tasks (resumable)')
+    run.add_argument('--backbone', required=True,
+                     help='config file (model / backbone / bare backbone dict), '
+                     'checkpoint, or a dict string')
+    run.add_argument('--checkpoint', help='backbone (or full-model) checkpoint')
+    run.add_argument('--backbone-cfg', help='backbone config for a checkpoint --backbone')
+    run.add_argument('--tasks', default='all',
+                     help='all | cls | det | seg | depth | comma-separated task names')
+    run.add_argument('--mode', default='probe', choices=['probe', 'finetune'])
+    run.add_argument('--search', action='store_true',
+                     help='published hyper-parameter search on the carved val split')
+    run.add_argument('--work-dir', default='work_dirs/gvb')
+    run.add_argument('--run-name', help='run folder name (default: backbone + mode)')
+    run.add_argument('--data-base', default='data/gvb',
+                     help='default data roots are <data-base>/<task>')
+    run.add_argument('--data-root', nargs='+', metavar='TASK=DIR',
+                     help='per-task data roots, e.g. cifar10=../shared/datasets/cifar10')
+    run.add_argument('--subset-base', help='subset folder (default <data-base>/subsets)')
+    run.add_argument('--ratio', type=float, default=0.1, help='subset ratio (0.1)')
+    run.add_argument('--shot', type=int, help='k-shot subsets instead of --ratio')
+    run.add_argument('--val-ratio', type=float, default=0.2,
+                     help='validation fraction carved out of the subset')
+    run.add_argument('--seed', type=int, default=0)
+    run.add_argument('--impl', default='auto', choices=['auto', 'cache', 'runner'],
+                     help='classification probe: cached features or Runner iterations')
+    run.add_argument('--recipe', nargs='+', metavar='FAMILY.KEY=VALUE',
+                     help='recipe overrides, e.g. cls.max_iters=1000 det.max_epochs=6')
+    run.add_argument('--cfg-options', nargs='+', metavar='KEY=VALUE',
+                     help='merged into every Runner config (mmengine syntax)')
+    run.add_argument('--task-file', help='extra (non-GV-B) task definitions')
+    run.add_argument('--num-workers', type=int, default=2)
+    run.add_argument('--device', help='device of the cached-feature probe')
+    run.add_argument('--launcher', default='none',
+                     choices=['none', 'pytorch', 'slurm', 'mpi'])
+    run.add_argument('--local_rank', '--local-rank', type=int, default=0)
+
+    tasks = sub.add_parser('tasks', help='list tasks, their data status and prepare commands')
+    tasks.add_argument('--data-base', default='data/gvb')
+    tasks.add_argument('--data-root', nargs='+', metavar='TASK=DIR')
+    tasks.add_argument('--task-file')
+
+    report = sub.add_parser('report', help='Markdown/CSV/JSON/PNG report of the runs')
+    report.add_argument('--work-dir', default='work_dirs/gvb')
+    report.add_argument('--runs', nargs='+', help='run names (default: all)')
+    report.add_argument('--out', help='output folder (default <work-dir>/report)')
+    report.add_argument('--official', help='published-results CSV '
+                        '(default ../shared/reference/gvb_official_results.csv, '
+                        'else the built-in copy)')
+    report.add_argument('--compare', nargs='+', metavar='STAGE/MODEL',
+                        help='published rows to include, e.g. Up-G/MN-B4 (default all)')
+    report.add_argument('--no-official', action='store_true')
+    return parser
+
+
+def cmd_run(args) -> int:
+    if args.launcher != 'none' and 'LOCAL_RANK' not in os.environ:
+        os.environ['LOCAL_RANK'] = str(args.local_rank)
+    if args.task_file:
+        load_task_file(args.task_file)
+    cfg_options = None
+    if args.cfg_options:
+        cfg_options = {k: _parse_value(v) for k, v in parse_key_values(
+            args.cfg_options).items()}
+    cfg = SuiteConfig(
+        backbone=args.backbone, tasks=args.tasks, mode=args.mode, search=args.search,
+        work_dir=args.work_dir, run_name=args.run_name, checkpoint=args.checkpoint,
+        backbone_cfg=args.backbone_cfg, data_base=args.data_base,
+        data_roots=parse_key_values(args.data_root), subset_base=args.subset_base,
+        ratio=args.ratio, shot=args.shot, val_ratio=args.val_ratio, seed=args.seed,
+        impl=args.impl, recipe=parse_key_values(args.recipe, nested=True),
+        cfg_options=cfg_options, launcher=args.launcher, num_workers=args.num_workers,
+        device=args.device)
+    if cfg.launcher != 'none':
+        from mmengine.dist import init_dist
+        init_dist(cfg.launcher)
+    results = run_suite(cfg)
+    print('\nGV-B summary')
+    for res in results:
+        status = res['status']
+        if status == 'missing':
+            print(f"  {res['task']:<16} missing  -> prepare: {res['prepare']}")
+        else:
+            print(f"  {res['task']:<16} {status:<8} {res['metric']} = {res['score']}")
+    return 0
+
+
+def cmd_tasks(args) -> int:
+    if args.task_file:
+        load_task_file(args.task_file)
+    roots = parse_key_values(args.data_root)
+    for task in list(GVB_TASKS.values()) + list(EXTRA_TASKS.values()):
+        root = roots.get(task.name) or task.default_root(args.data_base)
+        layout, missing = resolve_layout(task, root)
+        state = 'ready' if layout is not None else 'missing'
+        gvb = 'GV-B' if task.in_gvb else 'extra'
+        print(f'{task.name:<16} {gvb:<5} {task.family:<5} {task.metric:<15} {state:<7} {root}')
+        if layout is None:
+            print(f'{"":<16} prepare: {task.prepare}')
+    return 0
+
+
+def cmd_report(args) -> int:
+    from intern_mm.benchmark.report import write_report
+    paths = write_report(args.work_dir, out_dir=args.out, runs=args.runs,
+                         official_path=args.official, compare=args.compare,
+                         with_official=not args.no_official)
+    for kind, path in paths.items():
+        print(f'{kind}: {path}')
+    return 0
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    args = build_parser().parse_args(argv)
+    return dict(run=cmd_run, tasks=cmd_tasks, report=cmd_report)[args.command](args)
+
+
+if __name__ == '__main__':
+    sys.exit(main())
