@@ -50,4 +50,4 @@ def test_missing_checkpoint_names_the_file(tmp_path):
 
 def test_numpy2_aliases_restored():
     assert np.in1d(np.array([1, 2]), np.array([2])).tolist() == [False, True]
-    assert np.float is float and np.long is int
+    assert np.float is float and np.int is int and np.bool is not None
