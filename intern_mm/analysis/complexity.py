@@ -62,8 +62,9 @@ def count_complexity(model_cfg: Union[dict, nn.Module],
         scope (str, optional): Registry scope, see :func:`build_module`.
 
     Returns:
-        dict: ``flops``, ``params``, ``flops_str``, ``params_str`` and ``counted``
-        (which part of the model was counted).
+        dict: ``flops`` (of the counted part), ``params`` (whole model, or the
+        backbone with ``backbone_only``), ``flops_str``, ``params_str`` and ``counted``
+        (which part of the model the FLOPs cover).
 
     Example:
         >>> info = count_complexity(dict(type='mmpretrain.ResNet', depth=18), (3, 64, 64))
@@ -75,11 +76,13 @@ def count_complexity(model_cfg: Union[dict, nn.Module],
     module, counted = _feature_forward(model, backbone_only)
     info = get_model_complexity_info(
         module, input_shape=tuple(input_shape), show_table=False, show_arch=False)
+    # Parameters of the whole model (heads included) unless only the backbone is asked for.
+    params = sum(p.numel() for p in (module if backbone_only else model).parameters())
     return dict(
         flops=info['flops'],
-        params=sum(p.numel() for p in module.parameters()),
+        params=params,
         flops_str=info['flops_str'],
-        params_str=info['params_str'],
+        params_str=f'{params / 1e6:.3f}M',
         counted=counted)
 
 

@@ -283,9 +283,9 @@ class ParadigmPipeline:
                         if msg != last:
                             print(msg, flush=True)
                             last = msg
-                    elif 'Auto resumed from' in line or 'resumed' in line.lower() and \
-                            'checkpoint' in line.lower():
-                        print(f'  {name}: {line.strip()[-120:]}', flush=True)
+                    elif ('resumed from' in line and not line.rstrip().endswith('None.')) \
+                            or 'Advance' in line or 'StageHandoffHook(' in line:
+                        print(f'  {name}: {line.strip().split(" - ")[-1][:160]}', flush=True)
             if ret is not None:
                 return
             time.sleep(1.0)

@@ -43,7 +43,8 @@ def main(argv=None) -> dict:
     split_line = '=' * 40
     print(f'{split_line}\nConfig: {args.config}\nInput shape: {(3, h, w)}\n'
           f'Counted: {result["counted"]}\nFlops: {result["flops_str"]}\n'
-          f'Params: {result["params_str"]}\n{split_line}')
+          f'Params: {result["params_str"]}'
+          f'{" (backbone)" if args.backbone_only else " (whole model)"}\n{split_line}')
     print('!!! FLOPs are multiply-accumulates (MACs) counted by mmengine\'s fvcore-style '
           'analysis on one image; check its per-operator support before comparing.')
     return result

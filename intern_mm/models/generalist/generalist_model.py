@@ -4,6 +4,7 @@ from collections import OrderedDict
 from typing import Dict, List, Optional, Sequence, Union
 
 import torch
+from mmengine.config import ConfigDict
 from mmengine.model import BaseModel
 from torch import nn
 
@@ -129,7 +130,7 @@ class GeneralistModel(BaseModel):
         self.data_preprocessor = data_preprocessor
 
     def _build_task(self, task: str, cfg: dict) -> nn.Module:
-        cfg = copy.deepcopy(dict(cfg))
+        cfg = ConfigDict(copy.deepcopy(dict(cfg)))  # mmdet reads train_cfg.rpn etc.
         if 'backbone' in cfg:
             raise KeyError(f'task {task!r}: remove "backbone" from the task model config; '
                            'the generalist\'s shared backbone feeds every task')

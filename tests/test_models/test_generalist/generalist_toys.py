@@ -128,4 +128,6 @@ def det_batch(n=2, seed=0):
 
 def batches(tasks=('cls', 'seg', 'det'), seed=0):
     makers = dict(cls=cls_batch, seg=seg_batch, det=det_batch)
-    return {t: makers[t](seed=seed) for t in tasks}
+    # different images per task (task-specific BN statistics must differ)
+    return {t: makers[t](seed=seed + 100 * i) for i, t in enumerate(('cls', 'seg', 'det'))
+            if t in tasks}
