@@ -13,8 +13,10 @@ import torch
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DIR = Path(os.environ.get('INTERN_MM_SHARED', REPO_ROOT.parent / 'shared')).resolve()
 
-# Two cores: keep intra-op threads low so parallel test processes do not oversubscribe.
-torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+# In-process tests use tiny models: one intra-op thread is as fast and avoids OpenMP
+# threads spinning against each other on the 2-core machine (tools run as subprocesses
+# keep their own default).
+torch.set_num_threads(1)
 
 
 def _require(rel: str) -> Path:

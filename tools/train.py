@@ -7,21 +7,18 @@ Example:
     torchrun --nproc_per_node=2 tools/train.py CONFIG --launcher pytorch
 """
 import argparse
-import os
 import os.path as osp
 import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
-from mmengine.config import DictAction  # noqa: E402
-
 from intern_mm.apis import build_cfg_from_args, run_train  # noqa: E402
+from intern_mm.apis.cli import add_common_args, parse_common_args  # noqa: E402
 
 
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description='Train a model')
     parser.add_argument('config', help='train config file path')
-    parser.add_argument('--work-dir', help='the dir to save logs and models')
     parser.add_argument(
         '--resume',
         nargs='?',
@@ -37,22 +34,8 @@ def parse_args(argv=None) -> argparse.Namespace:
         help='do not evaluate checkpoints during training')
     parser.add_argument(
         '--auto-scale-lr', action='store_true', help='scale lr with the batch size')
-    parser.add_argument(
-        '--cfg-options',
-        nargs='+',
-        action=DictAction,
-        help='override config settings, e.g. train_cfg.max_iters=10 '
-        'model.backbone.arch=tiny (keys must exist unless prefixed with "+")')
-    parser.add_argument(
-        '--launcher',
-        choices=['none', 'pytorch', 'slurm', 'mpi'],
-        default='none',
-        help='job launcher')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args(argv)
-    if 'LOCAL_RANK' not in os.environ:
-        os.environ['LOCAL_RANK'] = str(args.local_rank)
-    return args
+    add_common_args(parser)
+    return parse_common_args(parser, argv)
 
 
 def main(argv=None) -> None:

@@ -1,8 +1,9 @@
 """High-level entry points shared by the command-line tools."""
+from .cli import add_common_args, parse_common_args
 from .config import UnknownConfigKeyError, build_cfg_from_args, merge_cfg_options
 from .runs import build_runner, run_test, run_train
 
 __all__ = [
-    'UnknownConfigKeyError', 'build_cfg_from_args', 'merge_cfg_options', 'build_runner',
-    'run_test', 'run_train'
+    'add_common_args', 'parse_common_args', 'UnknownConfigKeyError', 'build_cfg_from_args',
+    'merge_cfg_options', 'build_runner', 'run_test', 'run_train'
 ]

@@ -173,7 +173,9 @@ _DEPTH_LAYOUT = dict(
               img_suffix='.jpg', depth_suffix='.png'))
 GVB_TASKS['kitti_depth'] = GVBTask(
     'kitti_depth', 'KITTI depth', 'depth', 'rmse', 0,
-    dict(_DEPTH_LAYOUT, depth_scale=256.0, max_depth=80.0, crop='garg'),
+    dict(_DEPTH_LAYOUT, depth_scale=256.0, max_depth=80.0, crop='garg',
+         train=dict(_DEPTH_LAYOUT['train'], img_suffix='.png'),
+         test=dict(_DEPTH_LAYOUT['test'], img_suffix='.png')),
     _prep('kitti_depth', 'DIR_WITH_kitti_raw_and_data_depth_annotated'),
     lower_is_better=True)
 GVB_TASKS['nyuv2_depth'] = GVBTask(

@@ -1,2 +1,3 @@
-"""Hooks and runner components of intern_mm."""
+"""Hooks and runner components (loops) of intern_mm."""
 from .hooks import *  # noqa: F401,F403
+from .runner import *  # noqa: F401,F403

@@ -68,6 +68,11 @@ class GeneralistModel(BaseModel):
             a :class:`~intern_mm.engine.hooks.LossWeightScheduleHook` may change them.
         data_preprocessor (dict | nn.Module, optional): Defaults to a
             :class:`MultiTaskDataPreprocessor` over the task models' own preprocessors.
+        touch_all_params (bool): Add ``zero.loss = 0 * sum(trainable params)`` so that
+            parameters no task uses in a step (e.g. the det BN set of the main stream's
+            1280-d head, which only the cls task reads, on cls BN) still get a (zero)
+            gradient: DDP then needs no ``find_unused_parameters``. Such parameters
+            see weight decay like the others. Defaults to True.
         init_cfg (dict, optional): Initialisation config.
 
     Example:
@@ -87,8 +92,10 @@ class GeneralistModel(BaseModel):
                  task_bn: Optional[Dict[str, str]] = None,
                  task_loss_weights: Optional[Dict[str, float]] = None,
                  data_preprocessor: Optional[Union[dict, nn.Module]] = None,
+                 touch_all_params: bool = True,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(init_cfg=init_cfg)
+        self.touch_all_params = touch_all_params
         if not tasks:
             raise ValueError('GeneralistModel needs at least one task')
         self.backbone = MODELS.build(backbone)
@@ -205,6 +212,10 @@ class GeneralistModel(BaseModel):
             weight = self.task_loss_weights[task]
             for key, value in task_losses.items():
                 losses[f'{task}.{key}'] = _scale(value, weight) if 'loss' in key else value
+        if self.touch_all_params:
+            params = [p for p in self.parameters() if p.requires_grad]
+            if params:
+                losses['zero.loss'] = sum(p.sum() for p in params) * 0.
         return losses
 
     def predict(self, task: str, inputs: torch.Tensor, data_samples: Optional[list] = None):
