@@ -25,7 +25,7 @@ seg/depth  ``<split>.txt`` ids (mmseg ``ann_file``)
 
 plus ``manifest.json``: format, seed, ratio/shot, val ratio, the sources with the SHA-256
 of each annotation file, the selected ids, the SHA-256 of each list file, and a digest of
-the selected image files (size, or content with ``hash_files=True``).
+the selected image files (content, or only sizes with ``hash_files=False``).
 :func:`verify_subset` recomputes all of it and raises :class:`SubsetVerificationError`
 naming every difference.
 
@@ -425,7 +425,7 @@ def make_subset(fmt: str,
                 seed: int = 0,
                 classes: Optional[Sequence[str]] = None,
                 test_sources: Optional[Sequence[dict]] = None,
-                hash_files: bool = False) -> dict:
+                hash_files: bool = True) -> dict:
     """Create a stratified subset of a training set and write its files and manifest.
 
     Args:
@@ -447,8 +447,8 @@ def make_subset(fmt: str,
         classes (Sequence[str], optional): Expected class names (checked).
         test_sources (Sequence[dict], optional): Test annotation sources (same format);
             their hashes are recorded and overlap with the subset is refused.
-        hash_files (bool): Digest the content (not only the size) of the selected data
-            files. Defaults to False.
+        hash_files (bool): Digest the content of the selected data files; False digests
+            only their sizes (faster for very large sets). Defaults to True.
 
     Returns:
         dict: The manifest (also written to ``out_dir/manifest.json``).

@@ -13,6 +13,9 @@ Applied once when :mod:`intern_mm` is imported (idempotent):
   modules. Without CUDA we initialise the process group with gloo and skip
   ``set_device``, and build ``MMDistributedDataParallel`` without ``device_ids`` for CPU
   modules. With CUDA nothing changes.
+* mmengine only resolves ``pkg::path`` config bases for a fixed list of OpenMMLab
+  packages; we add ``intern_mm`` so that ``_base_ = 'intern_mm::metanet/...'`` works like
+  ``'mmdet::...'`` (configs are exposed under ``intern_mm/.mim`` by ``setup.py``).
 * numpy 2 removed ``np.in1d`` (used by mmpretrain's retrieval metrics) and a few aliases
   (``np.float`` / ``np.int`` / ``np.bool`` / ``np.long``) that some mmdet/mmcv helpers
   still reference; we restore them as aliases of their replacements.
@@ -93,6 +96,11 @@ def _patch_cpu_distributed() -> None:
     MMDistributedDataParallel.__init__ = ddp_init
 
 
+def _register_config_package() -> None:
+    from mmengine.config import utils as config_utils
+    config_utils.MODULE2PACKAGE.setdefault('intern_mm', 'intern_mm')
+
+
 def apply_compat_patches() -> None:
     """Apply the fixes listed in this module's docstring (idempotent)."""
     global _APPLIED
@@ -103,4 +111,5 @@ def apply_compat_patches() -> None:
     CheckpointLoader.register_scheme(prefixes='', force=True)(load_local_checkpoint)
     _patch_numpy()
     _patch_cpu_distributed()
+    _register_config_package()
     _APPLIED = True

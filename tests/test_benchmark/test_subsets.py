@@ -171,5 +171,5 @@ def test_seg_and_coco_subsets(tmp_path):
     m = make_subset('coco', str(root), str(tmp_path / 'c'),
                     [dict(ann_file='coco.json', img_prefix='img')], ratio=0.3, val_ratio=0)
     sub = json.loads((tmp_path / 'c' / 'subset.json').read_text())
-    assert {img['id'] for img in sub['images']} == set(m['ids']['subset'])
-    assert all(a['image_id'] in set(m['ids']['subset']) for a in sub['annotations'])
+    assert {str(img['id']) for img in sub['images']} == set(m['ids']['subset'])
+    assert all(str(a['image_id']) in set(m['ids']['subset']) for a in sub['annotations'])

@@ -87,3 +87,15 @@ def test_every_config_builds_its_model(path):
         assert not any(p.requires_grad for p in model.backbone.parameters())
         norms = [m for m in model.backbone.modules() if isinstance(m, _BatchNorm)]
         assert norms and not any(m.training for m in norms)
+
+
+def test_package_scoped_config_inheritance(tmp_path):
+    """An installed intern_mm exposes its configs like mmdet does (``intern_mm::``)."""
+    import intern_mm  # noqa: F401  (registers the package with mmengine's config loader)
+    user_cfg = tmp_path / 'my_detector.py'
+    user_cfg.write_text("_base_ = 'intern_mm::metanet/metanet-b4_faster-rcnn_fpn_1x_voc0712.py'\n"
+                        "model = dict(backbone=dict(arch='tiny'), "
+                        "neck=dict(in_channels=[24, 32, 48, 64]))\n")
+    cfg = Config.fromfile(str(user_cfg))
+    assert cfg.model.backbone.type == 'MetaNet' and cfg.model.backbone.arch == 'tiny'
+    assert cfg.model.type == 'FasterRCNN'  # two levels up: mmdet's own config

@@ -68,8 +68,9 @@ def build_parser() -> argparse.ArgumentParser:
     group.add_argument('--shot', type=int)
     create.add_argument('--val-ratio', type=float, default=0.2)
     create.add_argument('--seed', type=int, default=0)
-    create.add_argument('--hash-files', action='store_true',
-                        help='digest file contents (default: sizes)')
+    create.add_argument('--size-only', action='store_true',
+                        help='digest only the sizes of the subset files (default: '
+                        'their contents)')
     verify = sub.add_parser('verify', help='verify a subset against data and manifest')
     verify.add_argument('out', help='subset folder')
     verify.add_argument('--data-root', help='dataset root if it moved')
@@ -108,7 +109,7 @@ def main(argv=None) -> int:
     manifest = make_subset(fmt, args.data_root, args.out, sources,
                            ratio=None if args.shot else args.ratio, shot=args.shot,
                            val_ratio=args.val_ratio, seed=args.seed, classes=classes,
-                           test_sources=tests or None, hash_files=args.hash_files)
+                           test_sources=tests or None, hash_files=not args.size_only)
     print(f"wrote {args.out}: counts {manifest['counts']} from "
           f"{manifest['num_source_units']} units, manifest "
           f"{manifest['manifest_sha256'][:12]}")
