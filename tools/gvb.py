@@ -135,8 +135,9 @@ def cmd_run(args) -> int:
         cfg_options=cfg_options, launcher=args.launcher, num_workers=args.num_workers,
         device=args.device)
     if cfg.launcher != 'none':
+        import torch
         from mmengine.dist import init_dist
-        init_dist(cfg.launcher)
+        init_dist(cfg.launcher, backend='nccl' if torch.cuda.is_available() else 'gloo')
     results = run_suite(cfg)
     print('\nGV-B summary')
     for res in results:

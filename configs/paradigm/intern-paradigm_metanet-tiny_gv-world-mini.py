@@ -12,5 +12,6 @@ stage_cfg_options = {
     'train_cfg.val_interval': 2,
     'default_hooks.checkpoint.interval': 1,
     'default_hooks.logger.interval': 1,
+    'default_hooks.checkpoint.max_keep_ckpts': -1,
 }
 downstream = dict(probe=dict(lrs=(0.03, ), max_iters=10, batch_size=16))

@@ -28,7 +28,7 @@ stages = [
          handoffs=_up_a_to_expert, main_metric='mean/mIoU'),
     dict(
         name='up-g',
-        config='configs/paradigm/metanet-tiny_up-g_gv-world_100it.py',
+        config='configs/paradigm/metanet-tiny_up-g_gv-world_60it.py',
         handoffs=[
             dict(stage='up-e-cls',
                  prefix_mapping={'backbone.': 'backbone.main.', 'head.': 'tasks.cls.head.'}),
@@ -54,6 +54,6 @@ downstream = dict(
     probe_stages=['up-a', 'up-e-cls', 'up-e-det', 'up-e-seg', 'up-g'],
     probe=dict(lrs=(0.003, 0.03, 0.3), max_iters=300, batch_size=64, weight_decay=1e-4),
     scratch=dict(
-        config='configs/paradigm/metanet-tiny-central_scratch_gv-world-downstream_300it.py',
+        config='configs/paradigm/metanet-tiny-central_scratch_gv-world-downstream_120it.py',
         fractions=(0.1, 1.0),
         metric='accuracy/top1'))

@@ -35,8 +35,8 @@ model = dict(
         in_channels=[24, 32, 48, 64],
         in_index=[0, 1, 2, 3],
         input_transform='resize_concat',
-        channels=48,
-        num_convs=1,
+        channels=64,
+        num_convs=2,
         concat_input=False,
         dropout_ratio=0.0,
         num_classes=9,
@@ -50,10 +50,10 @@ max_iters = 300
 train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters, val_interval=max_iters)
 val_cfg = dict(type='ValLoop')
 test_cfg = dict(type='TestLoop')
-optim_wrapper = dict(optimizer=dict(type='AdamW', lr=1e-2, weight_decay=0.01))
+optim_wrapper = dict(optimizer=dict(type='AdamW', lr=2e-2, weight_decay=0.01))
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.05, by_epoch=False, begin=0, end=20),
-    dict(type='CosineAnnealingLR', by_epoch=False, begin=20, end=max_iters, eta_min=1e-5),
+    dict(type='CosineAnnealingLR', by_epoch=False, begin=20, end=max_iters, eta_min=1e-3),
 ]
 default_hooks = dict(
     logger=dict(type='LoggerHook', interval=25),

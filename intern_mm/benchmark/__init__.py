@@ -11,8 +11,10 @@ from .feature_probe import (classification_metrics, evaluate_linear_head,
                             train_linear_head)
 from .depth_head import GVBDepthHead
 from .frozen import FrozenBackbone
+from .official import load_official_results
 from .protocols import (DEFAULT_RECIPES, ProtocolContext, build_runner_cfg,
                         family_recipe)
+from .report import write_report
 from .search import search_grid, select_best
 from .subsets import (SubsetVerificationError, load_manifest, make_subset,
                       verify_subset)
@@ -29,5 +31,5 @@ __all__ = [
     'family_recipe', 'search_grid', 'select_best', 'SubsetVerificationError',
     'load_manifest', 'make_subset', 'verify_subset', 'SuiteConfig', 'run_suite',
     'run_task', 'EXTRA_TASKS', 'GVB_TASKS', 'GVBTask', 'get_task', 'load_task_file',
-    'select_tasks'
+    'select_tasks', 'load_official_results', 'write_report'
 ]

@@ -12,7 +12,7 @@ Example:
     'mmpretrain.CustomDataset'
 """
 import copy
-from typing import List, Optional, Sequence, Tuple, Union
+from typing import List, Optional, Sequence, Union
 
 __all__ = [
     'cls_pipeline', 'cls_train_pipeline', 'cls_dataset_cfg', 'IMAGENET_MEAN',

@@ -21,8 +21,9 @@ few seconds of matrix products.
 
 Example:
     >>> from intern_mm.benchmark import feature_linear_probe, cls_dataset_cfg
-    >>> train = cls_dataset_cfg('data/cifar10', split='train', ann_file='subset.txt')
-    >>> test = cls_dataset_cfg('data/cifar10', split='test')
+    >>> train = cls_dataset_cfg('data/cifar10', ann_file='subsets/subset.txt',
+    ...                         classes='subsets/classes.txt')
+    >>> test = cls_dataset_cfg('data/cifar10', data_prefix='test')  # ImageFolder
     >>> res = feature_linear_probe(dict(type='mmpretrain.ResNet', depth=18), train, test,
     ...                            max_iters=1000, milestones=(300, 600, 900))
     >>> res['top1'], res['mean_per_class']

@@ -498,7 +498,7 @@ def _depth_model(ctx: ProtocolContext) -> dict:
         type='DepthEstimator',
         data_preprocessor=dict(type='SegDataPreProcessor', mean=IMAGENET_MEAN,
                                std=IMAGENET_STD, bgr_to_rgb=True, pad_val=0,
-                               seg_pad_val=0),
+                               seg_pad_val=0, size_divisor=32),
         backbone=_backbone_cfg(ctx, dense=True),
         decode_head=dict(
             type='intern_mm.GVBDepthHead', in_channels=channels, in_index=[0, 1, 2, 3],

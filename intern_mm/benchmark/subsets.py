@@ -464,7 +464,13 @@ def make_subset(fmt: str,
     test_info = []
     if test_sources:
         test_keys, _, _, test_files = _READERS[fmt](data_root, test_sources, classes)
-        overlap = set(splits['subset']) & set(test_keys)
+        if fmt in ('seg', 'depth'):  # ids are relative to each split's image folder
+            overlap = {_unit_files(fmt, data_root, sources, u)[0]
+                       for u in splits['subset']} & {
+                           _unit_files(fmt, data_root, test_sources, u)[0]
+                           for u in test_keys}
+        else:
+            overlap = set(splits['subset']) & set(test_keys)
         if overlap and fmt != 'coco':
             raise ValueError(f'{len(overlap)} training-subset units also appear in the test '
                              f'split, e.g. {sorted(overlap)[:3]}')

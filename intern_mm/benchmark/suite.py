@@ -17,6 +17,7 @@ Example:
     ...                   data_roots={'cifar10': '../shared/datasets/cifar10'})
     >>> results = run_suite(cfg)
 """
+import contextlib
 import copy
 import json
 import os
@@ -27,7 +28,7 @@ import sys
 import time
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
-from typing import Dict, List, Optional
+from typing import Dict, Iterator, List, Optional
 
 import torch
 
@@ -36,11 +37,11 @@ from .backbone import BackboneSpec, build_backbone, parse_backbone_spec, \
 from .protocols import (PROTOCOL_MODES, ProtocolContext, build_runner_cfg, dataset_cfgs,
                         dense_backbone_cfg, family_recipe, metric_keys)
 from .search import search_grid, select_best, trial_name
-from .subsets import load_manifest, make_subset, verify_subset
+from .subsets import make_subset, verify_subset
 from .tasks import GVBTask, resolve_layout, select_tasks
 
 __all__ = ['SuiteConfig', 'run_suite', 'run_task', 'provenance', 'task_score',
-           'RESULT_NAME', 'MISSING_NAME']
+           'preserve_default_scope', 'ensure_subset', 'RESULT_NAME', 'MISSING_NAME']
 
 RESULT_NAME = 'result.json'
 MISSING_NAME = 'missing.json'
@@ -186,10 +187,17 @@ def _named_metrics(task: GVBTask, raw: Dict[str, float]) -> Dict[str, float]:
 def _run_name(cfg: SuiteConfig, spec: BackboneSpec) -> str:
     if cfg.run_name:
         return cfg.run_name
-    src = spec.source if spec.source != 'dict' else spec.cfg.get('type', 'backbone')
-    base = osp.splitext(osp.basename(str(src)))[0] if osp.sep in str(src) or '.' in str(
-        src)[-5:] else str(src)
-    base = ''.join(c if c.isalnum() or c in '-_.' else '_' for c in base)[:60]
+    if spec.source != 'dict' and osp.splitext(spec.source)[1] in (
+            '.py', '.json', '.yml', '.yaml', '.pth', '.pt', '.ckpt', '.bin'):
+        base = osp.splitext(osp.basename(spec.source))[0]
+    else:
+        base = str(spec.cfg.get('type', 'backbone')).split('.')[-1]
+        for key in ('arch', 'depth'):
+            if key in spec.cfg:
+                base += f'-{spec.cfg[key]}'
+    if spec.checkpoint and spec.checkpoint != spec.source:
+        base += '_' + osp.splitext(osp.basename(spec.checkpoint))[0]
+    base = ''.join(c if c.isalnum() or c in '-_.' else '_' for c in base)[:80]
     return f"{base}_{cfg.mode}{'_search' if cfg.search else ''}"
 
 
@@ -216,7 +224,10 @@ def ensure_subset(cfg: SuiteConfig, task: GVBTask, root: str, layout: dict) -> d
     Returns:
         dict: The manifest (with ``dir``).
     """
+    from mmengine.dist import barrier, is_main_process
     out = _subset_dir(cfg, task)
+    if not is_main_process():
+        barrier()  # rank 0 creates or verifies the subset first
     if osp.isfile(osp.join(out, 'manifest.json')):
         manifest = verify_subset(out, data_root=root)
     else:
@@ -225,18 +236,37 @@ def ensure_subset(cfg: SuiteConfig, task: GVBTask, root: str, layout: dict) -> d
             ratio=cfg.ratio, shot=cfg.shot, val_ratio=cfg.val_ratio, seed=cfg.seed,
             classes=list(task.classes) if task.classes else None,
             test_sources=_subset_sources(layout, 'test'))
+    if is_main_process():
+        barrier()
     manifest = dict(manifest)
     manifest['dir'] = osp.abspath(out)
     return manifest
+
+
+@contextlib.contextmanager
+def preserve_default_scope() -> Iterator[None]:
+    """Restore mmengine's default-scope instances afterwards.
+
+    A Runner makes its config's ``default_scope`` (``mmdet``, ``mmseg``, ...) the current
+    one for the rest of the process; a suite running several families, or code running
+    after it, must not inherit that.
+    """
+    from mmengine.registry import DefaultScope
+    saved = copy.copy(DefaultScope._instance_dict)
+    try:
+        yield
+    finally:
+        DefaultScope._instance_dict = saved
 
 
 def _runner_metrics(ctx: ProtocolContext) -> Dict[str, float]:
     from mmengine.config import Config
     from mmengine.runner import Runner
     import intern_mm.benchmark  # noqa: F401  (registers FrozenBackbone, metrics, ...)
-    runner = Runner.from_cfg(Config(build_runner_cfg(ctx)))
-    runner.train()
-    raw = runner.test()
+    with preserve_default_scope():
+        runner = Runner.from_cfg(Config(build_runner_cfg(ctx)))
+        runner.train()
+        raw = runner.test()
     return _named_metrics(ctx.task, raw)
 
 
@@ -328,10 +358,14 @@ def run_task(cfg: SuiteConfig, task: GVBTask, spec: BackboneSpec, run_dir: str,
                     missing=missing, prepare=task.prepare,
                     subset=f'python tools/dataset_converters/make_subset.py ... (created '
                            'automatically by tools/gvb.py run once the data exist)')
-        _dump(osp.join(task_dir, MISSING_NAME), info)
+        from mmengine.dist import is_main_process
+        if is_main_process():
+            _dump(osp.join(task_dir, MISSING_NAME), info)
         return info
     if osp.isfile(osp.join(task_dir, MISSING_NAME)):
-        os.remove(osp.join(task_dir, MISSING_NAME))
+        from mmengine.dist import is_main_process
+        if is_main_process():
+            os.remove(osp.join(task_dir, MISSING_NAME))
     start = time.perf_counter()
     manifest = ensure_subset(cfg, task, root, layout)
     recipe = family_recipe(task, cfg.recipe.get(task.family))
@@ -356,8 +390,16 @@ def run_task(cfg: SuiteConfig, task: GVBTask, spec: BackboneSpec, run_dir: str,
     def evaluate(trial_recipe: dict, train_split: str, eval_split: str,
                  work_dir: str) -> Dict[str, float]:
         if store is not None:
-            return _cache_metrics(store, trial_recipe, train_split, eval_split, cfg.seed,
-                                  task.num_classes, device)
+            # one process is enough for the cached-feature probe: rank 0 computes
+            from mmengine.dist import broadcast_object_list, get_world_size, \
+                is_main_process
+            metrics = [None]
+            if is_main_process():
+                metrics[0] = _cache_metrics(store, trial_recipe, train_split, eval_split,
+                                            cfg.seed, task.num_classes, device)
+            if get_world_size() > 1:
+                broadcast_object_list(metrics)
+            return metrics[0]
         ctx = copy.copy(base_ctx)
         ctx.recipe = trial_recipe
         ctx.train_split, ctx.eval_split, ctx.work_dir = train_split, eval_split, work_dir
@@ -374,7 +416,9 @@ def run_task(cfg: SuiteConfig, task: GVBTask, spec: BackboneSpec, run_dir: str,
                 metrics = evaluate(dict(recipe, **params), 'train', 'val', tdir)
                 record = dict(params=params, metrics=metrics,
                               score=task_score(task, metrics))
-                _dump(osp.join(tdir, 'trial.json'), record)
+                from mmengine.dist import is_main_process
+                if is_main_process():
+                    _dump(osp.join(tdir, 'trial.json'), record)
             trials.append(record)
         best = select_best(trials, task.lower_is_better)
         if best is None:
@@ -417,9 +461,12 @@ def run_suite(cfg: SuiteConfig) -> List[dict]:
     tasks = select_tasks(cfg.tasks)
     run_dir = osp.join(cfg.work_dir, _run_name(cfg, spec))
     os.makedirs(run_dir, exist_ok=True)
-    _dump(osp.join(run_dir, 'run.json'), dict(
-        config={k: v for k, v in asdict(cfg).items() if k != 'backbone'},
-        backbone=spec.to_dict(), tasks=[t.name for t in tasks], provenance=provenance()))
+    from mmengine.dist import is_main_process
+    if is_main_process():
+        _dump(osp.join(run_dir, 'run.json'), dict(
+            config={k: v for k, v in asdict(cfg).items() if k != 'backbone'},
+            backbone=spec.to_dict(), tasks=[t.name for t in tasks],
+            provenance=provenance()))
     results = []
     cache: dict = {}
     for task in tasks:

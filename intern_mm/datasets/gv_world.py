@@ -23,7 +23,7 @@ import math
 import os
 import os.path as osp
 from multiprocessing import Pool
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Sequence, Tuple
 
 import numpy as np
 from PIL import Image, ImageDraw

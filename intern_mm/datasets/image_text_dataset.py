@@ -1,4 +1,5 @@
 """Image-caption dataset in the mmengine ``BaseDataset`` annotation format (GV world)."""
+import os.path as osp
 from typing import List, Optional, Sequence
 
 from mmengine.dataset import BaseDataset
@@ -59,7 +60,6 @@ class ImageTextDataset(BaseDataset):
 
     def load_data_list(self) -> List[dict]:
         """Load the annotation file, raising clear errors on a bad file."""
-        import os.path as osp
         if not osp.isfile(self.ann_file):
             raise FileNotFoundError(f'caption annotation file {self.ann_file} does not '
                                     'exist (generate the world with '

@@ -23,7 +23,7 @@ class MultiSourceDataset(ConcatDataset):
 
     * writes the source into the data sample's metainfo (``dataset_source``: the source
       name, ``source_index``: its position), which the multi-source heads and
-      :class:`~intern_mm.evaluation.SourceMetric`-style filters read, and
+      :class:`~intern_mm.evaluation.PerSourceMetric` read, and
     * maps the labels from the source's label space to ``classes`` by class name:
       ``gt_label`` (mmpretrain ``DataSample``), ``gt_instances.labels`` /
       ``ignored_instances.labels`` (mmdet ``DetDataSample``) and ``gt_sem_seg`` (mmseg

@@ -110,15 +110,19 @@ def probe_backbone(backbone_cfg: dict,
         weight_decay (float): Weight decay.
         seed (int): Sampling seed.
         data_preprocessor (dict, optional): Normalisation (default: ImageNet).
-        cache_file (str, optional): JSON file caching the result (read when present).
+        cache_file (str, optional): JSON file caching the result (reused when it was
+            made from the same checkpoint file with the same modification time).
 
     Returns:
         dict: ``top1`` (test, at the selected lr), ``val_top1``, ``lr``, ``grid``
         (``{lr: {'val': ..., 'test': ...}}``), ``num_train``, ``feat_dim``, ``time_s``.
     """
+    stamp = osp.getmtime(checkpoint) if checkpoint else None
     if cache_file and osp.isfile(cache_file):
         with open(cache_file) as f:
-            return json.load(f)
+            cached = json.load(f)
+        if cached.get('checkpoint') == checkpoint and cached.get('ckpt_mtime') == stamp:
+            return cached
     from intern_mm.benchmark.backbone import build_backbone
     from intern_mm.benchmark.feature_probe import (evaluate_linear_head,
                                                    extract_features,
@@ -151,6 +155,7 @@ def probe_backbone(backbone_cfg: dict,
         num_test=int(feats['test'][0].shape[0]),
         feat_dim=int(feats['train'][0].shape[1]),
         checkpoint=checkpoint,
+        ckpt_mtime=stamp,
         time_s=round(time.time() - start, 1))
     if cache_file:
         os.makedirs(osp.dirname(osp.abspath(cache_file)), exist_ok=True)

@@ -213,6 +213,11 @@ class ParadigmPipeline:
         done = read_done(wd)
         if done is not None:
             _log(f'stage {name}: done already ({done["wall_time_s"]}s), skipped')
+            for handoff in stage.get('handoffs', []):
+                src = self.results.get(handoff['stage'])
+                if src and osp.getmtime(src['checkpoint']) > osp.getmtime(done['checkpoint']):
+                    _log(f'WARNING: stage {name} was trained from an older {handoff["stage"]} '
+                         f'checkpoint; delete {wd} to retrain it')
             self.results[name] = done
             return done
         os.makedirs(wd, exist_ok=True)
@@ -307,7 +312,8 @@ class ParadigmPipeline:
         opts = dict(stage.get('export') or {})
         files = {k: osp.join(out_dir, f'{k}.pth') for k in
                  [f'{b}-bn' for b in opts.get('bn_tasks', ('cls', 'det'))] + ['backbone']}
-        if all(osp.isfile(p) for p in files.values()):
+        ckpt_time = osp.getmtime(done['checkpoint'])
+        if all(osp.isfile(p) and osp.getmtime(p) >= ckpt_time for p in files.values()):
             return files
         backbone_cfg = self._probe_backbone_cfg(stage)
         return export_generalist(done['checkpoint'], out_dir, backbone_cfg=backbone_cfg, **opts)

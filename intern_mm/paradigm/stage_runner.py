@@ -60,6 +60,10 @@ class _MetricsRecorder(Hook):
 
     def __init__(self) -> None:
         self.metrics: Optional[Dict[str, Any]] = None
+        self.start_iter = 0
+
+    def before_train(self, runner) -> None:
+        self.start_iter = int(runner.iter)
 
     def after_val_epoch(self, runner, metrics: Optional[Dict[str, float]] = None) -> None:
         if metrics is not None:
@@ -98,7 +102,8 @@ def run_stage(config: str, work_dir: str, name: Optional[str] = None) -> dict:
 
     Returns:
         dict: The done-marker content (``stage``, ``config``, ``checkpoint``,
-        ``metrics``, ``train``, ``wall_time_s``, ``resumed_from_iter``).
+        ``iters``, ``metrics``, ``train``, ``wall_time_s``, ``resumed_from_iter``: the
+        iteration this invocation started at, 0 unless resumed).
 
     Raises:
         FileNotFoundError: If the config does not exist.
@@ -118,10 +123,6 @@ def run_stage(config: str, work_dir: str, name: Optional[str] = None) -> dict:
     recorder = _MetricsRecorder()
     runner.register_hook(recorder)
     runner.train()
-    resumed_iter = None
-    for line in _log_lines(runner):
-        if 'Advance dataloader' in line or 'Advance the' in line:
-            resumed_iter = line
     if recorder.metrics is None and runner.val_loop is not None:
         # resumed at max_iters (killed between the last checkpoint and the marker)
         recorder.metrics = dict(runner.val_loop.run())
@@ -137,20 +138,13 @@ def run_stage(config: str, work_dir: str, name: Optional[str] = None) -> dict:
         metrics=to_jsonable(recorder.metrics or {}),
         train=_train_scalars(runner),
         wall_time_s=round(time.time() - start, 1),
-        resumed=resumed_iter is not None,
+        resumed_from_iter=recorder.start_iter,
         finished_at=time.strftime('%Y-%m-%d %H:%M:%S'))
     with open(osp.join(work_dir, METRICS_FILE), 'w') as f:
         json.dump(dict(val=result['metrics'], train=result['train']), f, indent=2)
     with open(osp.join(work_dir, DONE_FILE), 'w') as f:
         json.dump(result, f, indent=2)
     return result
-
-
-def _log_lines(runner):
-    log_file = getattr(runner.logger, 'log_file', None)
-    if log_file and osp.isfile(log_file):
-        with open(log_file) as f:
-            yield from f
 
 
 def parse_args(argv=None) -> argparse.Namespace:

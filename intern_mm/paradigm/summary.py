@@ -90,6 +90,18 @@ def _fmt(value, digits: int = 2) -> str:
     return str(value)
 
 
+def _other_metrics(stage: dict, limit: int = 6) -> str:
+    """A few more validation metrics of a stage (source means when there are sources)."""
+    numeric = {k: v for k, v in stage['metrics'].items()
+               if k != stage['main_metric'] and isinstance(v, (int, float))}
+    means = {k: v for k, v in numeric.items() if '/mean/' in f'/{k}'}
+    shown = means or numeric
+    text = ', '.join(f'{k}={_fmt(v)}' for k, v in list(shown.items())[:limit])
+    if len(shown) > limit or len(shown) < len(numeric):
+        text += ' (all in summary.json)'
+    return text
+
+
 def render_markdown(summary: dict) -> str:
     """Render the summary as Markdown (stage table + downstream comparison)."""
     lines = ['# INTERN paradigm summary', '']
@@ -100,12 +112,9 @@ def render_markdown(summary: dict) -> str:
     lines += ['', '## Stages', '', '| stage | iters | wall time (s) | main metric | value | '
               'other validation metrics |', '|---|---|---|---|---|---|']
     for name, st in summary['stages'].items():
-        others = ', '.join(f'{k}={_fmt(v)}' for k, v in st['metrics'].items()
-                           if k != st['main_metric'] and isinstance(v, (int, float))
-                           and not k.endswith(('_s', '_m', '_l')))
         lines.append(f'| {name} | {_fmt(st["iters"])} | {_fmt(st["wall_time_s"], 1)} | '
                      f'{st["main_metric"] or "-"} | {_fmt(st["main_value"])} | '
-                     f'{others or "-"} |')
+                     f'{_other_metrics(st) or "-"} |')
     ds = summary.get('downstream') or {}
     if ds:
         lines += ['', '## Downstream: a task not supervised upstream', '',

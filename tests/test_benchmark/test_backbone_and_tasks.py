@@ -113,3 +113,26 @@ def test_resolve_layout_and_task_file(tmp_path):
     bad.write_text("tasks = [dict(name='x', colour='red')]\n")
     with pytest.raises(KeyError, match='unknown task keys'):
         load_task_file(str(bad))
+
+
+def test_metanet_pooled_vector_through_both_probe_implementations(tmp_path, tiny_cifar):
+    """MetaNet's out index 4 (the pooled 1280-d vector) feeds the linear head directly."""
+    from intern_mm.benchmark import SuiteConfig, run_suite
+    backbone = "dict(type='MetaNet', arch='tiny', out_indices=(4, ))"
+    for impl in ('cache', 'runner'):
+        cfg = SuiteConfig(backbone=backbone, tasks='cifar10',
+                          data_roots={'cifar10': str(tiny_cifar)},
+                          work_dir=str(tmp_path / 'wd'), run_name=impl,
+                          subset_base=str(tmp_path / 's'), ratio=0.2, num_workers=0,
+                          impl=impl, recipe={'cls': dict(max_iters=3, img_size=32,
+                                                         batch_size=8)})
+        (res, ) = run_suite(cfg)
+        assert res['status'] == 'done' and res['impl'] == impl
+    cache = json_load(tmp_path / 'wd' / 'cache' / 'cifar10' / 'result.json')
+    runner = json_load(tmp_path / 'wd' / 'runner' / 'cifar10' / 'result.json')
+    assert cache['score'] == pytest.approx(runner['score'], abs=1e-6)
+
+
+def json_load(path):
+    import json
+    return json.loads(path.read_text())

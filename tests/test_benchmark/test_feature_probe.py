@@ -1,5 +1,4 @@
 """Cached-feature linear probe == the iteration-by-iteration Runner probe."""
-import copy
 
 import pytest
 import torch
@@ -8,7 +7,7 @@ from intern_mm.benchmark import (SuiteConfig, build_backbone, feature_linear_pro
                                  parse_backbone_spec, sampler_order,
                                  train_linear_head)
 from intern_mm.benchmark.data_cfgs import cls_dataset_cfg
-from intern_mm.benchmark.feature_probe import build_cls_dataset, extract_features
+
 
 
 def test_sampler_order_matches_default_sampler():

@@ -157,7 +157,8 @@ def test_cli(tmp_path):
     out = tmp_path / 'cli'
     proc = subprocess.run(
         [sys.executable, str(REPO_ROOT / 'tools/dataset_converters/make_gv_world.py'),
-         '--out', str(out), '--num', '12', '--seed', '1', '--img-size', '48'],
+         '--out', str(out), '--num', '12', '--seed', '1', '--img-size', '48',
+         '--workers', '2'],
         capture_output=True, text=True, check=True)
     assert 'wrote 12 images' in proc.stdout
     meta = json.loads((out / 'meta.json').read_text())

@@ -33,7 +33,7 @@ def test_citypersons_mr_hand_computed(tmp_path):
         dict(image_id=0, bbox=[200, 0, 50, 100], vis_ratio=1.0, ignore=1),  # region
         dict(image_id=1, bbox=[0, 0, 30, 90], vis_ratio=0.9, ignore=0),     # D
     ])
-    metric = METRICS.build(dict(type='CityPersonsMetric', ann_file=ann))
+    metric = METRICS.build(dict(type='intern_mm.CityPersonsMetric', ann_file=ann))
     results = [
         _pred(0, [[0, 0, 20, 100], [100, 0, 20, 60], [205, 10, 20, 60], [300, 0, 20, 80]],
               [0.9, 0.8, 0.7, 0.6]),

@@ -12,7 +12,7 @@ def test_rebase_paths():
     cfg = dict(data_root='data/gv_world/', a=['data/gv_world/x.json', 'data/gv_worldx',
                                               dict(ann='data/gv_world/cls/t.txt')], n=3)
     out = rebase_paths(cfg, 'data/gv_world/', '/tmp/w')
-    assert out == dict(data_root='/tmp/w', a=['/tmp/w/x.json', 'data/gv_worldx',
+    assert out == dict(data_root='/tmp/w/', a=['/tmp/w/x.json', 'data/gv_worldx',
                                                dict(ann='/tmp/w/cls/t.txt')], n=3)
 
 
@@ -71,3 +71,33 @@ def test_render_markdown_lists_stages_and_comparison():
     assert '| up-a | 2 | 1.0 | m | 12.50 | other=3.00 |' in md
     assert '| Up-G (generalist) | linear probe (frozen) | 10% | 55.00 | 50.00 |' in md
     json.dumps(summary)
+
+
+@pytest.mark.parametrize('name', ['intern-paradigm_metanet-tiny_gv-world.py',
+                                  'intern-paradigm_metanet-tiny_gv-world-mini.py'])
+def test_shipped_pipeline_configs_are_valid(name, tmp_path):
+    import os.path as osp
+    repo = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+    pipe = ParadigmPipeline(osp.join(repo, 'configs/paradigm', name),
+                            work_dir=str(tmp_path))
+    names = [s['name'] for s in pipe.stages]
+    assert names == ['up-a', 'up-e-cls', 'up-e-det', 'up-e-seg', 'up-g']
+    assert set(pipe.cfg.downstream.probe_stages) <= set(names)
+    # every stage config loads and keeps its image backbone at `model.backbone`
+    for stage in pipe.stages:
+        assert 'backbone' in Config.fromfile(stage['config']).model
+
+
+def test_train_paradigm_cli_errors(tmp_path):
+    import importlib.util
+    import os.path as osp
+    repo = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+    spec = importlib.util.spec_from_file_location(
+        'train_paradigm', osp.join(repo, 'tools/train_paradigm.py'))
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    with pytest.raises(FileNotFoundError, match='does not exist'):
+        tool.main([str(tmp_path / 'nope.py')])
+    cfg = osp.join(repo, 'configs/paradigm/intern-paradigm_metanet-tiny_gv-world-mini.py')
+    with pytest.raises(KeyError, match='lanucher'):
+        tool.main([cfg, '--work-dir', str(tmp_path), '--cfg-options', 'lanucher=inprocess'])

@@ -6,6 +6,7 @@ Example:
 import argparse
 import importlib.util
 import os.path as osp
+import sys
 import time
 
 
@@ -23,6 +24,7 @@ def _load_generator():
         return gv_world
     spec = importlib.util.spec_from_file_location('_intern_mm_gv_world', path)
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # picklable for --workers
     spec.loader.exec_module(module)
     return module
 

@@ -162,10 +162,7 @@ MMPRETRAIN_SPLITS = dict(
     cifar100=('CIFAR100', 'train', 'test'),
     food101=('Food101', 'train', 'test'),
     pets=('OxfordIIITPet', 'trainval', 'test'),
-    flowers102=('Flowers102', 'trainval', 'test'),
     sun397=('SUN397', 'train', 'test'),
-    cars=('StanfordCars', 'train', 'test'),
-    dtd=('DTD', 'trainval', 'test'),
     caltech101=('Caltech101', 'train', 'test'),
     aircraft=('FGVCAircraft', 'trainval', 'test'),
     imagenet=('ImageNet', 'train', 'val'),
@@ -223,6 +220,64 @@ def _mmpretrain_converter(task: str) -> Callable:
     convert.__doc__ = (f'{task}: mmpretrain ``{dtype}`` (official layout) -> lists; '
                        f'train = "{train}", test = "{test}".')
     return convert
+
+
+def convert_flowers102(src: str, out: str) -> Dict[str, int]:
+    """Flowers-102: ``jpg/image_%05d.jpg``, ``imagelabels.mat``, ``setid.mat``;
+    train = trnid + valid, test = tstid (read with scipy: mmpretrain's reader needs the
+    optional ``mat4py``)."""
+    from scipy.io import loadmat
+    labels = loadmat(_require(osp.join(src, 'imagelabels.mat'), 'imagelabels.mat'))[
+        'labels'].reshape(-1).astype(int)
+    setid = loadmat(_require(osp.join(src, 'setid.mat'), 'setid.mat'))
+    raw = _link_raw(src, out)
+
+    def samples(ids):
+        return [(osp.join(osp.basename(raw), 'jpg', f'image_{i:05d}.jpg'),
+                 int(labels[i - 1]) - 1) for i in sorted(int(x) for x in ids)]
+
+    train = samples(list(setid['trnid'].reshape(-1)) + list(setid['valid'].reshape(-1)))
+    test = samples(setid['tstid'].reshape(-1))
+    return write_cls_lists(out, dict(train=train, test=test),
+                           [str(i) for i in range(int(labels.max()))])
+
+
+def convert_dtd(src: str, out: str, fold: int = 1) -> Dict[str, int]:
+    """DTD: ``images/<class>/*.jpg`` and ``labels/{train,val,test}<fold>.txt``;
+    train = train + val of the fold, test = test of the fold."""
+    classes = sorted(d for d in os.listdir(_require(osp.join(src, 'images'), 'DTD images'))
+                     if osp.isdir(osp.join(src, 'images', d)))
+    index = {c: i for i, c in enumerate(classes)}
+    raw = _link_raw(src, out)
+    lists = {}
+    for split, names in (('train', ('train', 'val')), ('test', ('test', ))):
+        samples = []
+        for name in names:
+            path = _require(osp.join(src, 'labels', f'{name}{fold}.txt'), f'DTD {name}')
+            with open(path) as f:
+                for line in f:
+                    if line.strip():
+                        rel = line.strip()
+                        samples.append((osp.join(osp.basename(raw), 'images', rel),
+                                        index[rel.split('/')[0]]))
+        lists[split] = sorted(samples)
+    return write_cls_lists(out, lists, classes)
+
+
+def convert_cars(src: str, out: str) -> Dict[str, int]:
+    """Stanford Cars: ``cars_annos.mat`` (``relative_im_path``, ``class``, ``test``,
+    ``class_names``) and ``car_ims/``."""
+    from scipy.io import loadmat
+    mat = loadmat(_require(osp.join(src, 'cars_annos.mat'), 'cars_annos.mat'),
+                  squeeze_me=True, struct_as_record=False)
+    classes = [str(c) for c in np.atleast_1d(mat['class_names'])]
+    raw = _link_raw(src, out)
+    lists = dict(train=[], test=[])
+    for ann in np.atleast_1d(mat['annotations']):
+        split = 'test' if int(ann.test) else 'train'
+        lists[split].append((osp.join(osp.basename(raw), str(ann.relative_im_path)),
+                             int(getattr(ann, 'class')) - 1))
+    return write_cls_lists(out, lists, classes)
 
 
 # ----------------------------------------------------------------------------------------
@@ -676,6 +731,7 @@ def convert_kitti_depth(src: str, out: str, train_list: Optional[str] = None,
 
 CONVERTERS: Dict[str, Callable] = {t: _mmpretrain_converter(t) for t in MMPRETRAIN_SPLITS}
 CONVERTERS.update(
+    flowers102=convert_flowers102, dtd=convert_dtd, cars=convert_cars,
     svhn=convert_svhn, eurosat=convert_eurosat, resisc45=convert_resisc45,
     retinopathy=convert_retinopathy, fer2013=convert_fer2013, ucf101=convert_ucf101,
     gtsrb=convert_gtsrb, pcam=convert_pcam, kinetics700=convert_kinetics700,

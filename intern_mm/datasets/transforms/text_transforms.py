@@ -1,5 +1,4 @@
 """Caption transforms: caption sampling, EDA text views and tokenisation."""
-import random
 from typing import List, Optional, Union
 
 import numpy as np

@@ -1,5 +1,5 @@
 """Schedule the loss weights of a model by epoch or iteration."""
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, Optional, Sequence, Tuple
 
 from mmengine.hooks import Hook
 from mmengine.logging import print_log

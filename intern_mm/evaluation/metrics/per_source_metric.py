@@ -62,20 +62,21 @@ class PerSourceMetric(BaseMetric):
     def process(self, data_batch: Any, data_samples: Sequence) -> None:
         """Hand each sample to its source's metric and keep its result."""
         for sample in data_samples:
-            meta = sample.get('metainfo', sample) if isinstance(sample, dict) else \
-                sample.metainfo
-            source = meta.get('dataset_source', sample.get('dataset_source')
-                              if isinstance(sample, dict) else None)
+            # the evaluator hands over ``DataSample.to_dict()``: metainfo keys are flat
+            meta = sample if isinstance(sample, dict) else sample.metainfo
+            source = meta.get('dataset_source')
             if source is None:
                 raise KeyError('a sample has no "dataset_source"; wrap the val '
                                'datasets in MultiSourceDataset')
-            if source not in self.metrics:
-                continue  # a source not reported
-            inner = self.metrics[source]
-            before = len(inner.results)
-            inner.process(data_batch, [sample])
-            produced = inner.results[before:]
-            del inner.results[before:]
+            produced: List = []
+            if source in self.metrics:
+                inner = self.metrics[source]
+                before = len(inner.results)
+                inner.process(data_batch, [sample])
+                produced = inner.results[before:]
+                del inner.results[before:]
+            # one entry per sample (also for unreported sources): mmengine's
+            # collect_results relies on it to drop the distributed sampler's padding
             self.results.append((source, produced))
 
     def compute_metrics(self, results: List) -> Dict[str, float]:

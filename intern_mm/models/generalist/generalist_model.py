@@ -1,7 +1,7 @@
 """Up-G: one backbone, the stock mmpretrain / mmdet / mmseg heads, all losses summed."""
 import copy
 from collections import OrderedDict
-from typing import Dict, List, Optional, Sequence, Union
+from typing import Dict, List, Optional, Union
 
 import torch
 from mmengine.config import ConfigDict

@@ -5,6 +5,7 @@ from mmdet.models.roi_heads.bbox_heads import Shared2FCBBoxHead
 from mmdet.models.task_modules.samplers import SamplingResult
 from mmengine.config import ConfigDict
 from mmengine.structures import InstanceData
+from mmengine.registry import DefaultScope
 from torch import Tensor
 
 from intern_mm.registry import MODELS
@@ -52,7 +53,10 @@ class MultiSourceBBoxHead(Shared2FCBBoxHead):
                  sources: Mapping[str, Sequence[int]],
                  default_source: Optional[str] = None,
                  **kwargs) -> None:
-        super().__init__(**kwargs)
+        # Unprefixed sub-module types (e.g. mmdet's 'Linear') resolve in mmdet
+        # whatever the caller's default scope is.
+        with DefaultScope.overwrite_default_scope('mmdet'):
+            super().__init__(**kwargs)
         if self.custom_cls_channels:
             raise ValueError('MultiSourceBBoxHead needs a softmax classification loss '
                              'with num_classes + 1 channels')

@@ -3,6 +3,7 @@ from typing import List, Mapping, Optional, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
+from mmengine.registry import DefaultScope
 from mmpretrain.models.heads import LinearClsHead
 from mmpretrain.structures import DataSample
 
@@ -67,8 +68,9 @@ class MultiSourceLinearClsHead(LinearClsHead):
         if loss.get('use_sigmoid') or loss.get('label_smooth_val'):
             raise ValueError('MultiSourceLinearClsHead needs a softmax cross-entropy '
                              f'loss, got {loss}')
-        super().__init__(num_classes=num_classes, in_channels=in_channels, loss=loss,
-                         **kwargs)
+        with DefaultScope.overwrite_default_scope('mmpretrain'):
+            super().__init__(num_classes=num_classes, in_channels=in_channels,
+                             loss=loss, **kwargs)
         self.source_masks = SourceClassMask(sources, num_classes,
                                             default_source=default_source)
 

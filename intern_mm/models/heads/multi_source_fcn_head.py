@@ -3,6 +3,7 @@ from typing import List, Mapping, Optional, Sequence
 
 from mmseg.models.decode_heads import FCNHead
 from mmseg.utils import SampleList
+from mmengine.registry import DefaultScope
 from torch import Tensor
 
 from intern_mm.registry import MODELS
@@ -44,7 +45,10 @@ class MultiSourceFCNHead(FCNHead):
                  sources: Mapping[str, Sequence[int]],
                  default_source: Optional[str] = None,
                  **kwargs) -> None:
-        super().__init__(**kwargs)
+        # Unprefixed sub-module types (e.g. mmdet's 'Linear') resolve in mmseg
+        # whatever the caller's default scope is.
+        with DefaultScope.overwrite_default_scope('mmseg'):
+            super().__init__(**kwargs)
         if self.out_channels != self.num_classes:
             raise ValueError('MultiSourceFCNHead needs a softmax head '
                              '(out_channels == num_classes)')

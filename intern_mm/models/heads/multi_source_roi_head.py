@@ -6,6 +6,7 @@ from mmdet.models.task_modules.samplers import SamplingResult
 from mmdet.structures import SampleList
 from mmdet.structures.bbox import bbox2roi
 from mmdet.utils import InstanceList
+from mmengine.registry import DefaultScope
 from torch import Tensor
 
 from intern_mm.registry import MODELS
@@ -37,7 +38,10 @@ class MultiSourceRoIHead(StandardRoIHead):
     """
 
     def __init__(self, **kwargs) -> None:
-        super().__init__(**kwargs)
+        # Unprefixed sub-module types (e.g. mmdet's 'Linear') resolve in mmdet
+        # whatever the caller's default scope is.
+        with DefaultScope.overwrite_default_scope('mmdet'):
+            super().__init__(**kwargs)
         if not isinstance(self.bbox_head, MultiSourceBBoxHead):
             raise TypeError('MultiSourceRoIHead needs a MultiSourceBBoxHead, got '
                             f'{type(self.bbox_head).__name__}')

@@ -1,4 +1,5 @@
 """DeCLIP-style image-text model: INTERN's Up-A (amateur) stage."""
+import json
 import math
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
@@ -182,20 +183,41 @@ class DeCLIP(BaseModel):
         self.mlm_mask_prob = mlm_mask_prob
 
     # ------------------------------------------------------------- checkpoint state
-    def get_extra_state(self) -> dict:
-        """Store the tokenizer vocabulary in the checkpoint."""
-        return dict(tokenizer=self.tokenizer.state_dict())
+    def get_extra_state(self) -> Tensor:
+        """Store the tokenizer vocabulary in the checkpoint (key ``_extra_state``).
 
-    def set_extra_state(self, state: dict) -> None:
+        It is a uint8 tensor of UTF-8 JSON (see :meth:`decode_extra_state`): a tensor,
+        because mmengine broadcasts the whole state dict tensor by tensor under DDP.
+        """
+        data = json.dumps(dict(tokenizer=self.tokenizer.state_dict())).encode('utf-8')
+        return torch.tensor(list(data), dtype=torch.uint8)
+
+    @staticmethod
+    def decode_extra_state(state: Tensor) -> dict:
+        """Decode :meth:`get_extra_state` output, e.g. ``ckpt['state_dict']['_extra_state']``.
+
+        Args:
+            state (Tensor): The uint8 tensor.
+
+        Returns:
+            dict: ``{'tokenizer': CaptionTokenizer.state_dict()}``.
+        """
+        if not isinstance(state, Tensor) or state.dtype != torch.uint8:
+            raise ValueError('DeCLIP extra state must be a uint8 tensor of JSON, got '
+                             f'{type(state)}')
+        return json.loads(bytes(state.tolist()).decode('utf-8'))
+
+    def set_extra_state(self, state: Tensor) -> None:
         """Restore the tokenizer vocabulary from a checkpoint.
 
         Args:
-            state (dict): Output of :meth:`get_extra_state`.
+            state (Tensor): Output of :meth:`get_extra_state`.
         """
-        if not isinstance(state, dict) or 'tokenizer' not in state:
+        decoded = self.decode_extra_state(state)
+        if 'tokenizer' not in decoded:
             raise ValueError('DeCLIP extra state has no "tokenizer" entry')
-        tokenizer = CaptionTokenizer(words=state['tokenizer']['words'])
-        tokenizer.load_state_dict(state['tokenizer'])
+        tokenizer = CaptionTokenizer(words=decoded['tokenizer']['words'])
+        tokenizer.load_state_dict(decoded['tokenizer'])
         if tokenizer.vocab_size > self.text_encoder.vocab_size:
             raise ValueError(f'checkpoint vocabulary ({tokenizer.vocab_size} tokens) does '
                              f'not fit the text encoder ({self.text_encoder.vocab_size})')

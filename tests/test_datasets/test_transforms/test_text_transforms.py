@@ -17,11 +17,9 @@ def test_random_caption_modes():
     seen = {t(dict(captions=caps))['text'] for _ in range(30)}
     assert seen == set(caps)
     # seeded: reproducible sequence
-    s1 = [RandomCaption(seed=3)(dict(captions=caps))['caption_id'] for _ in range(1)]
     t1, t2 = RandomCaption(seed=3), RandomCaption(seed=3)
     assert [t1(dict(captions=caps))['text'] for _ in range(10)] == \
         [t2(dict(captions=caps))['text'] for _ in range(10)]
-    assert s1[0] in (0, 1, 2)
     with pytest.raises(KeyError, match='captions'):
         RandomCaption()(dict())
     with pytest.raises(ValueError, match='mode'):

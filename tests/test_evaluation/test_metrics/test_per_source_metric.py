@@ -23,6 +23,7 @@ def test_accuracy_per_source():
                _sample('b', 2, 2), _sample('b', 0, 1), _sample('c', 0, 0)]
     metric.process(None, samples[:3])
     metric.process(None, samples[3:])
+    assert len(metric.results) == 6  # one per sample, as collect_results expects
     results = metric.evaluate(size=6)
     assert results['a/accuracy/top1'] == pytest.approx(50.0)
     assert results['b/accuracy/top1'] == pytest.approx(200 / 3, abs=1e-3)

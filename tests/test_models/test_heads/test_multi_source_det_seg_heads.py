@@ -112,8 +112,6 @@ def test_det_loss_masks_per_image():
 def test_det_predictions_restricted_to_source():
     head = _roi_head().eval()
     feats, proposals, samples = _det_inputs(['det_a', 'det_b'])
-    for p in proposals:
-        p.bboxes = p.bboxes  # RPN output format: bboxes + scores
     with torch.no_grad():
         results = head.predict(feats, proposals, samples, rescale=False)
     assert set(results[0].labels.tolist()) <= {0, 1}
@@ -139,8 +137,10 @@ def test_det_errors():
 
 
 def _seg_head():
-    return MODELS.build(dict(type='MultiSourceFCNHead', sources=SEG_SOURCES,
+    head = MODELS.build(dict(type='MultiSourceFCNHead', sources=SEG_SOURCES,
                              in_channels=6, channels=8, num_convs=1, num_classes=4))
+    assert isinstance(head, MultiSourceFCNHead)
+    return head
 
 
 def _seg_samples(sources, labels):

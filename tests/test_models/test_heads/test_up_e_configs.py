@@ -1,5 +1,4 @@
 """The three Up-E expert configs build, train two iterations and evaluate per source."""
-import json
 from pathlib import Path
 
 import pytest
@@ -46,6 +45,7 @@ def _cfg(task, world, work_dir, iters=2):
     return cfg
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('task', ['det', 'seg'])
 def test_expert_trains_and_evaluates_per_source(task, world, tmp_path):
     torch.manual_seed(0)
@@ -58,6 +58,7 @@ def test_expert_trains_and_evaluates_per_source(task, world, tmp_path):
     assert (tmp_path / task / 'iter_2.pth').is_file()
 
 
+@pytest.mark.slow
 def test_expert_initialised_from_up_a_checkpoint(world, tmp_path):
     """`init_cfg=Pretrained(prefix='backbone.')` loads an Up-A-style checkpoint."""
     from intern_mm.registry import MODELS
@@ -77,6 +78,7 @@ def test_expert_initialised_from_up_a_checkpoint(world, tmp_path):
         runner._init_model_weights()
         model = runner.model
         loaded = model.backbone.state_dict()
-        for key, value in loaded.items():
-            if key in tower.state_dict():
-                assert torch.equal(value, tower.state_dict()[key]), key
+        shared = [k for k in loaded if k in tower.state_dict()]
+        assert len(shared) > 0.9 * len(loaded)  # all but nothing (cls) / the 1280 head
+        for key in shared:
+            assert torch.equal(loaded[key], tower.state_dict()[key]), key

@@ -141,7 +141,8 @@ def test_predict_tensor_and_errors():
 def test_checkpoint_stores_vocabulary_and_backbone_keys():
     model = _model()
     state = model.state_dict()
-    assert state['_extra_state']['tokenizer']['words'] == WORDS
+    assert state['_extra_state'].dtype == torch.uint8
+    assert DeCLIP.decode_extra_state(state['_extra_state'])['tokenizer']['words'] == WORDS
     assert any(k.startswith('backbone.') for k in state)
     other = _model(tokenizer=CaptionTokenizer(words=list(reversed(WORDS)), context_length=12))
     other.load_state_dict(copy.deepcopy(state))

@@ -9,21 +9,27 @@ from mmengine.config import Config
 from mmengine.runner import Runner
 
 from intern_mm.datasets.gv_world import generate_gv_world
+from intern_mm.models.upstream import DeCLIP
 from intern_mm.registry import MODELS
 
 REPO = Path(__file__).resolve().parents[3]
 CONFIG = REPO / 'configs/paradigm/metanet-tiny_up-a_gv-world_150it.py'
 
 
-def _redirect(obj, old: str, new: str):
-    """Replace the ``old`` path prefix in every string of a config (recursively)."""
-    if isinstance(obj, dict):
-        return type(obj)({k: _redirect(v, old, new) for k, v in obj.items()})
-    if isinstance(obj, (list, tuple)):
-        return type(obj)(_redirect(v, old, new) for v in obj)
-    if isinstance(obj, str) and obj.startswith(old):
-        return new + obj[len(old):]
-    return obj
+def _use_world(cfg: Config, world: str) -> None:
+    """Point every path of the Up-A config at ``world`` (the keys a pipeline must set)."""
+    vocab = f'{world}/captions/train.json'
+    options = {
+        'model.tokenizer.ann_file': vocab,
+        'train_dataloader.dataset.data_root': world,
+        'val_dataloader.dataset.data_root': world,
+        'test_dataloader.dataset.data_root': world,
+    }
+    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        for i, step in enumerate(cfg[loader].dataset.pipeline):
+            if step.type == 'TokenizeText':
+                options[f'{loader}.dataset.pipeline.{i}.tokenizer.ann_file'] = vocab
+    cfg.merge_from_dict(options)
 
 
 @pytest.mark.slow
@@ -36,8 +42,8 @@ def test_up_a_config_runs_end_to_end(tmp_path):
                     ('loss_clip', 'loss_multi_view', 'loss_simsiam', 'loss_mlm', 'loss_nn')}
     assert loss_weights == dict(loss_clip=0.4, loss_multi_view=0.2, loss_simsiam=0.2,
                                 loss_mlm=0.2, loss_nn=0.2)
-    cfg = Config(_redirect(cfg.to_dict(), cfg.data_root, str(world)))
-    assert str(world) in cfg.model.tokenizer.ann_file
+    _use_world(cfg, str(world))
+    assert cfg.train_dataloader.dataset.pipeline[4].tokenizer.ann_file.startswith(str(world))
     cfg.work_dir = str(tmp_path / 'work')
     for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
         cfg[loader].batch_size = 4
@@ -60,7 +66,8 @@ def test_up_a_config_runs_end_to_end(tmp_path):
     ckpt_path = osp.join(cfg.work_dir, 'iter_3.pth')
     ckpt = torch.load(ckpt_path, map_location='cpu', weights_only=False)
     state = ckpt['state_dict']
-    assert state['_extra_state']['tokenizer']['words'] == runner.model.tokenizer.words
+    vocab = DeCLIP.decode_extra_state(state['_extra_state'])['tokenizer']['words']
+    assert vocab == runner.model.tokenizer.words
     assert 'loss_nn.bank.queue' in state and int(state['loss_nn.bank.num_filled']) == 12
 
     backbone = MODELS.build(dict(type='MetaNet', arch='tiny', out_indices=(4, ),

@@ -5,7 +5,8 @@
 # the GeneralistModel routes it through that task's stock mmpretrain / mmdet / mmseg model
 # (the Up-E experts' heads, data preprocessors, multi-source datasets and samplers); the
 # losses are summed. Validation evaluates every task with the experts' metrics
-# (MultiTaskValLoop): cls/mean/accuracy/top1, det/mean/mAP, seg/mean/mIoU.
+# (MultiTaskValLoop) on the first `val_per_source` val images of every source:
+# cls/mean/accuracy/top1, det/mean/pascal_voc/mAP, seg/mean/mIoU.
 #
 # The task parts are read from the three Up-E configs (one source of truth). The hand-off
 # from the experts is done by StageHandoffHooks: the paradigm pipeline
@@ -55,16 +56,27 @@ train_dataloader = dict(
              sampler=dict(_det.train_dataloader.sampler.to_dict(), batch_size=6)),
     seg=dict(_seg.train_dataloader.to_dict(), batch_size=8,
              sampler=dict(_seg.train_dataloader.sampler.to_dict(), batch_size=8)))
+
+
+def _val_subset(loader, num):
+    """The first `num` val images of every source (keeps the demo's validation short)."""
+    loader = loader.to_dict()
+    for dataset in loader['dataset']['datasets']:
+        dataset['indices'] = num
+    return loader
+
+
+val_per_source = 100
 val_dataloader = dict(
-    cls=_cls.val_dataloader.to_dict(),
-    det=_det.val_dataloader.to_dict(),
-    seg=_seg.val_dataloader.to_dict())
+    cls=_val_subset(_cls.val_dataloader, val_per_source),
+    det=_val_subset(_det.val_dataloader, val_per_source),
+    seg=_val_subset(_seg.val_dataloader, val_per_source))
 val_evaluator = dict(
     cls=_cls.val_evaluator.to_dict(),
     det=_det.val_evaluator.to_dict(),
     seg=_seg.val_evaluator.to_dict())
 
-max_iters = 100
+max_iters = 60
 train_cfg = dict(type='MultiTaskIterBasedTrainLoop', max_iters=max_iters,
                  val_interval=max_iters)
 val_cfg = dict(type='MultiTaskValLoop')
@@ -72,8 +84,8 @@ optim_wrapper = dict(
     optimizer=dict(type='AdamW', lr=1e-3, weight_decay=0.01),
     clip_grad=dict(max_norm=35, norm_type=2))
 param_scheduler = [
-    dict(type='LinearLR', start_factor=0.1, by_epoch=False, begin=0, end=10),
-    dict(type='CosineAnnealingLR', by_epoch=False, begin=10, end=max_iters, eta_min=1e-5),
+    dict(type='LinearLR', start_factor=0.1, by_epoch=False, begin=0, end=5),
+    dict(type='CosineAnnealingLR', by_epoch=False, begin=5, end=max_iters, eta_min=1e-5),
 ]
 
 # Hand-off from the Up-E experts (checkpoint keys backbone.* -> the two streams, the
@@ -92,7 +104,7 @@ _handoffs = [
 custom_hooks = [h for h in _handoffs if h['checkpoint']]
 default_hooks = dict(
     logger=dict(type='LoggerHook', interval=10),
-    checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=50, max_keep_ckpts=1))
+    checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=30, max_keep_ckpts=1))
 randomness = dict(seed=0, deterministic=False)
 
 del _cls, _det, _seg, _handoffs  # helper objects, not config entries

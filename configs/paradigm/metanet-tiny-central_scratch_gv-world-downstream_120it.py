@@ -54,13 +54,13 @@ val_dataloader = dict(
                   dict(type='mmpretrain.PackInputs')]))
 val_evaluator = dict(type='mmpretrain.Accuracy', topk=(1, ))
 
-max_iters = 300
+max_iters = 120
 train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters, val_interval=max_iters)
 val_cfg = dict(type='ValLoop')
 optim_wrapper = dict(optimizer=dict(type='AdamW', lr=2e-3, weight_decay=0.05))
 param_scheduler = [
-    dict(type='LinearLR', start_factor=0.05, by_epoch=False, begin=0, end=20),
-    dict(type='CosineAnnealingLR', by_epoch=False, begin=20, end=max_iters, eta_min=1e-5),
+    dict(type='LinearLR', start_factor=0.05, by_epoch=False, begin=0, end=10),
+    dict(type='CosineAnnealingLR', by_epoch=False, begin=10, end=max_iters, eta_min=1e-5),
 ]
 default_hooks = dict(
     logger=dict(type='LoggerHook', interval=25),

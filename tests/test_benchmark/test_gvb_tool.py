@@ -1,0 +1,82 @@
+"""End to end through tools/gvb.py on the real ../shared datasets (CI-sized)."""
+import importlib.util
+import json
+import os
+from pathlib import Path
+
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _gvb():
+    spec = importlib.util.spec_from_file_location('gvb_tool', REPO / 'tools' / 'gvb.py')
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _slice_list(src: Path, dst: Path, lists: dict, links=('images', 'annotations')):
+    """A smaller view of a shared dataset: symlinked folders, shortened id lists."""
+    dst.mkdir(parents=True)
+    for name in links:
+        (dst / name).symlink_to(src / name)
+    for name, count in lists.items():
+        ids = (src / name).read_text().split()[:count]
+        (dst / name).write_text('\n'.join(ids) + '\n')
+    return dst
+
+
+def _run(tmp_path, *args):
+    return _gvb().main(['run', '--work-dir', str(tmp_path / 'wd'), '--run-name', 'ci',
+                        '--subset-base', str(tmp_path / 'subsets'), '--num-workers', '0',
+                        *args])
+
+
+def test_cifar10_probe_end_to_end(tmp_path, datasets_dir, tiny_backbone, link_subset):
+    root = link_subset(datasets_dir / 'cifar10', tmp_path / 'cifar10',
+                        dict(train=50, test=10))
+    assert _run(tmp_path, '--backbone', tiny_backbone, '--tasks', 'cifar10',
+                '--data-root', f'cifar10={root}', '--recipe', 'cls.max_iters=50',
+                'cls.milestones=[30,40]', 'cls.img_size=32') == 0
+    res = json.loads((tmp_path / 'wd' / 'ci' / 'cifar10' / 'result.json').read_text())
+    assert res['status'] == 'done' and res['impl'] == 'cache'
+    assert res['subset']['counts'] == dict(subset=50, train=40, val=10)  # 10%
+    assert res['recipe']['max_iters'] == 50 and res['recipe']['lr'] == 0.01
+    assert 0 <= res['score'] <= 100
+    assert _gvb().main(['report', '--work-dir', str(tmp_path / 'wd')]) == 0
+    assert 'cifar10' in (tmp_path / 'wd' / 'report' / 'report.md').read_text()
+
+
+DET_SHRINK = [
+    'model.neck.out_channels=16', 'model.rpn_head.in_channels=16',
+    'model.rpn_head.feat_channels=16', 'model.roi_head.bbox_roi_extractor.out_channels=16',
+    'model.roi_head.bbox_head.in_channels=16', 'model.roi_head.bbox_head.fc_out_channels=32',
+    'model.train_cfg.rpn_proposal.max_per_img=64', 'model.train_cfg.rcnn.sampler.num=32',
+    'model.test_cfg.rpn.nms_pre=100', 'model.test_cfg.rpn.max_per_img=32']
+
+
+def test_raccoon_detection_probe(tmp_path, datasets_dir, tiny_backbone):
+    root = _slice_list(datasets_dir / 'raccoon', tmp_path / 'raccoon',
+                       {'train.txt': 40, 'test.txt': 3})
+    assert _run(tmp_path, '--backbone', tiny_backbone, '--tasks', 'raccoon_det',
+                '--data-root', f'raccoon_det={root}', '--recipe', 'det.max_epochs=1',
+                'det.img_scale=(96,64)', 'det.warmup_iters=2', 'det.repeat=1',
+                '--cfg-options', *DET_SHRINK) == 0
+    task_dir = tmp_path / 'wd' / 'ci' / 'raccoon_det'
+    res = json.loads((task_dir / 'result.json').read_text())
+    assert res['family'] == 'det' and res['metric'] == 'mAP'
+    assert 0.0 <= res['score'] <= 100.0
+    assert res['subset']['counts']['subset'] == 4
+    assert os.path.isfile(task_dir / 'final' / 'epoch_1.pth')
+
+
+def test_camvid_segmentation_probe(tmp_path, datasets_dir, tiny_backbone):
+    root = _slice_list(datasets_dir / 'camvid', tmp_path / 'camvid',
+                       {'train.txt': 30, 'test.txt': 2})
+    assert _run(tmp_path, '--backbone', tiny_backbone, '--tasks', 'camvid_seg',
+                '--data-root', f'camvid_seg={root}', '--recipe', 'seg.max_iters=2',
+                'seg.crop_size=(64,64)', 'seg.img_scale=(120,90)', 'seg.head_channels=8',
+                'seg.aux_channels=8') == 0
+    res = json.loads((tmp_path / 'wd' / 'ci' / 'camvid_seg' / 'result.json').read_text())
+    assert res['family'] == 'seg' and res['mode'] == 'probe'
+    assert 0.0 <= res['metrics']['mIoU'] <= 100.0
