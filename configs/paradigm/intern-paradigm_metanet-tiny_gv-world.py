@@ -28,7 +28,7 @@ stages = [
          handoffs=_up_a_to_expert, main_metric='mean/mIoU'),
     dict(
         name='up-g',
-        config='configs/paradigm/metanet-tiny_up-g_gv-world_60it.py',
+        config='configs/paradigm/metanet-tiny_up-g_gv-world_200it.py',
         handoffs=[
             dict(stage='up-e-cls',
                  prefix_mapping={'backbone.': 'backbone.main.', 'head.': 'tasks.cls.head.'}),

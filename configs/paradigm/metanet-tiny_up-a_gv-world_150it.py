@@ -22,9 +22,7 @@
 # on the 2000-image world (seed 0); 86 CPU-s in total.
 _base_ = ['../_base_/default_runtime.py']
 
-custom_imports = dict(
-    imports=['intern_mm', 'intern_mm.evaluation.metrics.retrieval'],
-    allow_failed_imports=False)
+custom_imports = dict(imports=['intern_mm'], allow_failed_imports=False)
 
 data_root = 'data/gv_world'
 context_length = 40

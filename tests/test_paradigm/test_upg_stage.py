@@ -9,7 +9,7 @@ from intern_mm.paradigm import ParadigmPipeline, run_stage
 from intern_mm.registry import MODELS
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-UP_G = osp.join(REPO, 'configs/paradigm/metanet-tiny_up-g_gv-world_60it.py')
+UP_G = osp.join(REPO, 'configs/paradigm/metanet-tiny_up-g_gv-world_200it.py')
 UP_E_CLS = osp.join(REPO, 'configs/paradigm/metanet-tiny_up-e-cls_gv-world_300it.py')
 
 

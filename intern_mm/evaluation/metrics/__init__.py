@@ -1,7 +1,11 @@
-"""intern_mm.evaluation.metrics."""
+"""Metrics of intern_mm: GV-B conventions, per-source and image-text retrieval."""
 from .citypersons_metric import CityPersonsMetric
 from .depth_metric import GVBDepthMetric
 from .per_source_metric import PerSourceMetric
+from .retrieval import ImageTextRetrievalMetric
 from .widerface_metric import WiderFaceMetric
 
-__all__ = ['PerSourceMetric', 'CityPersonsMetric', 'WiderFaceMetric', 'GVBDepthMetric']
+__all__ = [
+    'PerSourceMetric', 'CityPersonsMetric', 'WiderFaceMetric', 'GVBDepthMetric',
+    'ImageTextRetrievalMetric'
+]

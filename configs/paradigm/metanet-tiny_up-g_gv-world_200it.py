@@ -76,7 +76,7 @@ val_evaluator = dict(
     det=_det.val_evaluator.to_dict(),
     seg=_seg.val_evaluator.to_dict())
 
-max_iters = 60
+max_iters = 200
 train_cfg = dict(type='MultiTaskIterBasedTrainLoop', max_iters=max_iters,
                  val_interval=max_iters)
 val_cfg = dict(type='MultiTaskValLoop')
@@ -84,8 +84,8 @@ optim_wrapper = dict(
     optimizer=dict(type='AdamW', lr=1e-3, weight_decay=0.01),
     clip_grad=dict(max_norm=35, norm_type=2))
 param_scheduler = [
-    dict(type='LinearLR', start_factor=0.1, by_epoch=False, begin=0, end=5),
-    dict(type='CosineAnnealingLR', by_epoch=False, begin=5, end=max_iters, eta_min=1e-5),
+    dict(type='LinearLR', start_factor=0.1, by_epoch=False, begin=0, end=10),
+    dict(type='CosineAnnealingLR', by_epoch=False, begin=10, end=max_iters, eta_min=1e-5),
 ]
 
 # Hand-off from the Up-E experts (checkpoint keys backbone.* -> the two streams, the
@@ -104,7 +104,7 @@ _handoffs = [
 custom_hooks = [h for h in _handoffs if h['checkpoint']]
 default_hooks = dict(
     logger=dict(type='LoggerHook', interval=10),
-    checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=30, max_keep_ckpts=1))
+    checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=100, max_keep_ckpts=1))
 randomness = dict(seed=0, deterministic=False)
 
 del _cls, _det, _seg, _handoffs  # helper objects, not config entries
