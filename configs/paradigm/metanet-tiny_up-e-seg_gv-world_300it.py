@@ -50,7 +50,9 @@ max_iters = 300
 train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters, val_interval=max_iters)
 val_cfg = dict(type='ValLoop')
 test_cfg = dict(type='TestLoop')
-optim_wrapper = dict(optimizer=dict(type='AdamW', lr=2e-2, weight_decay=0.01))
+optim_wrapper = dict(optimizer=dict(type='AdamW', lr=2e-2, weight_decay=0.01),
+    # the backbone starts from Up-A: fine-tune it gently, train the new head fully
+    paramwise_cfg=dict(custom_keys={'backbone': dict(lr_mult=0.1)}))
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.05, by_epoch=False, begin=0, end=20),
     dict(type='CosineAnnealingLR', by_epoch=False, begin=20, end=max_iters, eta_min=1e-3),
