@@ -1,12 +1,11 @@
 """Negatives gathered across 2 gloo processes: values, gradients and the NN bank."""
 import os
-import time
 
-import pytest
 import torch
 import torch.distributed as dist
-import torch.multiprocessing as mp
 import torch.nn.functional as F
+
+from dist_testutils import run_processes
 
 from intern_mm.models.losses import (InfoNCELoss, NearestNeighbourLoss, gather_features,
                                      symmetric_infonce)
@@ -48,15 +47,7 @@ def _worker(rank: int, init_file: str, out_dir: str) -> None:
 
 
 def test_gather_with_two_gloo_processes(tmp_path):
-    ctx = mp.start_processes(
-        _worker, args=(str(tmp_path / 'init'), str(tmp_path)), nprocs=WORLD, join=False,
-        start_method='fork')
-    deadline = time.time() + 240
-    while not ctx.join(timeout=5):
-        if time.time() > deadline:
-            for p in ctx.processes:
-                p.terminate()
-            pytest.fail('the 2-process gloo run did not finish within 240 s')
+    run_processes(_worker, (str(tmp_path / 'init'), str(tmp_path)), nprocs=WORLD)
     res = [torch.load(tmp_path / f'rank{r}.pt') for r in range(WORLD)]
 
     img, txt = _data()

@@ -1,12 +1,10 @@
 """DeCLIP under mmengine DDP with 2 gloo processes: state-dict broadcast (what
 ``Runner`` does at start), a train step, and synchronised NN banks."""
 import os
-import time
 
-import pytest
 import torch
 import torch.distributed as dist
-import torch.multiprocessing as mp
+from dist_testutils import run_processes
 
 WORLD = 2
 
@@ -43,15 +41,7 @@ def _worker(rank: int, init_file: str, out_dir: str) -> None:
 
 
 def test_declip_ddp_two_gloo_processes(tmp_path):
-    ctx = mp.start_processes(
-        _worker, args=(str(tmp_path / 'init'), str(tmp_path)), nprocs=WORLD, join=False,
-        start_method='fork')
-    deadline = time.time() + 240
-    while not ctx.join(timeout=5):
-        if time.time() > deadline:
-            for p in ctx.processes:
-                p.terminate()
-            pytest.fail('the 2-process DDP run did not finish within 240 s')
+    run_processes(_worker, (str(tmp_path / 'init'), str(tmp_path)), nprocs=WORLD)
     res = [torch.load(tmp_path / f'rank{r}.pt', weights_only=False) for r in range(WORLD)]
     for r in range(WORLD):
         for log in res[r]['logs']:
