@@ -33,7 +33,7 @@ if [[ ! -x "$VENV/bin/python" ]]; then
   "$PYTHON" -m venv "$VENV"
 fi
 PY="$VENV/bin/python"
-PIP=("$PY" -m pip install --disable-pip-version-check)
+PIP=("$PY" -m pip install --disable-pip-version-check -c "$ROOT/requirements/constraints.txt")
 
 log "installing build tools, torch==$TORCH_VERSION and runtime requirements"
 "${PIP[@]}" -q -r "$ROOT/requirements/build.txt"
@@ -66,6 +66,10 @@ log "installing mmengine / mmpretrain / mmdet / mmseg and test requirements"
 "${PIP[@]}" -q -r "$ROOT/requirements/mminstall.txt" -r "$ROOT/requirements/tests.txt"
 log "installing intern_mm (editable)"
 "${PIP[@]}" -q --no-deps --no-build-isolation -e "$ROOT"
-"$PY" -c "import torch, mmcv.ops, mmengine, mmpretrain, mmdet, mmseg; print('[setup_env] ok: torch', torch.__version__, 'mmcv', mmcv.__version__)"
+"$PY" -c "import pkg_resources" 2>/dev/null || {
+  log "setuptools in $VENV has no pkg_resources (setuptools>=82?); requirements/constraints.txt should have prevented that"
+  exit 1
+}
+"$PY" -c "import torch, mmcv.ops, mmengine, mmpretrain, mmdet, mmseg, setuptools; print('[setup_env] ok: torch', torch.__version__, 'mmcv', mmcv.__version__, 'setuptools', setuptools.__version__)"
 rm -f "$VENV"/.intern_mm-env-*
 touch "$STAMP"

@@ -16,6 +16,9 @@ model = dict(
         freeze_aux=True,
         # The release's detection checkpoints carry det-specific BN ("det-bn").
         bn_tasks=None,
+        # Hold the release's unused reverse transfer layers (frozen), so a converted
+        # Up-G checkpoint loads with zero missing / unexpected keys.
+        reverse_transfer=True,
         # Converted Up-G weights (tools/model_converters/gvb2intern.py SRC DST) go in
         # init_cfg=dict(type='Pretrained', checkpoint=DST)
     ),

@@ -64,3 +64,6 @@ train_cfg = dict(type='IterBasedTrainLoop', max_iters=40, val_interval=40)
 param_scheduler = [dict(type='PolyLR', eta_min=1e-4, power=0.9, begin=0, end=40, by_epoch=False)]
 optim_wrapper = dict(optimizer=dict(type='SGD', lr=0.01, momentum=0.9, weight_decay=5e-4))
 default_hooks = dict(checkpoint=dict(by_epoch=False, interval=20), logger=dict(interval=10))
+
+# Seeded, so that the short CPU runs (and the tests built on them) are repeatable.
+randomness = dict(seed=0, deterministic=False)

@@ -67,3 +67,6 @@ optim_wrapper = dict(
     clip_grad=dict(max_norm=35, norm_type=2))
 default_hooks = dict(checkpoint=dict(interval=5, max_keep_ckpts=2), logger=dict(interval=10))
 auto_scale_lr = dict(enable=False, base_batch_size=4)
+
+# Seeded, so that the short CPU runs (and the tests built on them) are repeatable.
+randomness = dict(seed=0, deterministic=False)

@@ -16,6 +16,11 @@ Applied once when :mod:`intern_mm` is imported (idempotent):
 * mmengine only resolves ``pkg::path`` config bases for a fixed list of OpenMMLab
   packages; we add ``intern_mm`` so that ``_base_ = 'intern_mm::metanet/...'`` works like
   ``'mmdet::...'`` (configs are exposed under ``intern_mm/.mim`` by ``setup.py``).
+* setuptools >= 82 removed ``pkg_resources``, which mmengine 0.10.7 imports to resolve
+  ``pkg::path`` config bases (``_base_ = 'mmdet::...'``) and installed package paths. We
+  replace mmengine's ``is_installed`` / ``get_installed_path`` / ``package2module`` with
+  equivalents built on :mod:`importlib.metadata` (standard library), whether or not
+  ``pkg_resources`` exists, so behaviour does not depend on the setuptools version.
 * numpy 2 removed ``np.in1d`` (used by mmpretrain's retrieval metrics) and a few aliases
   (``np.float`` / ``np.int`` / ``np.bool`` / ``np.long``) that some mmdet/mmcv helpers
   still reference; we restore them as aliases of their replacements.
@@ -96,6 +101,98 @@ def _patch_cpu_distributed() -> None:
     MMDistributedDataParallel.__init__ = ddp_init
 
 
+def _metadata_package2module(package: str) -> str:
+    """Infer the top-level module of an installed distribution (no ``pkg_resources``).
+
+    Args:
+        package (str): Distribution name, e.g. ``'mmsegmentation'``.
+
+    Returns:
+        str: The first entry of its ``top_level.txt``, e.g. ``'mmseg'``.
+
+    Raises:
+        importlib.metadata.PackageNotFoundError: If ``package`` is not installed.
+        ValueError: If the distribution does not declare its top-level module.
+    """
+    from importlib import metadata
+    top_level = metadata.distribution(package).read_text('top_level.txt')
+    if top_level and top_level.split()[0]:
+        return top_level.split()[0]
+    raise ValueError(f'can not infer the module name of {package}')
+
+
+def _metadata_is_installed(package: str) -> bool:
+    """Whether ``package`` is an installed distribution or an importable module.
+
+    Args:
+        package (str): Distribution or module name.
+
+    Returns:
+        bool: ``True`` when installed (or importable from ``PYTHONPATH``).
+    """
+    import importlib.util
+    from importlib import metadata
+    try:
+        metadata.distribution(package)
+        return True
+    except metadata.PackageNotFoundError:
+        spec = importlib.util.find_spec(package)
+        return spec is not None and spec.origin is not None
+
+
+def _metadata_get_installed_path(package: str) -> str:
+    """Directory of an installed package, found without ``pkg_resources``.
+
+    Args:
+        package (str): Distribution name (``'mmsegmentation'``) or module name
+            (``'mmseg'``).
+
+    Returns:
+        str: The folder holding the package's ``__init__.py``.
+
+    Raises:
+        importlib.metadata.PackageNotFoundError: If it is neither installed nor importable.
+        RuntimeError: If it is a namespace package (as mmengine's original).
+    """
+    import importlib.util
+    from importlib import metadata
+    try:
+        metadata.distribution(package)
+    except metadata.PackageNotFoundError:
+        module = package
+        if importlib.util.find_spec(module) is None:
+            raise
+    else:
+        module = package if importlib.util.find_spec(package) else \
+            _metadata_package2module(package)
+    spec = importlib.util.find_spec(module)
+    if spec is None or spec.origin is None:
+        raise RuntimeError(f'{package} is a namespace package, which is invalid '
+                           'for `get_install_path`')
+    return osp.dirname(spec.origin)
+
+
+def _patch_package_utils() -> None:
+    import mmengine.config.config as config_module
+    import mmengine.utils as mmengine_utils
+    import mmengine.utils.package_utils as package_utils
+    replacements = {
+        'is_installed': _metadata_is_installed,
+        'get_installed_path': _metadata_get_installed_path,
+        'package2module': _metadata_package2module,
+    }
+    modules = [package_utils, mmengine_utils, config_module]
+    try:
+        import mmengine.hub.hub as hub_module
+        modules.append(hub_module)
+    except ImportError:  # pragma: no cover - mmengine.hub is always shipped
+        pass
+    for module in modules:
+        for name, function in replacements.items():
+            if hasattr(module, name):
+                setattr(module, name, function)
+
+
 def _register_config_package() -> None:
     from mmengine.config import utils as config_utils
     config_utils.MODULE2PACKAGE.setdefault('intern_mm', 'intern_mm')
@@ -111,5 +208,6 @@ def apply_compat_patches() -> None:
     CheckpointLoader.register_scheme(prefixes='', force=True)(load_local_checkpoint)
     _patch_numpy()
     _patch_cpu_distributed()
+    _patch_package_utils()
     _register_config_package()
     _APPLIED = True

@@ -162,6 +162,29 @@ def test_central_round_trip_and_bn_variant_merge(tmp_path, central_fixture):
     assert not torch.allclose(a, central_fixture['pre_fc'], atol=1e-3)
 
 
+def test_central_drop_reverse_transfer_option(tmp_path, central_fixture, capsys):
+    src, full, lean = tmp_path / 'upg.pth', tmp_path / 'full.pth', tmp_path / 'lean.pth'
+    torch.save(central_fixture['state_dict'], src)
+    reverse = [k for k in central_fixture['state_dict']
+               if k.startswith('model.trans.gv_patch.gv_global.')]
+    assert reverse  # the release's fixture holds the unused reverse transfers
+    arch = json.dumps(central_fixture['arch'])
+    assert _tool().main([str(src), str(full), '--arch', arch]) == 0
+    assert 'dropped' not in capsys.readouterr().out
+    assert _tool().main([str(src), str(lean), '--arch', arch, '--drop-reverse-transfer',
+                         '--prefix', '']) == 0
+    assert f'dropped {len(reverse)} keys' in capsys.readouterr().out
+    full_ckpt, lean_ckpt = (torch.load(p, weights_only=True) for p in (full, lean))
+    assert full_ckpt['meta']['model_cfg']['reverse_transfer'] is True
+    assert sorted(lean_ckpt['meta']['dropped_keys']) == sorted(reverse)
+    cfg = dict(lean_ckpt['meta']['model_cfg'])
+    assert cfg.pop('type') == 'CentralModel' and cfg['reverse_transfer'] is False
+    model = CentralModel(**cfg)
+    model.load_state_dict(lean_ckpt['state_dict'], strict=True)
+    _assert_fixture_outputs(_outputs(model, central_fixture['input']), central_fixture)
+    assert len(full_ckpt['state_dict']) == len(lean_ckpt['state_dict']) + len(reverse)
+
+
 def test_bn_variant_merge_refuses_different_weights(central_fixture):
     other = dict(central_fixture['state_dict'])
     key = 'model.backbone.gv_global.blocks.2.b1.1.weight'

@@ -36,14 +36,16 @@ def test_deeplabv3_metanet_on_camvid_miou(datasets_dir, tmp_path):
         str(tmp_path), '--cfg-options', f'train_dataloader.dataset.data_root={root}/',
         f'val_dataloader.dataset.data_root={root}/', f'test_dataloader.dataset.data_root={root}/',
         'train_cfg.max_iters=12', 'train_cfg.val_interval=12', 'val_dataloader.dataset.indices=6',
-        'default_hooks.logger.interval=1', 'param_scheduler.0.end=12'
+        'default_hooks.logger.interval=1', 'param_scheduler.0.end=12',
+        'optim_wrapper.optimizer.lr=0.05'  # a clear descent within 12 iterations
     ])
     assert (tmp_path / 'iter_12.pth').is_file()
     miou = re.findall(r'mIoU: ([\d.]+)', out)
     assert miou and 0.0 <= float(miou[-1]) <= 100.0
     assert 'Pedestrian' in out  # mmseg's per-class IoU table uses the CamVid classes
     losses = _losses(out)
-    assert len(losses) == 12 and min(losses[-4:]) < losses[0]
+    # seeded run: 3.14 -> 2.82 here; 0.1 leaves room for numeric noise, not for no learning
+    assert len(losses) == 12 and max(losses[-3:]) < losses[0] - 0.1
 
 
 def test_metanet_classifier_on_cifar10(datasets_dir, tmp_path):
@@ -68,7 +70,8 @@ def test_metanet_classifier_on_cifar10(datasets_dir, tmp_path):
         'val_dataloader.dataset.pipeline.2.crop_size=32', 'train_dataloader.batch_size=16',
         'train_dataloader.num_workers=0', 'val_dataloader.num_workers=0',
         'train_cfg.max_iters=15', 'train_cfg.val_interval=15',
-        'default_hooks.checkpoint.interval=15', 'default_hooks.logger.interval=1'
+        'default_hooks.checkpoint.interval=15', 'default_hooks.logger.interval=1',
+        'randomness.seed=0'
     ]
     out = run_tool([PYTHON, 'tools/train.py', str(METANET / 'metanet-b4_1xb64-10k_cifar10.py'),
                     '--work-dir', str(tmp_path / 'work'), '--cfg-options', *opts])

@@ -51,3 +51,34 @@ def test_missing_checkpoint_names_the_file(tmp_path):
 def test_numpy2_aliases_restored():
     assert np.in1d(np.array([1, 2]), np.array([2])).tolist() == [False, True]
     assert np.float is float and np.int is int and np.bool is not None
+
+
+def test_package_config_bases_resolve_without_pkg_resources():
+    """setuptools >= 82 has no ``pkg_resources``; ``mmdet::`` bases must still resolve."""
+    import subprocess
+    import sys
+    import textwrap
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[2]
+    code = textwrap.dedent("""
+        import sys
+        sys.modules['pkg_resources'] = None  # any `import pkg_resources` now fails
+        import intern_mm
+        from mmengine.config import Config
+        from mmengine.utils import get_installed_path, is_installed
+        cfg = Config.fromfile('configs/metanet/metanet-tiny_faster-rcnn_fpn_20e_raccoon.py')
+        assert cfg.model.type == 'FasterRCNN', cfg.model.type
+        assert cfg.model.roi_head.type == 'StandardRoIHead'  # came from the mmdet:: base
+        cfg = Config.fromfile('configs/paradigm/intern-paradigm_metanet-tiny_gv-world.py')
+        print(is_installed('mmsegmentation'), is_installed('not_a_package_xyz'))
+        print(get_installed_path('mmsegmentation'))
+        print(get_installed_path('intern_mm'))
+    """)
+    proc = subprocess.run([sys.executable, '-c', code], cwd=repo, capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    lines = proc.stdout.split('\n')
+    assert lines[0] == 'True False'
+    assert Path(lines[1]).name == 'mmseg' and Path(lines[1], '__init__.py').is_file()
+    assert Path(lines[2]) == repo / 'intern_mm'

@@ -16,6 +16,8 @@ Examples::
     python tools/model_converters/gvb2intern.py central_mnb4_cls-bn.pth out.pth \\
         --det-bn central_mnb4_det-bn.pth
     python tools/model_converters/gvb2intern.py x.pth y.pth --arch mn-b15
+    python tools/model_converters/gvb2intern.py central_mnb4.pth lean.pth \
+        --drop-reverse-transfer   # for CentralModel(reverse_transfer=False)
 """
 import argparse
 import sys
@@ -39,6 +41,13 @@ def parse_args(argv=None) -> argparse.Namespace:
         '--det-bn', default=None, help='det-bn variant of an Up-G checkpoint to merge')
     parser.add_argument(
         '--prefix', default='backbone.', help="output key prefix (default 'backbone.')")
+    parser.add_argument(
+        '--drop-reverse-transfer',
+        action='store_true',
+        help='Up-G: leave out the release\'s reverse-direction transfer layers '
+        '(model.trans.gv_patch.gv_global.*), which its forward never calls, for a '
+        'CentralModel(reverse_transfer=False); by default they are kept as '
+        'reverse_trans.* (frozen, unused) so the conversion is lossless')
     return parser.parse_args(argv)
 
 
@@ -46,7 +55,12 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     try:
         ckpt = convert_gvb_checkpoint(
-            args.src, args.dst, arch=args.arch, det_bn_src=args.det_bn, prefix=args.prefix)
+            args.src,
+            args.dst,
+            arch=args.arch,
+            det_bn_src=args.det_bn,
+            prefix=args.prefix,
+            drop_reverse_transfer=args.drop_reverse_transfer)
     except (CheckpointMismatchError, FileNotFoundError) as err:
         print(f'gvb2intern: {err}', file=sys.stderr)
         return 1
@@ -55,7 +69,8 @@ def main(argv=None) -> int:
           f'{args.dst}')
     print(f'model config: {meta["model_cfg"]}')
     if meta['dropped_keys']:
-        print(f'dropped {len(meta["dropped_keys"])} keys unused by the original forward')
+        print(f'dropped {len(meta["dropped_keys"])} keys unused by the original forward '
+              '(--drop-reverse-transfer)')
     if meta['ignored_keys']:
         print(f'ignored {len(meta["ignored_keys"])} non-backbone / non-tensor entries')
     return 0

@@ -112,7 +112,15 @@ class CentralModel(BaseModule):
     ``trans.layer<k>.convs.layer<j>.*`` (transfer layer into main level ``k`` from
     auxiliary level ``j``; 1-based). The converter maps the original
     ``model.backbone.gv_global.*`` / ``model.backbone.gv_patch.*`` /
-    ``model.trans.gv_global.gv_patch.*`` onto these. Keys with a leading
+    ``model.trans.gv_global.gv_patch.*`` onto these.
+
+    The release also builds transfer layers in the reverse direction (from the main
+    stream into the auxiliary one, ``model.trans.gv_patch.gv_global.*``) that its
+    forward never calls. ``reverse_transfer=True`` keeps them as ``reverse_trans.*``,
+    frozen (``requires_grad=False``, eval mode) and unused, exactly as in the release,
+    so released checkpoints load with zero missing / unexpected keys (central MN-B4:
+    61,853,248 parameters). They are frozen so that DDP needs no
+    ``find_unused_parameters``. Keys with a leading
     ``backbone.`` (the converter's output) load with or without a ``prefix`` in the
     ``Pretrained`` init_cfg.
 
@@ -137,6 +145,9 @@ class CentralModel(BaseModule):
         bn_tasks (Sequence[str], optional): Task-specific BN sets, e.g.
             ``('cls', 'det')``. Defaults to None (one BN).
         task (str, optional): Active BN task. Defaults to ``bn_tasks[0]``.
+        reverse_transfer (bool): Also hold the release's unused reverse-direction
+            transfer layers (``reverse_trans.*``, frozen, never called), for released
+            Up-G checkpoints. Defaults to False.
         init_cfg (dict | list[dict], optional): Initialisation config, e.g. a converted
             Up-G checkpoint: ``dict(type='Pretrained', checkpoint=..., prefix='backbone.')``.
 
@@ -160,6 +171,7 @@ class CentralModel(BaseModule):
                  freeze_aux: bool = True,
                  bn_tasks: Optional[Sequence[str]] = None,
                  task: Optional[str] = None,
+                 reverse_transfer: bool = False,
                  init_cfg: Optional[Union[dict, List[dict]]] = None) -> None:
         super().__init__(init_cfg=init_cfg)
         if isinstance(out_indices, int):
@@ -195,6 +207,13 @@ class CentralModel(BaseModule):
             self.trans[f'layer{k + 1}'] = TransferLayer(
                 aux_channels[:k + 1], aux_strides[:k + 1], main_channels[k],
                 main_strides[k])
+        self.reverse_transfer = reverse_transfer
+        if reverse_transfer:
+            self.reverse_trans = nn.ModuleDict()
+            for k in TRANS_LEVELS:
+                self.reverse_trans[f'layer{k + 1}'] = TransferLayer(
+                    main_channels[:k + 1], main_strides[:k + 1], aux_channels[k],
+                    aux_strides[k])
 
         self.bn_tasks = tuple(bn_tasks) if bn_tasks else None
         if self.bn_tasks:
@@ -240,6 +259,8 @@ class CentralModel(BaseModule):
         modules = self._frozen_trans()
         if self.freeze_aux:
             modules.append(self.aux)
+        if self.reverse_transfer:
+            modules.append(self.reverse_trans)
         for m in modules:
             m.eval()
             for p in m.parameters():

@@ -8,8 +8,11 @@ Layouts handled:
   ``model.backbone.gv_patch.*``, ``model.trans.gv_global.gv_patch.<layerK>.*``):
   mapped to :class:`~intern_mm.models.backbones.CentralModel` as ``main.*``, ``aux.*``,
   ``trans.<layerK>.*``. The original also builds transfer layers in the reverse
-  direction (``model.trans.gv_patch.gv_global.*``) that its forward never calls; those
-  keys are dropped and listed in the output's ``meta['dropped_keys']``.
+  direction (``model.trans.gv_patch.gv_global.*``) that its forward never calls; they
+  become ``reverse_trans.<layerK>.*`` of a ``CentralModel(reverse_transfer=True)``
+  (frozen, unused, as in the release), so nothing is lost. With
+  ``drop_reverse_transfer=True`` they are left out instead and listed in the output's
+  ``meta['dropped_keys']``.
 * ``cls-bn`` / ``det-bn`` variants: converted alone (plain BN), or merged into one
   task-specific-BN checkpoint (``bns.cls`` / ``bns.det``) for
   ``CentralModel(bn_tasks=('cls', 'det'))``.
@@ -51,6 +54,7 @@ CENTRAL_KEY_MAP = OrderedDict([
     ('model.backbone.gv_global.', 'main.'),
     ('model.backbone.gv_patch.', 'aux.'),
     ('model.trans.gv_global.gv_patch.', 'trans.'),
+    ('model.trans.gv_patch.gv_global.', 'reverse_trans.'),
 ])
 #: Original keys that the original forward never uses (reverse-direction transfers).
 CENTRAL_UNUSED_PREFIXES = ('model.trans.gv_patch.gv_global.', )
@@ -147,24 +151,30 @@ def detect_layout(state: StateDict) -> str:
                                   f'layout (model.backbone.*); first keys: {list(state)[:10]}')
 
 
-def map_gvb_keys(state: StateDict, layout: Optional[str] = None) -> Tuple[StateDict, List[str]]:
+def map_gvb_keys(state: StateDict,
+                 layout: Optional[str] = None,
+                 drop_unused: bool = False) -> Tuple[StateDict, List[str]]:
     """Rename original keys to intern_mm's.
 
     Args:
         state (dict): Unwrapped original state dict.
         layout (str, optional): ``'metanet'``, ``'resnet'`` or ``'central'``.
             Detected when None.
+        drop_unused (bool): Leave out the Up-G keys its forward never uses
+            (:data:`CENTRAL_UNUSED_PREFIXES`) instead of mapping them to
+            ``reverse_trans.*``. Defaults to False.
 
     Returns:
         tuple[dict, list[str]]: The renamed state dict (unknown keys are kept unchanged
-        so that the check reports them) and the dropped unused keys.
+        so that the check reports them) and the dropped keys (empty unless
+        ``drop_unused``).
     """
     layout = layout or detect_layout(state)
     if layout != 'central':
         return OrderedDict(state), []
     mapped, dropped = OrderedDict(), []
     for key, value in state.items():
-        if key.startswith(CENTRAL_UNUSED_PREFIXES):
+        if drop_unused and key.startswith(CENTRAL_UNUSED_PREFIXES):
             dropped.append(key)
             continue
         for old, new in CENTRAL_KEY_MAP.items():
@@ -189,7 +199,8 @@ def build_target_backbone(layout: str,
                           main: dict,
                           aux: Optional[dict] = None,
                           bn_tasks: Optional[Sequence[str]] = None,
-                          device: str = 'meta') -> nn.Module:
+                          device: str = 'meta',
+                          reverse_transfer: bool = False) -> nn.Module:
     """Build the intern_mm backbone a converted checkpoint must fit.
 
     Args:
@@ -198,6 +209,8 @@ def build_target_backbone(layout: str,
         aux (dict, optional): Auxiliary expert config (central only).
         bn_tasks (Sequence[str], optional): Task-specific BN sets (central only).
         device (str): Device to build on. Defaults to ``'meta'`` (no memory).
+        reverse_transfer (bool): Central only: hold the release's unused
+            reverse-direction transfer layers. Defaults to False.
 
     Returns:
         nn.Module: The model.
@@ -211,6 +224,7 @@ def build_target_backbone(layout: str,
                     aux=copy.deepcopy(aux or main),
                     out_indices=ALL_OUTPUTS,
                     bn_tasks=bn_tasks,
+                    reverse_transfer=reverse_transfer,
                     init_cfg=None))
         return MODELS.build(copy.deepcopy(main))
 
@@ -353,7 +367,8 @@ def convert_gvb_checkpoint(src: Union[str, dict],
                            dst: Optional[str] = None,
                            arch: Optional[Union[str, dict]] = None,
                            det_bn_src: Optional[Union[str, dict]] = None,
-                           prefix: str = 'backbone.') -> dict:
+                           prefix: str = 'backbone.',
+                           drop_reverse_transfer: bool = False) -> dict:
     """Convert an original INTERN checkpoint into an intern_mm (mmengine) checkpoint.
 
     Args:
@@ -366,6 +381,10 @@ def convert_gvb_checkpoint(src: Union[str, dict],
         det_bn_src (str | dict, optional): The ``det-bn`` variant of an Up-G
             checkpoint; merges both into one task-specific-BN checkpoint.
         prefix (str): Prefix of every output key. Defaults to ``'backbone.'``.
+        drop_reverse_transfer (bool): Up-G only: leave out the release's unused
+            reverse-direction transfer layers (listed in ``meta['dropped_keys']``), for
+            a ``CentralModel(reverse_transfer=False)``. Defaults to False (kept as
+            ``reverse_trans.*``).
 
     Returns:
         dict: ``{'meta': {...}, 'state_dict': {...}}``; ``meta['model_cfg']`` is the
@@ -382,7 +401,8 @@ def convert_gvb_checkpoint(src: Union[str, dict],
     arch = _parse_arch(arch)
     state, ignored = load_gvb_state_dict(src)
     layout = detect_layout(state)
-    mapped, dropped = map_gvb_keys(state, layout)
+    mapped, dropped = map_gvb_keys(state, layout, drop_unused=drop_reverse_transfer)
+    reverse_transfer = any(k.startswith('reverse_trans.') for k in mapped)
 
     if layout == 'central':
         experts = {}
@@ -403,11 +423,13 @@ def convert_gvb_checkpoint(src: Union[str, dict],
             raise CheckpointMismatchError('--det-bn merging applies to Up-G (central) '
                                           f'checkpoints, this one is {layout}')
         det_state, _ = load_gvb_state_dict(det_bn_src)
-        det_mapped, _ = map_gvb_keys(det_state, detect_layout(det_state))
+        det_mapped, _ = map_gvb_keys(det_state, detect_layout(det_state),
+                                     drop_unused=drop_reverse_transfer)
         mapped = merge_task_bn(OrderedDict(cls=mapped, det=det_mapped))
         bn_tasks = ('cls', 'det')
 
-    target = build_target_backbone(layout, main_cfg, aux_cfg, bn_tasks=bn_tasks)
+    target = build_target_backbone(layout, main_cfg, aux_cfg, bn_tasks=bn_tasks,
+                                   reverse_transfer=reverse_transfer)
     what = type(target).__name__ + f'({main_cfg})'
     check_state_dict(mapped, target, what)
 
@@ -417,7 +439,8 @@ def convert_gvb_checkpoint(src: Union[str, dict],
             main=main_cfg,
             aux=aux_cfg,
             out_indices=ALL_OUTPUTS,
-            bn_tasks=bn_tasks)
+            bn_tasks=bn_tasks,
+            reverse_transfer=reverse_transfer)
     else:
         model_cfg = main_cfg
     meta = dict(

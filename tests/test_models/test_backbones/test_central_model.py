@@ -1,5 +1,6 @@
 """Tests of the Up-G CentralModel: structure, detached auxiliary stream, freezing,
 task-specific BN, expert loading and numeric parity with the original release."""
+import copy
 import json
 import math
 
@@ -198,7 +199,7 @@ def test_numeric_parity_with_original(parity_dir, name):
     ckpt = convert_gvb_checkpoint(fixture['state_dict'], arch=arch, prefix='')
     model = CentralModel(main=dict(type='MetaNet', arch=arch),
                          aux=dict(type='MetaNet', arch=arch, out_indices=(0, 1, 2, 3, 4)),
-                         out_indices=(0, 1, 2, 3, 4)).eval()
+                         out_indices=(0, 1, 2, 3, 4), reverse_transfer=True).eval()
     model.load_state_dict(ckpt['state_dict'], strict=True)
     assert [model.level_channels[k] for k in range(3)] == list(fixture['layer2channel'].values())
     with torch.no_grad():
@@ -213,21 +214,59 @@ def test_original_central_manifest(parity_dir):
     original = manifest['central-mn-b4']
     ckpt = convert_gvb_checkpoint({k: torch.empty(v, device='meta')
                                    for k, v in original.items()}, prefix='')
-    assert ckpt['meta']['model_cfg']['main']['arch'] == 'mn-b4'
-    # the original's reverse-direction transfer layers are never used by its forward
-    dropped = ckpt['meta']['dropped_keys']
-    assert len(dropped) == 42
-    assert all(k.startswith('model.trans.gv_patch.gv_global.') for k in dropped)
+    cfg = ckpt['meta']['model_cfg']
+    assert cfg['main']['arch'] == 'mn-b4' and cfg['reverse_transfer'] is True
+    # every original key maps: nothing dropped, zero missing / unexpected (strict load)
+    assert ckpt['meta']['dropped_keys'] == []
+    assert len(ckpt['state_dict']) == len(original)
+    reverse = [k for k in ckpt['state_dict'] if k.startswith('reverse_trans.')]
+    assert len(reverse) == 42
     with torch.device('meta'):
-        model = MODELS.build(ckpt['meta']['model_cfg'])
+        model = MODELS.build(cfg)
+    result = model.load_state_dict(ckpt['state_dict'], strict=True, assign=True)
+    assert not result.missing_keys and not result.unexpected_keys
     shapes = {k: tuple(v.shape) for k, v in model.state_dict().items()}
     assert shapes == {k: tuple(v.shape) for k, v in ckpt['state_dict'].items()}
     params = lambda keys: sum(math.prod(original[k]) for k in keys  # noqa: E731
                               if not k.endswith(('running_mean', 'running_var',
                                                  'num_batches_tracked')))
     assert params(original) == 61_853_248
-    assert sum(p.numel() for p in model.parameters()) == 61_853_248 - params(
-        ckpt['meta']['dropped_keys'])
+    assert sum(p.numel() for p in model.parameters()) == 61_853_248
+    # the release's reverse transfers are held frozen and never trained
+    assert not any(p.requires_grad for p in model.reverse_trans.parameters())
+    lean = convert_gvb_checkpoint({k: torch.empty(v, device='meta')
+                                   for k, v in original.items()}, prefix='',
+                                  drop_reverse_transfer=True)
+    assert len(lean['meta']['dropped_keys']) == 42
+    assert lean['meta']['model_cfg']['reverse_transfer'] is False
+    with torch.device('meta'):
+        lean_model = MODELS.build(lean['meta']['model_cfg'])
+    assert sum(p.numel() for p in lean_model.parameters()) == 61_853_248 - params(
+        lean['meta']['dropped_keys'])
+
+
+def test_reverse_transfer_is_frozen_and_unused():
+    torch.manual_seed(0)
+    model = CentralModel(main=TINY, out_indices=(0, 1, 2, 3, 4), reverse_transfer=True)
+    for p in model.reverse_trans.parameters():  # non-zero, so a use would show
+        torch.nn.init.normal_(p)
+    plain = CentralModel(main=TINY, out_indices=(0, 1, 2, 3, 4))
+    plain.load_state_dict({k: v for k, v in model.state_dict().items()
+                           if not k.startswith('reverse_trans.')})
+    model.eval(), plain.eval()
+    with torch.no_grad():  # the reverse layers do not take part in the forward
+        for a, b in zip(model(_inputs(2, seed=3)), plain(_inputs(2, seed=3))):
+            torch.testing.assert_close(a, b, rtol=0, atol=0)
+    model.train()
+    assert not model.reverse_trans.training
+    before = copy.deepcopy(model.reverse_trans.state_dict())
+    outs = model(_inputs(2))
+    sum(o.pow(2).mean() for o in outs).backward()
+    # frozen: no gradients (so DDP without find_unused_parameters is fine), BN stats kept
+    assert all(not p.requires_grad and p.grad is None
+               for p in model.reverse_trans.parameters())
+    for key, value in model.reverse_trans.state_dict().items():
+        assert torch.equal(value, before[key]), key
 
 
 def _ddp_worker(rank, world_size, init_file, result_file):
