@@ -66,5 +66,6 @@ if __name__ == '__main__':
         extras_require=dict(
             mim=parse_requirements('requirements/mminstall.txt'),
             tests=parse_requirements('requirements/tests.txt'),
+            optional=parse_requirements('requirements/optional.txt'),
         ),
     )

@@ -62,8 +62,9 @@ if ! "$PY" -c "import mmcv, mmcv.ops, sys; sys.exit(mmcv.__version__ != '$MMCV_V
   "${PIP[@]}" -q addict packaging Pillow pyyaml yapf opencv-python
 fi
 
-log "installing mmengine / mmpretrain / mmdet / mmseg and test requirements"
-"${PIP[@]}" -q -r "$ROOT/requirements/mminstall.txt" -r "$ROOT/requirements/tests.txt"
+log "installing mmengine / mmpretrain / mmdet / mmseg, optional and test requirements"
+"${PIP[@]}" -q -r "$ROOT/requirements/mminstall.txt" -r "$ROOT/requirements/optional.txt" \
+  -r "$ROOT/requirements/tests.txt"
 log "installing intern_mm (editable)"
 "${PIP[@]}" -q --no-deps --no-build-isolation -e "$ROOT"
 "$PY" -c "import pkg_resources" 2>/dev/null || {

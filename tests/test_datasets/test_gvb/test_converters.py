@@ -170,20 +170,31 @@ def test_kinetics700_missing_clips_listed(tmp_path):
     assert _lists(tmp_path / 'out')[2] == ['abseiling', 'baking']
 
 
-def test_pcam_needs_h5py_or_converts(tmp_path):
-    try:
-        import h5py
-    except ImportError:
-        with pytest.raises(ImportError, match='h5py'):
-            CONVERTERS['pcam'](str(tmp_path), str(tmp_path / 'out'))
-        return
-    for split in ('train', 'test'):
+def test_pcam_converts_hdf5(tmp_path):
+    import h5py  # requirements/optional.txt
+    rng = np.random.default_rng(0)
+    patches = {}
+    for split, labels in (('train', [0, 1, 1]), ('test', [1, 0])):
+        patches[split] = rng.integers(0, 256, (len(labels), 96, 96, 3), dtype=np.uint8)
         with h5py.File(tmp_path / f'camelyonpatch_level_2_split_{split}_x.h5', 'w') as f:
-            f['x'] = np.zeros((2, 96, 96, 3), np.uint8)
+            f['x'] = patches[split]
         with h5py.File(tmp_path / f'camelyonpatch_level_2_split_{split}_y.h5', 'w') as f:
-            f['y'] = np.array([0, 1], np.uint8).reshape(2, 1, 1, 1)
-    assert CONVERTERS['pcam'](str(tmp_path), str(tmp_path / 'out')) == dict(train=2,
-                                                                           test=2)
+            f['y'] = np.array(labels, np.uint8).reshape(-1, 1, 1, 1)
+    out = tmp_path / 'out'
+    assert CONVERTERS['pcam'](str(tmp_path), str(out)) == dict(train=3, test=2)
+    train, test, classes = _lists(out)
+    assert classes == ['normal', 'tumor']
+    assert [label for _, label in train] == ['0', '1', '1']
+    assert [label for _, label in test] == ['1', '0']
+    # lossless PNGs: the pixels are the HDF5 patches
+    np.testing.assert_array_equal(np.asarray(Image.open(out / test[1][0])), patches['test'][1])
+    _check_cls_readable(out, 3)
+
+
+def test_pcam_without_h5py_names_it(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, 'h5py', None)
+    with pytest.raises(ImportError, match='needs h5py'):
+        CONVERTERS['pcam'](str(tmp_path), str(tmp_path / 'out'))
 
 
 def test_flowers_dtd_cars(tmp_path):
