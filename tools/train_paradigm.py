@@ -7,6 +7,8 @@ summary.
 Example:
     python tools/train_paradigm.py configs/paradigm/intern-paradigm_metanet-tiny_gv-world.py \
         --work-dir work_dirs/demo
+    # every stage data-parallel on 8 GPUs (torchrun + DDP)
+    python tools/train_paradigm.py CONFIG --nproc-per-stage 8
 """
 import argparse
 import os.path as osp
@@ -27,6 +29,12 @@ def parse_args(argv=None) -> argparse.Namespace:
         action=DictAction,
         help='override pipeline config settings, e.g. world.root=data/w launcher=inprocess '
         '(keys must exist unless prefixed with "+")')
+    parser.add_argument(
+        '--nproc-per-stage',
+        type=int,
+        default=None,
+        help='train every stage data-parallel with this many processes under torchrun '
+        '(DDP; gloo without CUDA); overrides nproc_per_stage of the config')
     parser.add_argument('--verbose', action='store_true',
                         help='stream the full stage logs instead of progress lines')
     return parser.parse_args(argv)
@@ -44,6 +52,8 @@ def main(argv=None) -> None:
     cfg = Config.fromfile(args.config)
     if args.cfg_options:
         merge_cfg_options(cfg, args.cfg_options)
+    if args.nproc_per_stage is not None:
+        cfg.nproc_per_stage = args.nproc_per_stage
     work_dir = args.work_dir or cfg.get('work_dir') or osp.join(
         'work_dirs', osp.splitext(osp.basename(args.config))[0])
     ParadigmPipeline(cfg, work_dir=work_dir, verbose=args.verbose).run()

@@ -13,6 +13,9 @@ work_dir = 'work_dirs/intern-paradigm_metanet-tiny_gv-world'
 # 'subprocess': one fresh process per stage (robust: isolated memory and global state);
 # 'inprocess': all stages in this process (saves ~6 s of imports per stage).
 launcher = 'subprocess'
+# > 1: every stage trains data-parallel under torchrun (DDP; gloo on CPU, NCCL on GPUs),
+# e.g. --nproc-per-stage 8 on an 8-GPU node. Numbers then change with the global batch.
+nproc_per_stage = 1
 
 world = dict(root='data/gv_world', num=2000, seed=0, img_size=64)
 

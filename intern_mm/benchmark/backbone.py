@@ -15,6 +15,7 @@ scope prefix, so it builds inside mmdet / mmseg / mmpretrain model configs alike
 """
 import ast
 import copy
+import logging
 import os.path as osp
 from dataclasses import dataclass, field
 from typing import List, Optional, Sequence, Tuple, Union
@@ -288,7 +289,16 @@ def build_backbone(spec: Union[str, dict, BackboneSpec, nn.Module],
     from intern_mm.registry import MODELS
     module = MODELS.build(copy.deepcopy(spec.cfg))
     if hasattr(module, 'init_weights'):
-        module.init_weights()
+        # mmengine logs every parameter's initialisation at INFO level (hundreds of
+        # lines per backbone); keep warnings, drop that dump.
+        from mmengine.logging import MMLogger
+        logger = MMLogger.get_current_instance()
+        level = logger.level
+        logger.setLevel(max(level, logging.WARNING))
+        try:
+            module.init_weights()
+        finally:
+            logger.setLevel(level)
     if spec.checkpoint:
         load_backbone_weights(module, spec.checkpoint)
     return module

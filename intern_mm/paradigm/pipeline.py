@@ -5,6 +5,7 @@ downstream check::
 
     world = dict(root='data/gv_world', num=2000, seed=0, img_size=64)
     launcher = 'subprocess'          # one process per stage ('inprocess': same process)
+    nproc_per_stage = 1              # >1: each stage runs data-parallel under torchrun (DDP)
     stages = [
         dict(name='up-a', config='configs/paradigm/...up-a....py'),
         dict(name='up-e-cls', config='...', handoffs=[
@@ -22,7 +23,9 @@ stage config's own ``data_root`` are rewritten), receives one
 earlier stage's final checkpoint) and optional ``cfg_options``; the resulting config is
 saved as ``<work_dir>/stages/<name>/stage_config.py`` and trained by
 :mod:`intern_mm.paradigm.stage_runner`, which auto-resumes from the last checkpoint and
-writes ``done.json``. Re-running the pipeline skips stages with a ``done.json`` and
+writes ``done.json``. With ``nproc_per_stage = N > 1`` every training stage (and the
+scratch baselines) runs as ``torchrun --standalone --nproc_per_node N`` with mmengine's
+``pytorch`` launcher (DDP; NCCL with CUDA, gloo on CPU). Re-running the pipeline skips stages with a ``done.json`` and
 resumes an interrupted one. The summary (``summary.md`` / ``summary.json``) lists every
 stage's metrics and the downstream comparison.
 """
@@ -105,6 +108,12 @@ class ParadigmPipeline:
         if self.launcher not in ('subprocess', 'inprocess'):
             raise ValueError(f"launcher must be 'subprocess' or 'inprocess', got "
                              f'{self.launcher!r}')
+        self.nproc = cfg.get('nproc_per_stage', 1)
+        if not isinstance(self.nproc, int) or isinstance(self.nproc, bool) or self.nproc < 1:
+            raise ValueError(f'nproc_per_stage must be a positive integer, got {self.nproc!r}')
+        if self.nproc > 1 and self.launcher != 'subprocess':
+            raise ValueError(f"nproc_per_stage={self.nproc} needs launcher='subprocess' "
+                             f'(got {self.launcher!r}): stages run under torchrun')
         self.repo_root = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
         self.stages = self._check_stages(cfg.get('stages'))
         self.world = dict(cfg.get('world') or {})
@@ -246,6 +255,10 @@ class ParadigmPipeline:
     def _run_subprocess(self, name: str, cfg_file: str, wd: str) -> None:
         cmd = [sys.executable, '-m', 'intern_mm.paradigm.stage_runner', cfg_file,
                '--work-dir', wd, '--name', name]
+        if self.nproc > 1:
+            cmd = [sys.executable, '-m', 'torch.distributed.run', '--standalone',
+                   '--nproc_per_node', str(self.nproc), '-m'] + cmd[2:] + [
+                       '--launcher', 'pytorch']
         env = dict(os.environ)
         env['PYTHONPATH'] = os.pathsep.join(
             [self.repo_root] + [p for p in env.get('PYTHONPATH', '').split(os.pathsep) if p])
@@ -407,7 +420,8 @@ class ParadigmPipeline:
         os.makedirs(self.work_dir, exist_ok=True)
         t0 = time.time()
         _log(f'work dir {self.work_dir}; {len(self.stages)} stages; launcher '
-             f'{self.launcher}')
+             f'{self.launcher}' + (f', {self.nproc} processes per stage (DDP)'
+                                   if self.nproc > 1 else ''))
         meta = self.ensure_world()
         for stage in self.stages:
             self.run_stage(stage)

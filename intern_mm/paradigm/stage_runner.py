@@ -9,9 +9,12 @@ validation loop once more when a resumed run had nothing left to train), and wri
 * ``done.json``: the done-marker (final checkpoint, metrics, wall time) that the
   pipeline uses to skip finished stages.
 
-Command line (the pipeline runs stages this way, one process per stage)::
+Command line (the pipeline runs stages this way, one process per stage, or under
+torchrun with ``nproc_per_stage > 1``)::
 
     python -m intern_mm.paradigm.stage_runner STAGE_CONFIG --work-dir DIR [--name NAME]
+    torchrun --standalone --nproc_per_node 2 -m intern_mm.paradigm.stage_runner \
+        STAGE_CONFIG --work-dir DIR --launcher pytorch
 """
 import argparse
 import json
@@ -21,6 +24,7 @@ import time
 from typing import Any, Dict, Optional
 
 from mmengine.config import Config
+from mmengine.dist import barrier, get_rank, get_world_size
 from mmengine.hooks import Hook
 
 __all__ = ['run_stage', 'read_done', 'DONE_FILE', 'METRICS_FILE', 'to_jsonable']
@@ -92,13 +96,21 @@ def _final_checkpoint(work_dir: str) -> Optional[str]:
     return osp.abspath(ckpt) if osp.isfile(ckpt) else None
 
 
-def run_stage(config: str, work_dir: str, name: Optional[str] = None) -> dict:
+def run_stage(config: str,
+              work_dir: str,
+              name: Optional[str] = None,
+              launcher: str = 'none') -> dict:
     """Train one stage (auto-resuming) and write its metrics and done-marker.
+
+    Under a distributed launcher every process trains; only rank 0 writes the metrics
+    file and the done-marker (after all ranks finished).
 
     Args:
         config (str): The stage's complete config file (the pipeline writes it).
         work_dir (str): Stage work dir (checkpoints, logs, markers).
         name (str, optional): Stage name for the marker. Defaults to the config name.
+        launcher (str): mmengine launcher: ``'none'``, ``'pytorch'`` (torchrun),
+            ``'slurm'`` or ``'mpi'``. Defaults to ``'none'``.
 
     Returns:
         dict: The done-marker content (``stage``, ``config``, ``checkpoint``,
@@ -118,6 +130,7 @@ def run_stage(config: str, work_dir: str, name: Optional[str] = None) -> dict:
     cfg.work_dir = work_dir
     cfg.resume = True  # auto-resume from the work dir's last checkpoint, if any
     cfg.load_from = None
+    cfg.launcher = launcher
     os.makedirs(work_dir, exist_ok=True)
     runner = build_runner(cfg)
     recorder = _MetricsRecorder()
@@ -139,11 +152,14 @@ def run_stage(config: str, work_dir: str, name: Optional[str] = None) -> dict:
         train=_train_scalars(runner),
         wall_time_s=round(time.time() - start, 1),
         resumed_from_iter=recorder.start_iter,
-        finished_at=time.strftime('%Y-%m-%d %H:%M:%S'))
-    with open(osp.join(work_dir, METRICS_FILE), 'w') as f:
-        json.dump(dict(val=result['metrics'], train=result['train']), f, indent=2)
-    with open(osp.join(work_dir, DONE_FILE), 'w') as f:
-        json.dump(result, f, indent=2)
+        finished_at=time.strftime('%Y-%m-%d %H:%M:%S'),
+        world_size=get_world_size())
+    barrier()  # every rank finished (and saved) before the marker says so
+    if get_rank() == 0:
+        with open(osp.join(work_dir, METRICS_FILE), 'w') as f:
+            json.dump(dict(val=result['metrics'], train=result['train']), f, indent=2)
+        with open(osp.join(work_dir, DONE_FILE), 'w') as f:
+            json.dump(result, f, indent=2)
     return result
 
 
@@ -152,13 +168,17 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('config', help='the stage config file')
     parser.add_argument('--work-dir', required=True, help='stage work dir')
     parser.add_argument('--name', help='stage name')
+    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
+                        default='none', help='job launcher (pytorch: under torchrun)')
     return parser.parse_args(argv)
 
 
 def main(argv=None) -> None:
     args = parse_args(argv)
     import intern_mm  # noqa: F401
-    result = run_stage(args.config, args.work_dir, args.name)
+    result = run_stage(args.config, args.work_dir, args.name, args.launcher)
+    if get_rank() != 0:
+        return
     print(f'[stage {result["stage"]}] done in {result["wall_time_s"]}s: '
           f'{json.dumps(result["metrics"])}', flush=True)
 
