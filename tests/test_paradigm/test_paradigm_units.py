@@ -101,3 +101,9 @@ def test_train_paradigm_cli_errors(tmp_path):
     cfg = osp.join(repo, 'configs/paradigm/intern-paradigm_metanet-tiny_gv-world-mini.py')
     with pytest.raises(KeyError, match='lanucher'):
         tool.main([cfg, '--work-dir', str(tmp_path), '--cfg-options', 'lanucher=inprocess'])
+    # the mini pipeline runs in-process: asking for torchrun stages is refused up front
+    with pytest.raises(ValueError, match="needs launcher='subprocess'"):
+        tool.main([cfg, '--work-dir', str(tmp_path), '--nproc-per-stage', '2'])
+    with pytest.raises(ValueError, match='positive integer'):
+        tool.main([cfg, '--work-dir', str(tmp_path), '--nproc-per-stage', '0',
+                   '--cfg-options', 'launcher=subprocess'])
