@@ -82,7 +82,10 @@ train_cfg = dict(type='MultiTaskIterBasedTrainLoop', max_iters=max_iters,
 val_cfg = dict(type='MultiTaskValLoop')
 optim_wrapper = dict(
     optimizer=dict(type='AdamW', lr=1e-3, weight_decay=0.01),
-    clip_grad=dict(max_norm=35, norm_type=2))
+    clip_grad=dict(max_norm=35, norm_type=2),
+    # As for the experts: the main stream (the pre-trained cls expert) adapts at a tenth of
+    # the learning rate; the zero-initialised transfer layers and the task heads at full.
+    paramwise_cfg=dict(custom_keys={'backbone.main': dict(lr_mult=0.1)}))
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.1, by_epoch=False, begin=0, end=10),
     dict(type='CosineAnnealingLR', by_epoch=False, begin=10, end=max_iters, eta_min=1e-5),
