@@ -1,16 +1,12 @@
 """The paradigm pipeline with every stage under torchrun: 2 CPU processes, gloo, DDP."""
 import json
-import os.path as osp
 
 import pytest
 import torch
 from mmengine.config import Config
 
 from intern_mm.paradigm import ParadigmPipeline
-
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-UP_A = osp.join(REPO, 'configs/paradigm/metanet-tiny_up-a_gv-world_150it.py')
-UP_E_CLS = osp.join(REPO, 'configs/paradigm/metanet-tiny_up-e-cls_gv-world_300it.py')
+from paradigm_testutils import UP_A, two_stages
 
 
 def test_stages_train_data_parallel_under_torchrun(tiny_world, tmp_path):
@@ -19,12 +15,7 @@ def test_stages_train_data_parallel_under_torchrun(tiny_world, tmp_path):
         launcher='subprocess',
         nproc_per_stage=2,
         world=dict(root=tiny_world),
-        stages=[
-            dict(name='up-a', config=UP_A, main_metric='retrieval/i2t_top1'),
-            dict(name='up-e-cls', config=UP_E_CLS, main_metric='mean/accuracy/top1',
-                 handoffs=[dict(stage='up-a', prefix_mapping={'backbone.': 'backbone.'},
-                                strict=True)]),
-        ],
+        stages=two_stages(),
         stage_cfg_options={
             'train_cfg.max_iters': 2,
             'train_cfg.val_interval': 2,

@@ -7,12 +7,8 @@ import os.path as osp
 from mmengine.config import Config
 
 from intern_mm.paradigm import ParadigmPipeline
+from paradigm_testutils import SCRATCH, two_stages
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-UP_A = osp.join(REPO, 'configs/paradigm/metanet-tiny_up-a_gv-world_150it.py')
-UP_E_CLS = osp.join(REPO, 'configs/paradigm/metanet-tiny_up-e-cls_gv-world_300it.py')
-SCRATCH = osp.join(REPO,
-                   'configs/paradigm/metanet-tiny-central_scratch_gv-world-downstream_120it.py')
 FAST = {
     'train_cfg.max_iters': 2,
     'train_cfg.val_interval': 2,
@@ -26,12 +22,7 @@ def _cfg(world):
     return Config(dict(
         launcher='inprocess',
         world=dict(root=world),
-        stages=[
-            dict(name='up-a', config=UP_A, main_metric='retrieval/i2t_top1'),
-            dict(name='up-e-cls', config=UP_E_CLS, main_metric='mean/accuracy/top1',
-                 handoffs=[dict(stage='up-a', prefix_mapping={'backbone.': 'backbone.'},
-                                strict=True)]),
-        ],
+        stages=two_stages(),
         stage_cfg_options=FAST,
         downstream=dict(
             fraction=0.25,
