@@ -65,6 +65,9 @@ fi
 log "installing mmengine / mmpretrain / mmdet / mmseg, optional and test requirements"
 "${PIP[@]}" -q -r "$ROOT/requirements/mminstall.txt" -r "$ROOT/requirements/optional.txt" \
   -r "$ROOT/requirements/tests.txt"
+log "installing OpenMMLab's mim (openmim without its dataset-download extras)"
+"${PIP[@]}" -q -r "$ROOT/requirements/mim.txt"
+"${PIP[@]}" -q --no-deps -r "$ROOT/requirements/mim-nodeps.txt"
 log "installing intern_mm (editable)"
 "${PIP[@]}" -q --no-deps --no-build-isolation -e "$ROOT"
 "$PY" -c "import pkg_resources" 2>/dev/null || {
