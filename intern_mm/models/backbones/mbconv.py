@@ -38,7 +38,21 @@ def _shortcut(in_channels: int, out_channels: int, stride: int) -> nn.Module:
     return nn.Identity()
 
 
-class MBConv(nn.Module):
+class _PreNormResidualBlock(nn.Module):
+    """``shortcut(x) + drop_path(b2(b1(x)))``, the forward both MetaNet conv blocks share.
+
+    Subclasses build ``residual``, ``b1`` (or None), ``b2`` and ``drop_path``.
+    """
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Forward an NCHW map."""
+        shortcut = self.residual(x)
+        if self.b1 is not None:
+            x = self.b1(x)
+        return shortcut + self.drop_path(self.b2(x))
+
+
+class MBConv(_PreNormResidualBlock):
     """Pre-norm inverted-residual block with a depthwise 3x3 conv and a hard-sigmoid SE.
 
     ``out = shortcut(x) + drop_path(b2(b1(x)))`` with
@@ -99,15 +113,8 @@ class MBConv(nn.Module):
         self.drop_path = DropPath(drop_path) if drop_path > 0. else nn.Identity()
         nn.init.zeros_(self.b2[-1].weight)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Forward an NCHW map."""
-        shortcut = self.residual(x)
-        if self.b1 is not None:
-            x = self.b1(x)
-        return shortcut + self.drop_path(self.b2(x))
 
-
-class FusedMBConv(nn.Module):
+class FusedMBConv(_PreNormResidualBlock):
     """Pre-norm fused inverted-residual block (full 3x3 conv expansion) with an SE gate.
 
     ``out = shortcut(x) + drop_path(b2(b1(x)))`` with
@@ -157,10 +164,3 @@ class FusedMBConv(nn.Module):
         self.b2 = nn.Sequential(*layers)
         self.drop_path = DropPath(drop_path) if drop_path > 0. else nn.Identity()
         nn.init.zeros_(self.b2[-1].weight)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Forward an NCHW map."""
-        shortcut = self.residual(x)
-        if self.b1 is not None:
-            x = self.b1(x)
-        return shortcut + self.drop_path(self.b2(x))
