@@ -155,16 +155,11 @@ def _metadata_get_installed_path(package: str) -> str:
         RuntimeError: If it is a namespace package (as mmengine's original).
     """
     import importlib.util
-    from importlib import metadata
-    try:
-        metadata.distribution(package)
-    except metadata.PackageNotFoundError:
-        module = package
-        if importlib.util.find_spec(module) is None:
-            raise
-    else:
-        module = package if importlib.util.find_spec(package) else \
-            _metadata_package2module(package)
+    # an importable name is its own module; else the distribution names its module
+    # (raises PackageNotFoundError when it is neither)
+    module = package
+    if importlib.util.find_spec(package) is None:
+        module = _metadata_package2module(package)
     spec = importlib.util.find_spec(module)
     if spec is None or spec.origin is None:
         raise RuntimeError(f'{package} is a namespace package, which is invalid '
