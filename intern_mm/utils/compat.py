@@ -169,6 +169,7 @@ def _metadata_get_installed_path(package: str) -> str:
 
 def _patch_package_utils() -> None:
     import mmengine.config.config as config_module
+    import mmengine.hub.hub as hub_module
     import mmengine.utils as mmengine_utils
     import mmengine.utils.package_utils as package_utils
     replacements = {
@@ -176,13 +177,8 @@ def _patch_package_utils() -> None:
         'get_installed_path': _metadata_get_installed_path,
         'package2module': _metadata_package2module,
     }
-    modules = [package_utils, mmengine_utils, config_module]
-    try:
-        import mmengine.hub.hub as hub_module
-        modules.append(hub_module)
-    except ImportError:  # pragma: no cover - mmengine.hub is always shipped
-        pass
-    for module in modules:
+    # every module that bound the names with `from ... import`
+    for module in (package_utils, mmengine_utils, config_module, hub_module):
         for name, function in replacements.items():
             if hasattr(module, name):
                 setattr(module, name, function)
