@@ -13,7 +13,11 @@ Examples::
     # which datasets are prepared, and how to prepare the others
     python tools/gvb.py tasks
 
-    python tools/gvb.py report --work-dir work_dirs/gvb
+    python tools/gvb.py report --work-dir work_dirs/gvb --compare Up-G/MN-B4 Up-A/R50
+
+A task that fails writes ``<task>/failed.json`` (error, traceback file, the command that
+retries it) and the other tasks go on; the exit status is 1 when any task failed, and
+rerunning the same command retries the failed tasks (finished ones are skipped).
 
 Distributed (Runner-based protocols)::
 
@@ -94,6 +98,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument('--task-file', help='extra (non-GV-B) task definitions')
     run.add_argument('--num-workers', type=int, default=2)
     run.add_argument('--device', help='device of the cached-feature probe')
+    run.add_argument('--fail-fast', action='store_true',
+                     help='stop at the first failing task (default: record failed.json '
+                     'and go on with the other tasks)')
     run.add_argument('--launcher', default='none',
                      choices=['none', 'pytorch', 'slurm', 'mpi'])
     run.add_argument('--local_rank', '--local-rank', type=int, default=0)
@@ -133,19 +140,35 @@ def cmd_run(args) -> int:
         ratio=args.ratio, shot=args.shot, val_ratio=args.val_ratio, seed=args.seed,
         impl=args.impl, recipe=parse_key_values(args.recipe, nested=True),
         cfg_options=cfg_options, launcher=args.launcher, num_workers=args.num_workers,
-        device=args.device)
+        device=args.device, keep_going=not args.fail_fast,
+        command=[sys.executable, osp.relpath(osp.abspath(__file__))] + list(args.argv))
     if cfg.launcher != 'none':
         import torch
         from mmengine.dist import init_dist
         init_dist(cfg.launcher, backend='nccl' if torch.cuda.is_available() else 'gloo')
     results = run_suite(cfg)
+    from mmengine.dist import is_main_process
+    failed = [res for res in results if res['status'] == 'failed']
+    if not is_main_process():
+        return 1 if failed else 0
     print('\nGV-B summary')
     for res in results:
         status = res['status']
         if status == 'missing':
             print(f"  {res['task']:<16} missing  -> prepare: {res['prepare']}")
+        elif status == 'failed':
+            print(f"  {res['task']:<16} FAILED   {res['error']}")
         else:
             print(f"  {res['task']:<16} {status:<8} {res['metric']} = {res['score']}")
+    if failed:
+        print(f"\n{len(failed)} of {len(results)} task(s) failed: "
+              f"{', '.join(r['task'] for r in failed)}")
+        for res in failed:
+            print(f"  {res['task']}: traceback {res['traceback']}\n"
+                  f"    retry: {res['retry']}")
+        print('Rerunning the same command retries the failed tasks '
+              '(finished ones are skipped).')
+        return 1
     return 0
 
 
@@ -175,7 +198,9 @@ def cmd_report(args) -> int:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
+    args.argv = argv
     return dict(run=cmd_run, tasks=cmd_tasks, report=cmd_report)[args.command](args)
 
 

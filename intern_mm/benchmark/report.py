@@ -1,9 +1,16 @@
-"""GV-B report: Markdown, CSV, JSON and a PNG plot in the published table's layout.
+"""GV-B report: Markdown, CSV, JSON and PNG figures in the published table's layout.
 
 Rows are runs (``work_dirs/gvb/<run-name>/``) followed by comparison rows of the
 published table; columns are the 26 GV-B datasets in the published order, then family
 means. Tasks whose data were missing are shown as ``missing`` and listed, with their
-prepare commands, below the table; stand-in tasks (raccoon, CamVid) get their own table.
+prepare commands, below the table; tasks that raised are shown as ``failed`` and listed
+with their error and retry command; stand-in tasks (raccoon, CamVid) get their own table.
+
+Figures (:mod:`intern_mm.visualization.gvb_figures`): ``report.png`` is a heatmap of runs
+x datasets with the values written in and the family means beside it (published rows:
+``compare``, default :data:`DEFAULT_FIGURE_COMPARE`); ``report_vs_<run>.png`` shows each
+run's improvement over one published ``reference`` row per dataset, sorted, the sign
+flipped for the lower-is-better columns.
 
 Family means (the direction of each is stated in the header):
 
@@ -28,11 +35,16 @@ from typing import Dict, List, Optional, Sequence
 import numpy as np
 
 from .official import load_official_results
-from .suite import MISSING_NAME, RESULT_NAME
+from .suite import FAILED_NAME, MISSING_NAME, RESULT_NAME
 from .tasks import GVB_TASKS
 
 __all__ = ['collect_runs', 'build_table', 'write_report', 'format_cell', 'parse_cell',
-           'FAMILY_MEANS']
+           'family_means', 'FAMILY_MEANS', 'DEFAULT_FIGURE_COMPARE', 'DEFAULT_REFERENCE']
+
+#: Published rows of the figures when ``compare`` is not given.
+DEFAULT_FIGURE_COMPARE = ('Up-A/MN-B4', 'Up-E/C-MN-B4', 'Up-G/MN-B4')
+#: Published row the runs are compared with in ``report_vs_<run>.png``.
+DEFAULT_REFERENCE = 'Up-G/MN-B4'
 
 FAMILY_MEANS = ('cls_mean', 'det_mean', 'seg_mean', 'depth_mean')
 _MEAN_HEADERS = dict(cls_mean='cls mean ↑', det_mean='det mean ↑', seg_mean='seg mean ↑',
@@ -79,7 +91,8 @@ def collect_runs(work_dir: str, runs: Optional[Sequence[str]] = None) -> List[di
         runs (Sequence[str], optional): Run names (default: every sub-folder with results).
 
     Returns:
-        list[dict]: ``{'name', 'results': {task: result}, 'missing': {task: info}}``.
+        list[dict]: ``{'name', 'results': {task: result}, 'missing': {task: info},
+        'failed': {task: failed.json}}`` (a task with ``result.json`` counts as done).
     """
     if not osp.isdir(work_dir):
         raise FileNotFoundError(f'work dir {work_dir} does not exist')
@@ -90,32 +103,50 @@ def collect_runs(work_dir: str, runs: Optional[Sequence[str]] = None) -> List[di
         run_dir = osp.join(work_dir, name)
         if not osp.isdir(run_dir):
             raise FileNotFoundError(f'run {run_dir} does not exist')
-        results, missing = {}, {}
+        results, missing, failed = {}, {}, {}
         for task in sorted(os.listdir(run_dir)):
             tdir = osp.join(run_dir, task)
-            if osp.isfile(osp.join(tdir, RESULT_NAME)):
-                with open(osp.join(tdir, RESULT_NAME)) as f:
-                    results[task] = json.load(f)
-            elif osp.isfile(osp.join(tdir, MISSING_NAME)):
-                with open(osp.join(tdir, MISSING_NAME)) as f:
-                    missing[task] = json.load(f)
-        if results or missing:
-            collected.append(dict(name=name, results=results, missing=missing))
+            for fname, into in ((RESULT_NAME, results), (FAILED_NAME, failed),
+                                (MISSING_NAME, missing)):
+                if osp.isfile(osp.join(tdir, fname)):
+                    with open(osp.join(tdir, fname)) as f:
+                        into[task] = json.load(f)
+                    break
+        if results or missing or failed:
+            collected.append(dict(name=name, results=results, missing=missing,
+                                  failed=failed))
     return collected
 
 
-def _family_means(values: Dict[str, Optional[List[float]]]) -> Dict[str, Optional[str]]:
-    def mean(cols, reduce_each=np.mean):
-        got = [float(reduce_each(values[c])) for c in cols if values.get(c)]
-        if not got:
-            return None
-        text = f'{np.mean(got):.{3 if cols[0].endswith("depth") else 1}f}'
-        return text if len(got) == len(cols) else f'{text} ({len(got)}/{len(cols)})'
+def family_means(values: Dict[str, Optional[List[float]]]) -> Dict[str, dict]:
+    """The family means of one row (see the module docstring for their definitions).
+
+    Args:
+        values (dict): Column -> numbers of the cell (None when empty).
+
+    Returns:
+        dict: ``{mean name: {'value': float | None, 'got': k, 'of': n}}``.
+    """
+    def mean(cols):
+        got = [float(np.mean(values[c])) for c in cols if values.get(c)]
+        return dict(value=float(np.mean(got)) if got else None, got=len(got),
+                    of=len(cols))
 
     cls_cols = [t.column for t in GVB_TASKS.values() if t.family == 'cls']
     return dict(cls_mean=mean(cls_cols), det_mean=mean(['voc0712_det', 'widerface_det']),
                 seg_mean=mean(['voc2012_seg']),
                 depth_mean=mean(['kitti_depth', 'nyuv2_depth']))
+
+
+def _family_means(values: Dict[str, Optional[List[float]]]) -> Dict[str, Optional[str]]:
+    texts = {}
+    for name, m in family_means(values).items():
+        if m['value'] is None:
+            texts[name] = None
+            continue
+        text = f"{m['value']:.{3 if name == 'depth_mean' else 1}f}"
+        texts[name] = text if m['got'] == m['of'] else f"{text} ({m['got']}/{m['of']})"
+    return texts
 
 
 def build_table(runs: List[dict], official: Optional[List[dict]] = None,
@@ -130,14 +161,19 @@ def build_table(runs: List[dict], official: Optional[List[dict]] = None,
 
     Returns:
         dict: ``columns``, ``rows`` (``name``, ``source``, ``cells``, ``means``,
-        ``numbers``), ``missing`` (run -> task -> prepare command) and ``extra`` rows
-        of stand-in tasks.
+        ``numbers``), ``missing`` (run -> task -> prepare command), ``failed``
+        (run -> task -> ``failed.json``) and ``extra`` rows of stand-in tasks.
+
+    Raises:
+        ValueError: If ``compare`` names a row the published table lacks.
     """
     columns = _columns()
-    rows, missing, extra = [], {}, []
+    rows, missing, extra, failed = [], {}, [], {}
     for run in runs:
+        run_failed = run.get('failed', {})
         if not run['missing'] and not any(
-                r.get('in_gvb', True) for r in run['results'].values()):
+                r.get('in_gvb', True) for r in run['results'].values()) and not any(
+                f.get('in_gvb', True) for f in run_failed.values()):
             rows_extra_only = True
         else:
             rows_extra_only = False
@@ -147,6 +183,9 @@ def build_table(runs: List[dict], official: Optional[List[dict]] = None,
             if res is not None:
                 cells[col] = format_cell(col, res['score'])
                 numbers[col] = parse_cell(cells[col])
+            elif col in run_failed:
+                cells[col] = 'failed'
+                numbers[col] = None
             elif col in run['missing']:
                 cells[col] = 'missing'
                 numbers[col] = None
@@ -158,11 +197,18 @@ def build_table(runs: List[dict], official: Optional[List[dict]] = None,
                              numbers=numbers, means=_family_means(numbers)))
         if run['missing']:
             missing[run['name']] = {k: v['prepare'] for k, v in run['missing'].items()}
+        if run_failed:
+            failed[run['name']] = run_failed
         for task, res in run['results'].items():
             if not res.get('in_gvb', True):
                 extra.append(dict(run=run['name'], task=task, title=res.get('title'),
                                   metric=res['metric'], score=res['score'],
                                   metrics=res['metrics']))
+    known = [f"{row['stage']}/{row['model']}" for row in official or []]
+    unknown = [c for c in compare or [] if c not in known]
+    if unknown:
+        raise ValueError(f'--compare: no published row {", ".join(unknown)}; '
+                         f'rows: {" ".join(known)}')
     for row in official or []:
         name = f"{row['stage']}/{row['model']}"
         if compare and name not in compare:
@@ -171,7 +217,9 @@ def build_table(runs: List[dict], official: Optional[List[dict]] = None,
         numbers = {c: parse_cell(v) for c, v in cells.items()}
         rows.append(dict(name=f'{name} (published)', source='official', cells=cells,
                          numbers=numbers, means=_family_means(numbers)))
-    return dict(columns=columns, rows=rows, missing=missing, extra=extra)
+    for row in rows:
+        row['mean_values'] = {k: v['value'] for k, v in family_means(row['numbers']).items()}
+    return dict(columns=columns, rows=rows, missing=missing, failed=failed, extra=extra)
 
 
 def _markdown(table: dict) -> str:
@@ -193,6 +241,15 @@ def _markdown(table: dict) -> str:
         for e in table['extra']:
             score = e['score'] if not isinstance(e['score'], float) else f"{e['score']:.2f}"
             lines.append(f"| {e['run']} | {e['task']} | {e['metric']} | {score} |")
+    if table.get('failed'):
+        lines += ['', '## Failed tasks', '',
+                  'The task raised; its folder holds `failed.json` and the traceback. '
+                  'Rerunning the run command retries it.', '']
+        for run, tasks in table['failed'].items():
+            for task, info in tasks.items():
+                lines.append(f"- `{run}` / **{task}**: {info.get('error', '?')} "
+                             f"(traceback: `{info.get('traceback')}`); retry: "
+                             f"`{info.get('retry')}`")
     if table['missing']:
         lines += ['', '## Missing datasets', '']
         for run, tasks in table['missing'].items():
@@ -201,37 +258,14 @@ def _markdown(table: dict) -> str:
     return '\n'.join(lines) + '\n'
 
 
-def _plot(table: dict, path: str) -> None:
-    import matplotlib
-    matplotlib.use('Agg')
-    import matplotlib.pyplot as plt
-    cls_cols = [t.column for t in GVB_TASKS.values() if t.family == 'cls']
-    rows = table['rows']
-    fig, ax = plt.subplots(figsize=(max(8, 0.6 * len(cls_cols) * max(1, len(rows)) / 3),
-                                    4.5))
-    width = 0.8 / max(1, len(rows))
-    x = np.arange(len(cls_cols))
-    for i, row in enumerate(rows):
-        vals = [row['numbers'][c][0] if row['numbers'].get(c) else np.nan
-                for c in cls_cols]
-        ax.bar(x + i * width, vals, width, label=row['name'])
-    ax.set_xticks(x + 0.4 - width / 2)
-    ax.set_xticklabels(cls_cols, rotation=60, ha='right', fontsize=8)
-    ax.set_ylabel('accuracy (%)')
-    ax.set_title('GV-B classification (10% data)')
-    ax.legend(fontsize=7, ncol=2)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-
-
 def write_report(work_dir: str,
                  out_dir: Optional[str] = None,
                  runs: Optional[Sequence[str]] = None,
                  official_path: Optional[str] = None,
                  compare: Optional[Sequence[str]] = None,
-                 with_official: bool = True) -> Dict[str, str]:
-    """Write ``report.md``, ``report.csv``, ``report.json`` and ``report.png``.
+                 with_official: bool = True,
+                 reference: Optional[str] = None) -> Dict[str, str]:
+    """Write ``report.{md,csv,json,png}`` and ``report_vs_<run>.png`` per run.
 
     Args:
         work_dir (str): Root of the runs.
@@ -240,16 +274,37 @@ def write_report(work_dir: str,
         official_path (str, optional): Published-results CSV (default: the shared
             reference, else the built-in copy).
         compare (Sequence[str], optional): Published rows to include (``stage/model``).
+            Defaults to every row in the tables and :data:`DEFAULT_FIGURE_COMPARE` in
+            the heatmap.
         with_official (bool): Include published rows. Defaults to True.
+        reference (str, optional): Published row (``stage/model``) the runs are
+            compared with. Defaults to :data:`DEFAULT_REFERENCE`.
 
     Returns:
-        dict: Paths of the written files (``md``, ``csv``, ``json``, ``png``).
+        dict: Paths of the written files (``md``, ``csv``, ``json``, ``png`` and
+        ``vs:<run>`` per run with GV-B results).
+
+    Raises:
+        FileNotFoundError: If there are no results under ``work_dir``.
+        ValueError: If ``compare`` or ``reference`` names no published row.
     """
     runs_data = collect_runs(work_dir, runs)
     if not runs_data:
         raise FileNotFoundError(f'no GV-B results under {work_dir}')
     official = load_official_results(official_path) if with_official else None
     table = build_table(runs_data, official, compare)
+    fig_table = table if compare or not official else build_table(
+        runs_data, official, DEFAULT_FIGURE_COMPARE)
+    ref_name = reference or DEFAULT_REFERENCE
+    ref_row = None
+    if official:
+        known = [f"{r['stage']}/{r['model']}" for r in official]
+        if ref_name not in known:
+            raise ValueError(f'--reference: no published row {ref_name}; '
+                             f'rows: {" ".join(known)}')
+        ref_row = build_table([], official, [ref_name])['rows'][0]
+    elif reference:
+        raise ValueError('--reference needs the published rows (drop --no-official)')
     out_dir = out_dir or osp.join(work_dir, 'report')
     os.makedirs(out_dir, exist_ok=True)
     paths = {k: osp.join(out_dir, f'report.{k}') for k in ('md', 'csv', 'json', 'png')}
@@ -265,5 +320,13 @@ def write_report(work_dir: str,
     with open(paths['json'], 'w') as f:
         json.dump(dict(table, runs={r['name']: r['results'] for r in runs_data}), f,
                   indent=1, default=repr)
-    _plot(table, paths['png'])
+    from intern_mm.visualization.gvb_figures import plot_gvb_heatmap, plot_run_vs_reference
+    plot_gvb_heatmap(fig_table, paths['png'])
+    if ref_row is not None:
+        for row in table['rows']:
+            if row['source'] == 'run' and any(row['numbers'].values()):
+                safe = ''.join(c if c.isalnum() or c in '-_.' else '_' for c in row['name'])
+                path = osp.join(out_dir, f'report_vs_{safe}.png')
+                plot_run_vs_reference(row, ref_row, path)
+                paths[f"vs:{row['name']}"] = path
     return paths

@@ -4,12 +4,17 @@ Layout of a run (``work_dirs/gvb/<run-name>/``)::
 
     <task>/result.json        final result with provenance (presence = task finished)
     <task>/missing.json       the task's data are absent (with the prepare command)
+    <task>/failed.json        the task raised (error, traceback file, retry command)
+    <task>/failed_traceback.txt  the full traceback of that failure
     <task>/final/             Runner work dir of the final run (checkpoints -> resume)
     <task>/search/<trial>/    one folder per search trial (trial.json when finished)
     <task>/features_*.pt      cached features of the fast classification probe
 
 A finished task (``result.json``) is skipped; an interrupted Runner-based run resumes
 from its last checkpoint (mmengine ``resume=True``); finished search trials are reused.
+A task that raises gets ``failed.json``; with ``keep_going`` (what ``tools/gvb.py run``
+does) the other tasks still run; the next run retries it and removes ``failed.json``
+once it succeeds.
 
 Example:
     >>> from intern_mm.benchmark.suite import SuiteConfig, run_suite
@@ -23,9 +28,11 @@ import json
 import os
 import os.path as osp
 import platform
+import shlex
 import subprocess
 import sys
 import time
+import traceback
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from typing import Dict, Iterator, List, Optional
@@ -36,15 +43,19 @@ from .backbone import BackboneSpec, build_backbone, parse_backbone_spec, \
     probe_backbone_outputs
 from .protocols import (PROTOCOL_MODES, ProtocolContext, build_runner_cfg, dataset_cfgs,
                         dense_backbone_cfg, family_recipe, metric_keys)
+from .progress import SuiteProgress
 from .search import search_grid, select_best, trial_name
 from .subsets import make_subset, verify_subset
 from .tasks import GVBTask, resolve_layout, select_tasks
 
 __all__ = ['SuiteConfig', 'run_suite', 'run_task', 'provenance', 'task_score',
-           'preserve_default_scope', 'ensure_subset', 'RESULT_NAME', 'MISSING_NAME']
+           'preserve_default_scope', 'ensure_subset', 'retry_command', 'RESULT_NAME',
+           'MISSING_NAME', 'FAILED_NAME', 'TRACEBACK_NAME']
 
 RESULT_NAME = 'result.json'
 MISSING_NAME = 'missing.json'
+FAILED_NAME = 'failed.json'
+TRACEBACK_NAME = 'failed_traceback.txt'
 
 
 @dataclass
@@ -76,6 +87,14 @@ class SuiteConfig:
         num_workers (int): Data loader workers. Defaults to 2.
         device (str, optional): Device of the cached-feature probe.
         grid (list[dict], optional): Search grid (defaults to the published one).
+        keep_going (bool): After a task fails (``failed.json`` written), run the others
+            and return; otherwise re-raise. Distributed runs always re-raise (the other
+            ranks would wait for the failed one). Defaults to False.
+        command (list[str], optional): The command line that started the run
+            (``[python, tools/gvb.py, 'run', ...]``); ``failed.json`` turns it into the
+            command that retries the task.
+        progress (bool): Print task start / end lines and the suite line.
+            Defaults to True.
     """
     backbone: object
     tasks: str = 'all'
@@ -99,6 +118,9 @@ class SuiteConfig:
     num_workers: int = 2
     device: Optional[str] = None
     grid: Optional[List[dict]] = None
+    keep_going: bool = False
+    command: Optional[List[str]] = None
+    progress: bool = True
 
 
 def _versions() -> Dict[str, str]:
@@ -444,14 +466,82 @@ def run_task(cfg: SuiteConfig, task: GVBTask, spec: BackboneSpec, run_dir: str,
     return result
 
 
+def retry_command(cfg: SuiteConfig, task: str) -> str:
+    """The command that reruns only ``task`` (finished tasks are skipped anyway).
+
+    Args:
+        cfg (SuiteConfig): Run options (``command`` is the original command line).
+        task (str): Task name.
+
+    Returns:
+        str: A shell command (``cd DIR && python tools/gvb.py run ... --tasks TASK``), or
+        a Python call when the suite was not started from the command line.
+    """
+    if not cfg.command:
+        return (f"run_suite(SuiteConfig(..., tasks='{task}')) with the same options "
+                f"(work_dir={cfg.work_dir!r}, run_name={cfg.run_name!r})")
+    argv, out, i = list(cfg.command), [], 0
+    replaced = False
+    while i < len(argv):
+        if argv[i] == '--tasks' and i + 1 < len(argv):
+            out += ['--tasks', task]
+            i, replaced = i + 2, True
+            continue
+        if argv[i].startswith('--tasks='):
+            out.append(f'--tasks={task}')
+            i, replaced = i + 1, True
+            continue
+        out.append(argv[i])
+        i += 1
+    if not replaced:
+        out += ['--tasks', task]
+    return f'cd {shlex.quote(os.getcwd())} && {shlex.join(out)}'
+
+
+def _record_failure(cfg: SuiteConfig, task: GVBTask, run_dir: str, exc: BaseException,
+                    wall: float) -> dict:
+    """Write ``failed.json`` and the traceback file of a task that raised."""
+    from mmengine.dist import get_rank, get_world_size
+    task_dir = osp.join(run_dir, task.name)
+    os.makedirs(task_dir, exist_ok=True)
+    rank, world = get_rank(), get_world_size()
+    tb_name = TRACEBACK_NAME if world == 1 else \
+        TRACEBACK_NAME.replace('.txt', f'_rank{rank}.txt')
+    tb_path = osp.abspath(osp.join(task_dir, tb_name))
+    with open(tb_path, 'w') as f:
+        f.write(''.join(traceback.format_exception(type(exc), exc, exc.__traceback__)))
+    error = f'{type(exc).__name__}: {exc}'.strip().splitlines()
+    info = dict(task=task.name, status='failed', family=task.family, column=task.column,
+                in_gvb=task.in_gvb, metric=task.metric, error=error[0] if error else '',
+                traceback=tb_path, retry=retry_command(cfg, task.name),
+                log_dir=osp.abspath(task_dir), rank=rank, world_size=world,
+                wall_time_s=wall, provenance=provenance())
+    info['failed_json'] = osp.abspath(osp.join(task_dir, FAILED_NAME))
+    _dump(info['failed_json'], info)
+    return info
+
+
+def _clear_failure(run_dir: str, task: str) -> None:
+    task_dir = osp.join(run_dir, task)
+    for name in os.listdir(task_dir) if osp.isdir(task_dir) else []:
+        if name == FAILED_NAME or name.startswith(TRACEBACK_NAME[:-4]):
+            os.remove(osp.join(task_dir, name))
+
+
 def run_suite(cfg: SuiteConfig) -> List[dict]:
     """Run every requested task (finished ones are skipped, interrupted ones resume).
+
+    A task that raises writes ``<task>/failed.json`` (error, traceback file, retry
+    command); with ``cfg.keep_going`` the other tasks go on and its entry in the returned
+    list has ``status='failed'``, otherwise the exception propagates (after the record).
+    A task that succeeds removes an earlier ``failed.json``.
 
     Args:
         cfg (SuiteConfig): Run options.
 
     Returns:
-        list[dict]: One result per task (``done``, ``skipped`` or ``missing``).
+        list[dict]: One result per task (``done``, ``skipped``, ``missing`` or
+        ``failed``).
     """
     if cfg.mode not in PROTOCOL_MODES:
         raise ValueError(f'unknown mode "{cfg.mode}", expected one of {PROTOCOL_MODES}')
@@ -461,14 +551,33 @@ def run_suite(cfg: SuiteConfig) -> List[dict]:
     tasks = select_tasks(cfg.tasks)
     run_dir = osp.join(cfg.work_dir, _run_name(cfg, spec))
     os.makedirs(run_dir, exist_ok=True)
-    from mmengine.dist import is_main_process
-    if is_main_process():
+    from mmengine.dist import get_world_size, is_main_process
+    main = is_main_process()
+    if main:
         _dump(osp.join(run_dir, 'run.json'), dict(
             config={k: v for k, v in asdict(cfg).items() if k != 'backbone'},
             backbone=spec.to_dict(), tasks=[t.name for t in tasks],
             provenance=provenance()))
+    pending = [t.name for t in tasks
+               if not osp.isfile(osp.join(run_dir, t.name, RESULT_NAME))]
+    progress = SuiteProgress([(t.name, t.family) for t in tasks], pending=pending,
+                             enabled=cfg.progress and main)
     results = []
     cache: dict = {}
     for task in tasks:
-        results.append(run_task(cfg, task, spec, run_dir, cache))
+        progress.start(task.name)
+        start = time.perf_counter()
+        try:
+            result = run_task(cfg, task, spec, run_dir, cache)
+        except Exception as exc:  # noqa: BLE001  (recorded, then isolated or re-raised)
+            result = _record_failure(cfg, task, run_dir, exc, time.perf_counter() - start)
+            progress.end(task.name, result)
+            if not cfg.keep_going or get_world_size() > 1:
+                raise
+            results.append(result)
+            continue
+        if main:
+            _clear_failure(run_dir, task.name)
+        progress.end(task.name, result)
+        results.append(result)
     return results

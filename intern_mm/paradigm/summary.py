@@ -1,5 +1,6 @@
 """Summary (JSON + Markdown) of a paradigm run."""
 import math
+import os.path as osp
 import time
 from typing import Any, Dict, List, Optional
 
@@ -102,6 +103,13 @@ def _other_metrics(stage: dict, limit: int = 6) -> str:
     return text
 
 
+def _claim_figure_link(summary: dict) -> str:
+    """Draw ``<work_dir>/summary.png`` from ``summary['adaptation']``; its Markdown link."""
+    from intern_mm.visualization.claim_figure import plot_claim
+    plot_claim(summary['adaptation'], osp.join(summary['work_dir'], 'summary.png'))
+    return '![10%-adapted backbones vs scratch training, per task family](summary.png)'
+
+
 def render_markdown(summary: dict) -> str:
     """Render the summary as Markdown (stage table + downstream comparison)."""
     lines = ['# INTERN paradigm summary', '']
@@ -131,4 +139,6 @@ def render_markdown(summary: dict) -> str:
     if timings:
         lines += ['', 'Wall time this run (s): ' + ', '.join(
             f'{k}={_fmt(v, 1)}' for k, v in timings.items())]
+    if summary.get('adaptation'):
+        lines += ['', _claim_figure_link(summary)]
     return '\n'.join(lines) + '\n'

@@ -1,0 +1,277 @@
+"""GV-B report figures: a heatmap of runs x datasets, and each run against a reference.
+
+Both functions take rows of :func:`intern_mm.benchmark.report.build_table` (``name``,
+``source``, ``cells``, ``numbers``, ``mean_values``) and return the data they drew, so a
+test (or a reader) can check the figure against the table.
+
+* :func:`plot_gvb_heatmap`: one row per run / published row, one column per reported
+  number (WIDER FACE gives three columns E/M/H, CityPersons two, R/H), the values written
+  in, the family means in a panel beside it. The colour of a cell is its place within its
+  column, from the column's worst value (red) to its best (green); for the
+  lower-is-better columns (CityPersons MR^-2, depth RMSE; marked ``↓``) the lowest value
+  is the best. Empty cells say ``missing`` (data absent), ``failed`` (the task raised) or
+  ``—`` (not run).
+* :func:`plot_run_vs_reference`: one panel per task family; per dataset the improvement
+  of the run over the reference row, sorted. Improvement is ``run − reference`` for
+  higher-is-better metrics and ``reference − run`` for the lower-is-better ones, so a bar
+  to the right is always better; the axis label says so.
+
+Example:
+    >>> from intern_mm.benchmark.report import build_table, collect_runs
+    >>> from intern_mm.benchmark.official import load_official_results
+    >>> table = build_table(collect_runs('work_dirs/gvb'), load_official_results(),
+    ...                     ['Up-G/MN-B4'])
+    >>> drawn = plot_gvb_heatmap(table, 'report.png')
+    >>> drawn['rows'], drawn['values'].shape
+"""
+from typing import Dict, List, Optional, Sequence
+
+import numpy as np
+
+from intern_mm.benchmark.tasks import FAMILIES, GVB_TASKS
+
+__all__ = ['heatmap_columns', 'plot_gvb_heatmap', 'plot_run_vs_reference',
+           'improvement', 'MEAN_COLUMNS']
+
+#: Family means shown beside the heatmap: (key, label, lower is better).
+MEAN_COLUMNS = (('cls_mean', 'cls mean', False), ('det_mean', 'det mean', False),
+                ('seg_mean', 'seg mean', False), ('depth_mean', 'depth mean\nRMSE ↓', True))
+
+_SHORT = dict(voc0712_det='VOC07+12', widerface_det='WIDER', citypersons_det='CityPersons',
+              voc2012_seg='VOC2012', kitti_depth='KITTI', nyuv2_depth='NYUv2')
+_SUB = dict(widerface_ap=('Easy', 'Med', 'Hard'), mr=('Reas.', 'Heavy'))
+_UNITS = dict(cls='accuracy points (%)', det='AP / MR$^{-2}$ points (%)',
+              seg='mIoU points (%)', depth='RMSE (m)')
+_METRIC_NAME = dict(top1='top-1 %', mean_per_class='mean per-class %', mAP='mAP %',
+                    widerface_ap='AP %', mr='MR$^{-2}$ %', mIoU='mIoU %', rmse='RMSE m')
+
+
+def _plt():
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    return plt
+
+
+def heatmap_columns() -> List[dict]:
+    """The numbers of a GV-B row, one entry each, in the published order.
+
+    Returns:
+        list[dict]: ``key`` (``'widerface_det:1'`` for WIDER FACE Medium), ``column``,
+        ``index`` into the cell's numbers, ``label``, ``family``, ``metric``,
+        ``lower_is_better``.
+    """
+    cols = []
+    for task in GVB_TASKS.values():
+        subs = _SUB.get(task.metric, (None, ))
+        for i, sub in enumerate(subs):
+            name = _SHORT.get(task.column, task.column)
+            label = name if sub is None else f'{name} {sub}'
+            if task.lower_is_better:
+                label += ' ↓'
+            cols.append(dict(key=task.column if sub is None else f'{task.column}:{i}',
+                             column=task.column, index=i, label=label, family=task.family,
+                             metric=task.metric, lower_is_better=task.lower_is_better))
+    return cols
+
+
+def _value(row: dict, col: dict) -> Optional[float]:
+    nums = row['numbers'].get(col['column'])
+    if not nums or col['index'] >= len(nums):
+        return None
+    return float(nums[col['index']])
+
+
+def _goodness(values: np.ndarray, lower_is_better: Sequence[bool]) -> np.ndarray:
+    """Place of each value within its column: 0 = the column's worst, 1 = its best."""
+    good = np.full(values.shape, np.nan)
+    for j, low in enumerate(lower_is_better):
+        col = values[:, j]
+        ok = ~np.isnan(col)
+        if not ok.any():
+            continue
+        lo, hi = col[ok].min(), col[ok].max()
+        frac = np.full(col.shape, 0.5) if hi == lo else (col - lo) / (hi - lo)
+        good[ok, j] = (1.0 - frac if low else frac)[ok]
+    return good
+
+
+def _fmt(value: float, metric: str) -> str:
+    return f'{value:.3f}' if metric == 'rmse' or metric == 'depth' else f'{value:.1f}'
+
+
+def plot_gvb_heatmap(table: dict, out_png: str, title: Optional[str] = None) -> dict:
+    """Draw ``report.png``: runs x datasets with the values, family means beside it.
+
+    Args:
+        table (dict): :func:`~intern_mm.benchmark.report.build_table` output.
+        out_png (str): Where to write the figure.
+        title (str, optional): Figure title.
+
+    Returns:
+        dict: What was drawn: ``rows`` (names, top to bottom), ``columns``
+        (:func:`heatmap_columns` entries), ``values`` (rows x columns, NaN where
+        empty), ``goodness`` (the colour scale, 0 worst .. 1 best of the column),
+        ``texts`` (the annotations), ``means`` / ``mean_goodness`` (rows x
+        :data:`MEAN_COLUMNS`), ``panels`` (axes titles) and ``size_px``.
+    """
+    plt = _plt()
+    from matplotlib.colors import ListedColormap  # noqa: F401  (Agg backend set first)
+    cols = heatmap_columns()
+    rows = table['rows']
+    names = [r['name'] for r in rows]
+    values = np.array([[_value(r, c) if _value(r, c) is not None else np.nan
+                        for c in cols] for r in rows], dtype=float).reshape(len(rows),
+                                                                            len(cols))
+    good = _goodness(values, [c['lower_is_better'] for c in cols])
+    texts = []
+    for r, row in enumerate(rows):
+        line = []
+        for j, c in enumerate(cols):
+            cell = row['cells'].get(c['column'], '')
+            if not np.isnan(values[r, j]):
+                line.append(_fmt(values[r, j], c['metric']))
+            elif cell in ('missing', 'failed'):
+                line.append(cell)
+            else:
+                line.append('—')
+        texts.append(line)
+    means = np.array([[np.nan if r['mean_values'].get(k) is None else r['mean_values'][k]
+                       for k, _, _ in MEAN_COLUMNS] for r in rows],
+                     dtype=float).reshape(len(rows), len(MEAN_COLUMNS))
+    mean_good = _goodness(means, [low for _, _, low in MEAN_COLUMNS])
+
+    cmap = plt.get_cmap('RdYlGn').copy()
+    cmap.set_bad('#eeeeee')
+    cell_w, cell_h = 0.62, 0.42
+    name_w = 0.09 * max([len(n) for n in names] + [10]) + 0.3
+    width = name_w + cell_w * (len(cols) + 0.6 + 1.3 * len(MEAN_COLUMNS)) + 1.6
+    height = 2.3 + cell_h * max(1, len(rows))
+    fig = plt.figure(figsize=(width, height))
+    ratios = [len(cols), 1.3 * len(MEAN_COLUMNS)]
+    gs = fig.add_gridspec(1, 2, width_ratios=ratios, wspace=0.03,
+                          left=name_w / width, right=1 - 1.3 / width,
+                          bottom=1.55 / height, top=1 - 0.75 / height)
+    ax = fig.add_subplot(gs[0])
+    axm = fig.add_subplot(gs[1], sharey=ax)
+    im = None
+    for a, vals, gd, labels, txt in (
+            (ax, values, good, [c['label'] for c in cols], texts),
+            (axm, means, mean_good, [lbl for _, lbl, _ in MEAN_COLUMNS],
+             [[('—' if np.isnan(v) else (f'{v:.3f}' if k == 'depth_mean' else f'{v:.1f}'))
+               for v, (k, _, _) in zip(line, MEAN_COLUMNS)] for line in means])):
+        im = a.imshow(np.ma.masked_invalid(gd), cmap=cmap, vmin=0, vmax=1, aspect='auto')
+        a.set_xticks(range(len(labels)))
+        a.set_xticklabels(labels, rotation=55, ha='right', rotation_mode='anchor',
+                          fontsize=8)
+        a.set_xticks(np.arange(-0.5, len(labels)), minor=True)
+        a.set_yticks(np.arange(-0.5, len(rows)), minor=True)
+        a.grid(which='minor', color='white', linewidth=1.5)
+        a.tick_params(which='minor', length=0)
+        for r in range(len(rows)):
+            for j in range(len(labels)):
+                t = txt[r][j]
+                a.text(j, r, t, ha='center', va='center',
+                       fontsize=7 if len(t) <= 5 else 6,
+                       color='#b00000' if t == 'failed' else 'black')
+    ax.set_yticks(range(len(rows)))
+    ax.set_yticklabels(names, fontsize=8)
+    plt.setp(axm.get_yticklabels(), visible=False)
+    # family blocks: separators and names above the columns
+    fams = [c['family'] for c in cols]
+    for j in range(1, len(cols)):
+        if fams[j] != fams[j - 1]:
+            ax.axvline(j - 0.5, color='black', linewidth=1.2)
+    for fam in FAMILIES:
+        idx = [j for j, f in enumerate(fams) if f == fam]
+        if idx:
+            ax.text((idx[0] + idx[-1]) / 2, -0.7, fam, ha='center', va='bottom',
+                    fontsize=9, fontweight='bold')
+    axm.text((len(MEAN_COLUMNS) - 1) / 2, -0.7, 'family means', ha='center', va='bottom',
+             fontsize=9, fontweight='bold')
+    cax = fig.add_axes([1 - 1.0 / width, 1.55 / height, 0.18 / width,
+                        1 - 2.3 / height])
+    cbar = fig.colorbar(im, cax=cax, ticks=[0, 1])
+    cbar.ax.set_yticklabels(['worst', 'best'], fontsize=7)
+    cbar.set_label('place within the column\n(↓ columns: lowest is best)', fontsize=7)
+    fig.suptitle(title or 'GV-B (10% training data): values in each column\'s unit — '
+                 'accuracy / AP / mIoU %, MR$^{-2}$ % (↓), RMSE m (↓)', fontsize=9,
+                 y=1 - 0.12 / height, va='top')
+    dpi = 110
+    fig.savefig(out_png, dpi=dpi)
+    plt.close(fig)
+    return dict(rows=names, columns=cols, values=values, goodness=good, texts=texts,
+                means=means, mean_goodness=mean_good,
+                panels=['datasets', 'family means'],
+                size_px=(int(round(width * dpi)), int(round(height * dpi))))
+
+
+def improvement(run_value: float, ref_value: float, lower_is_better: bool) -> float:
+    """``run − ref``, or ``ref − run`` for a lower-is-better metric (> 0: run is better)."""
+    return ref_value - run_value if lower_is_better else run_value - ref_value
+
+
+def plot_run_vs_reference(run_row: dict, ref_row: dict, out_png: str) -> Dict[str, list]:
+    """Draw the run's improvement over a reference row, per dataset, one panel per family.
+
+    Args:
+        run_row (dict): A row of the report table (``source == 'run'``).
+        ref_row (dict): The reference row (e.g. ``Up-G/MN-B4 (published)``).
+        out_png (str): Where to write the figure.
+
+    Returns:
+        dict: ``{family: [{'key', 'label', 'improvement', 'run', 'ref',
+        'lower_is_better'}, ...]}`` in drawn order (top to bottom = best to worst),
+        families with no common dataset left out.
+    """
+    plt = _plt()
+    panels: Dict[str, list] = {}
+    for c in heatmap_columns():
+        run_v, ref_v = _value(run_row, c), _value(ref_row, c)
+        if run_v is None or ref_v is None:
+            continue
+        panels.setdefault(c['family'], []).append(dict(
+            key=c['key'], label=c['label'], run=run_v, ref=ref_v,
+            lower_is_better=c['lower_is_better'],
+            improvement=improvement(run_v, ref_v, c['lower_is_better'])))
+    for fam in panels:
+        panels[fam].sort(key=lambda e: -e['improvement'])
+    fams = [f for f in FAMILIES if f in panels]
+    n_bars = [len(panels[f]) for f in fams] or [1]
+    height = 1.3 + sum(0.32 * n + 0.95 for n in n_bars)
+    fig, axes = plt.subplots(len(fams) or 1, 1, figsize=(8.5, height), squeeze=False,
+                             gridspec_kw=dict(height_ratios=[n + 2.2 for n in n_bars]))
+    ref_name = ref_row['name'].replace(' (published)', '')
+    for ax, fam in zip(axes[:, 0], fams):
+        items = panels[fam]
+        y = np.arange(len(items))
+        imp = np.array([e['improvement'] for e in items])
+        ax.barh(y, imp, color=['#2a9d4a' if v >= 0 else '#c0392b' for v in imp])
+        ax.axvline(0, color='black', linewidth=0.8)
+        ax.set_yticks(y)
+        ax.set_yticklabels([f"{e['label']}  ({_fmt(e['run'], fam)} vs "
+                            f"{_fmt(e['ref'], fam)})" for e in items], fontsize=8)
+        ax.invert_yaxis()
+        span = max(1e-9, float(np.abs(imp).max()))
+        ax.set_xlim(-1.25 * span, 1.25 * span)
+        for yi, v in zip(y, imp):
+            ax.text(v + (0.02 if v >= 0 else -0.02) * span, yi,
+                    f'{v:+.3f}' if fam == 'depth' else f'{v:+.1f}',
+                    va='center', ha='left' if v >= 0 else 'right', fontsize=7)
+        flip = any(e['lower_is_better'] for e in items)
+        ax.set_xlabel(f'improvement over {ref_name}, {_UNITS[fam]}: run − reference'
+                      + ('; ↓ columns: reference − run' if flip else '')
+                      + ' (> 0: run better)', fontsize=8)
+        ax.set_title(f'{fam}', fontsize=9, loc='left', fontweight='bold')
+        ax.tick_params(axis='x', labelsize=7)
+        ax.grid(axis='x', alpha=0.3)
+    if not fams:
+        axes[0, 0].text(0.5, 0.5, f'no dataset in common with {ref_name}', ha='center',
+                        va='center')
+        axes[0, 0].set_axis_off()
+    fig.suptitle(f"{run_row['name']} vs {ref_name} (published), per dataset "
+                 '(labels: run vs reference)', fontsize=9)
+    fig.tight_layout()
+    fig.savefig(out_png, dpi=110)
+    plt.close(fig)
+    return {f: panels[f] for f in fams}
