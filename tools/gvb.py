@@ -118,7 +118,10 @@ def build_parser() -> argparse.ArgumentParser:
                         '(default ../shared/reference/gvb_official_results.csv, '
                         'else the built-in copy)')
     report.add_argument('--compare', nargs='+', metavar='STAGE/MODEL',
-                        help='published rows to include, e.g. Up-G/MN-B4 (default all)')
+                        help='published rows to include, e.g. Up-G/MN-B4 (default: all in '
+                        'the tables, Up-A/MN-B4 Up-E/C-MN-B4 Up-G/MN-B4 in report.png)')
+    report.add_argument('--reference', metavar='STAGE/MODEL',
+                        help='published row of report_vs_<run>.png (default Up-G/MN-B4)')
     report.add_argument('--no-official', action='store_true')
     return parser
 
@@ -189,9 +192,12 @@ def cmd_tasks(args) -> int:
 
 def cmd_report(args) -> int:
     from intern_mm.benchmark.report import write_report
-    paths = write_report(args.work_dir, out_dir=args.out, runs=args.runs,
-                         official_path=args.official, compare=args.compare,
-                         with_official=not args.no_official)
+    try:
+        paths = write_report(args.work_dir, out_dir=args.out, runs=args.runs,
+                             official_path=args.official, compare=args.compare,
+                             with_official=not args.no_official, reference=args.reference)
+    except (FileNotFoundError, ValueError) as exc:
+        raise SystemExit(f'error: {exc}')
     for kind, path in paths.items():
         print(f'{kind}: {path}')
     return 0

@@ -4,11 +4,12 @@ Both functions take rows of :func:`intern_mm.benchmark.report.build_table` (``na
 ``source``, ``cells``, ``numbers``, ``mean_values``) and return the data they drew, so a
 test (or a reader) can check the figure against the table.
 
-* :func:`plot_gvb_heatmap`: one row per run / published row, one column per reported
-  number (WIDER FACE gives three columns E/M/H, CityPersons two, R/H), the values written
-  in, the family means in a panel beside it. The colour of a cell is its place within its
-  column, from the column's worst value (red) to its best (green); for the
-  lower-is-better columns (CityPersons MR^-2, depth RMSE; marked ``↓``) the lowest value
+* :func:`plot_gvb_heatmap`: one column per run / published row, one row per reported
+  number (WIDER FACE gives three rows E/M/H, CityPersons two, R/H), grouped by family,
+  the values written in, the family means in a panel below (portrait, so that it is
+  readable at page width). The colour of a cell is its place within its dataset's range
+  over the runs shown, from the worst value (red) to the best (green); for the
+  lower-is-better datasets (CityPersons MR^-2, depth RMSE; marked ``↓``) the lowest value
   is the best. Empty cells say ``missing`` (data absent), ``failed`` (the task raised) or
   ``—`` (not run).
 * :func:`plot_run_vs_reference`: one panel per task family; per dataset the improvement
@@ -100,8 +101,34 @@ def _fmt(value: float, metric: str) -> str:
     return f'{value:.3f}' if metric == 'rmse' or metric == 'depth' else f'{value:.1f}'
 
 
+def _wrap(name: str, width: int = 16) -> str:
+    """Break a run name at ``_``, ``/``, ``-`` or spaces into lines of <= ``width``."""
+    lines, cur = [], ''
+    for ch in name:
+        cur += ch
+        if len(cur) >= width:
+            cut = max(cur.rfind(c) for c in '_/- ')
+            cut = cut + 1 if cut > 0 else len(cur)
+            lines.append(cur[:cut].rstrip())
+            cur = cur[cut:]
+    if cur:
+        lines.append(cur.strip())
+    return '\n'.join(lines[:4])
+
+
+def _soft_cmap(plt):
+    """RdYlGn without its darkest ends (black text stays readable), grey for empty."""
+    from matplotlib.colors import ListedColormap
+    colors = plt.get_cmap('RdYlGn')(np.linspace(0.1, 0.9, 256))
+    colors[:, :3] = 0.25 + 0.75 * colors[:, :3]
+    cmap = ListedColormap(colors)
+    cmap.set_bad('#ececec')
+    return cmap
+
+
 def plot_gvb_heatmap(table: dict, out_png: str, title: Optional[str] = None) -> dict:
-    """Draw ``report.png``: runs x datasets with the values, family means beside it.
+    """Draw ``report.png``: datasets down, runs across, values written in; family means
+    in a panel below.
 
     Args:
         table (dict): :func:`~intern_mm.benchmark.report.build_table` output.
@@ -109,14 +136,14 @@ def plot_gvb_heatmap(table: dict, out_png: str, title: Optional[str] = None) -> 
         title (str, optional): Figure title.
 
     Returns:
-        dict: What was drawn: ``rows`` (names, top to bottom), ``columns``
-        (:func:`heatmap_columns` entries), ``values`` (rows x columns, NaN where
-        empty), ``goodness`` (the colour scale, 0 worst .. 1 best of the column),
-        ``texts`` (the annotations), ``means`` / ``mean_goodness`` (rows x
-        :data:`MEAN_COLUMNS`), ``panels`` (axes titles) and ``size_px``.
+        dict: What was drawn, indexed ``[run, dataset]``: ``rows`` (run names, left to
+        right in the figure), ``columns`` (:func:`heatmap_columns` entries, top to
+        bottom), ``values`` (NaN where empty), ``goodness`` (the colour scale, 0 the
+        column's worst .. 1 its best), ``texts`` (the annotations), ``means`` /
+        ``mean_goodness`` (runs x :data:`MEAN_COLUMNS`), ``panels`` (the two panels)
+        and ``size_px``.
     """
     plt = _plt()
-    from matplotlib.colors import ListedColormap  # noqa: F401  (Agg backend set first)
     cols = heatmap_columns()
     rows = table['rows']
     names = [r['name'] for r in rows]
@@ -140,63 +167,70 @@ def plot_gvb_heatmap(table: dict, out_png: str, title: Optional[str] = None) -> 
                        for k, _, _ in MEAN_COLUMNS] for r in rows],
                      dtype=float).reshape(len(rows), len(MEAN_COLUMNS))
     mean_good = _goodness(means, [low for _, _, low in MEAN_COLUMNS])
+    mean_texts = [[('—' if np.isnan(v) else (f'{v:.3f}' if k == 'depth_mean' else f'{v:.1f}'))
+                   for v, (k, _, _) in zip(line, MEAN_COLUMNS)] for line in means]
 
-    cmap = plt.get_cmap('RdYlGn').copy()
-    cmap.set_bad('#eeeeee')
-    cell_w, cell_h = 0.62, 0.42
-    name_w = 0.09 * max([len(n) for n in names] + [10]) + 0.3
-    width = name_w + cell_w * (len(cols) + 0.6 + 1.3 * len(MEAN_COLUMNS)) + 1.6
-    height = 2.3 + cell_h * max(1, len(rows))
+    cmap = _soft_cmap(plt)
+    cell_w, cell_h = 1.05, 0.25
+    label_w, right_w = 1.75, 0.7
+    top_h = 0.45 + 0.16 * max(_wrap(n).count('\n') + 1 for n in names) if names else 0.8
+    bottom_h = 1.05
+    width = label_w + cell_w * max(1, len(rows)) + right_w
+    grid_h = cell_h * (len(cols) + len(MEAN_COLUMNS) * 1.25) + 0.35
+    height = top_h + grid_h + bottom_h
     fig = plt.figure(figsize=(width, height))
-    ratios = [len(cols), 1.3 * len(MEAN_COLUMNS)]
-    gs = fig.add_gridspec(1, 2, width_ratios=ratios, wspace=0.03,
-                          left=name_w / width, right=1 - 1.3 / width,
-                          bottom=1.55 / height, top=1 - 0.75 / height)
+    gs = fig.add_gridspec(2, 1, height_ratios=[len(cols), 1.25 * len(MEAN_COLUMNS)],
+                          hspace=0.35 / (grid_h / 2), left=label_w / width,
+                          right=1 - right_w / width, bottom=bottom_h / height,
+                          top=1 - top_h / height)
     ax = fig.add_subplot(gs[0])
-    axm = fig.add_subplot(gs[1], sharey=ax)
+    axm = fig.add_subplot(gs[1], sharex=ax)
     im = None
-    for a, vals, gd, labels, txt in (
-            (ax, values, good, [c['label'] for c in cols], texts),
-            (axm, means, mean_good, [lbl for _, lbl, _ in MEAN_COLUMNS],
-             [[('—' if np.isnan(v) else (f'{v:.3f}' if k == 'depth_mean' else f'{v:.1f}'))
-               for v, (k, _, _) in zip(line, MEAN_COLUMNS)] for line in means])):
-        im = a.imshow(np.ma.masked_invalid(gd), cmap=cmap, vmin=0, vmax=1, aspect='auto')
-        a.set_xticks(range(len(labels)))
-        a.set_xticklabels(labels, rotation=55, ha='right', rotation_mode='anchor',
-                          fontsize=8)
-        a.set_xticks(np.arange(-0.5, len(labels)), minor=True)
-        a.set_yticks(np.arange(-0.5, len(rows)), minor=True)
-        a.grid(which='minor', color='white', linewidth=1.5)
+    for a, gd, labels, txt in (
+            (ax, good, [c['label'] for c in cols], texts),
+            (axm, mean_good, [lbl.replace('\n', ' ') for _, lbl, _ in MEAN_COLUMNS],
+             mean_texts)):
+        im = a.imshow(np.ma.masked_invalid(gd.T), cmap=cmap, vmin=0, vmax=1,
+                      aspect='auto')
+        a.set_yticks(range(len(labels)))
+        a.set_yticklabels(labels, fontsize=8)
+        a.set_xticks(np.arange(-0.5, len(rows)), minor=True)
+        a.set_yticks(np.arange(-0.5, len(labels)), minor=True)
+        a.grid(which='minor', color='white', linewidth=1.2)
         a.tick_params(which='minor', length=0)
+        a.tick_params(axis='x', which='major', length=0)
         for r in range(len(rows)):
             for j in range(len(labels)):
                 t = txt[r][j]
-                a.text(j, r, t, ha='center', va='center',
-                       fontsize=7 if len(t) <= 5 else 6,
-                       color='#b00000' if t == 'failed' else 'black')
-    ax.set_yticks(range(len(rows)))
-    ax.set_yticklabels(names, fontsize=8)
-    plt.setp(axm.get_yticklabels(), visible=False)
-    # family blocks: separators and names above the columns
+                a.text(r, j, t, ha='center', va='center', fontsize=8,
+                       color='#b00000' if t == 'failed' else
+                       ('#666666' if t in ('missing', '—') else 'black'),
+                       fontstyle='italic' if t in ('missing', 'failed') else 'normal')
+    ax.xaxis.tick_top()
+    ax.set_xticks(range(len(rows)))
+    ax.set_xticklabels([_wrap(n) for n in names], fontsize=8)
+    plt.setp(axm.get_xticklabels(), visible=False)
     fams = [c['family'] for c in cols]
     for j in range(1, len(cols)):
         if fams[j] != fams[j - 1]:
-            ax.axvline(j - 0.5, color='black', linewidth=1.2)
+            ax.axhline(j - 0.5, color='black', linewidth=1.2)
     for fam in FAMILIES:
         idx = [j for j, f in enumerate(fams) if f == fam]
         if idx:
-            ax.text((idx[0] + idx[-1]) / 2, -0.7, fam, ha='center', va='bottom',
-                    fontsize=9, fontweight='bold')
-    axm.text((len(MEAN_COLUMNS) - 1) / 2, -0.7, 'family means', ha='center', va='bottom',
-             fontsize=9, fontweight='bold')
-    cax = fig.add_axes([1 - 1.0 / width, 1.55 / height, 0.18 / width,
-                        1 - 2.3 / height])
-    cbar = fig.colorbar(im, cax=cax, ticks=[0, 1])
-    cbar.ax.set_yticklabels(['worst', 'best'], fontsize=7)
-    cbar.set_label('place within the column\n(↓ columns: lowest is best)', fontsize=7)
-    fig.suptitle(title or 'GV-B (10% training data): values in each column\'s unit — '
-                 'accuracy / AP / mIoU %, MR$^{-2}$ % (↓), RMSE m (↓)', fontsize=9,
-                 y=1 - 0.12 / height, va='top')
+            ax.text(len(rows) - 0.5 + 0.06, (idx[0] + idx[-1]) / 2, fam,
+                    ha='left', va='center', fontsize=9, fontweight='bold')
+    axm.text(len(rows) - 0.5 + 0.06, (len(MEAN_COLUMNS) - 1) / 2, 'means',
+             ha='left', va='center', fontsize=9, fontweight='bold')
+    cax = fig.add_axes([label_w / width, 0.5 / height,
+                        min(3.0, cell_w * max(1, len(rows))) / width, 0.12 / height])
+    cbar = fig.colorbar(im, cax=cax, orientation='horizontal', ticks=[0, 1])
+    cbar.ax.set_xticklabels(['worst', 'best'], fontsize=7)
+    cbar.set_label("colour: place in the row's range (↓ rows: lowest is best)",
+                   fontsize=7)
+    fig.suptitle(title or 'GV-B, 10% training data\n'
+                 'accuracy / AP / mIoU in %, MR$^{-2}$ in % (↓), RMSE in m (↓)',
+                 fontsize=9, x=(label_w + cell_w * max(1, len(rows)) / 2) / width,
+                 y=1 - 0.06 / height, va='top')
     dpi = 110
     fig.savefig(out_png, dpi=dpi)
     plt.close(fig)
@@ -238,9 +272,9 @@ def plot_run_vs_reference(run_row: dict, ref_row: dict, out_png: str) -> Dict[st
         panels[fam].sort(key=lambda e: -e['improvement'])
     fams = [f for f in FAMILIES if f in panels]
     n_bars = [len(panels[f]) for f in fams] or [1]
-    height = 1.3 + sum(0.32 * n + 0.95 for n in n_bars)
+    height = 1.0 + sum(0.3 * max(n, 3) + 1.1 for n in n_bars)
     fig, axes = plt.subplots(len(fams) or 1, 1, figsize=(8.5, height), squeeze=False,
-                             gridspec_kw=dict(height_ratios=[n + 2.2 for n in n_bars]))
+                             gridspec_kw=dict(height_ratios=[max(n, 3) + 2.2 for n in n_bars]))
     ref_name = ref_row['name'].replace(' (published)', '')
     for ax, fam in zip(axes[:, 0], fams):
         items = panels[fam]
@@ -251,17 +285,18 @@ def plot_run_vs_reference(run_row: dict, ref_row: dict, out_png: str) -> Dict[st
         ax.set_yticks(y)
         ax.set_yticklabels([f"{e['label']}  ({_fmt(e['run'], fam)} vs "
                             f"{_fmt(e['ref'], fam)})" for e in items], fontsize=8)
-        ax.invert_yaxis()
         span = max(1e-9, float(np.abs(imp).max()))
         ax.set_xlim(-1.25 * span, 1.25 * span)
         for yi, v in zip(y, imp):
             ax.text(v + (0.02 if v >= 0 else -0.02) * span, yi,
                     f'{v:+.3f}' if fam == 'depth' else f'{v:+.1f}',
                     va='center', ha='left' if v >= 0 else 'right', fontsize=7)
-        flip = any(e['lower_is_better'] for e in items)
-        ax.set_xlabel(f'improvement over {ref_name}, {_UNITS[fam]}: run − reference'
-                      + ('; ↓ columns: reference − run' if flip else '')
-                      + ' (> 0: run better)', fontsize=8)
+        flips = {e['lower_is_better'] for e in items}
+        formula = ('reference − run' if flips == {True} else 'run − reference' +
+                   ('; ↓ rows: reference − run' if True in flips else ''))
+        ax.set_xlabel(f'improvement over {ref_name} in {_UNITS[fam]} (> 0: run better)\n'
+                      f'= {formula}', fontsize=8)
+        ax.set_ylim(max(len(items), 3) - 0.5, -0.5)
         ax.set_title(f'{fam}', fontsize=9, loc='left', fontweight='bold')
         ax.tick_params(axis='x', labelsize=7)
         ax.grid(axis='x', alpha=0.3)
@@ -271,7 +306,7 @@ def plot_run_vs_reference(run_row: dict, ref_row: dict, out_png: str) -> Dict[st
         axes[0, 0].set_axis_off()
     fig.suptitle(f"{run_row['name']} vs {ref_name} (published), per dataset "
                  '(labels: run vs reference)', fontsize=9)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 1, 0.98))
     fig.savefig(out_png, dpi=110)
     plt.close(fig)
     return {f: panels[f] for f in fams}
