@@ -140,8 +140,9 @@ def plot_gvb_heatmap(table: dict, out_png: str, title: Optional[str] = None) -> 
         right in the figure), ``columns`` (:func:`heatmap_columns` entries, top to
         bottom), ``values`` (NaN where empty), ``goodness`` (the colour scale, 0 the
         column's worst .. 1 its best), ``texts`` (the annotations), ``means`` /
-        ``mean_goodness`` (runs x :data:`MEAN_COLUMNS`), ``panels`` (the two panels)
-        and ``size_px``.
+        ``mean_goodness`` (runs x :data:`MEAN_COLUMNS`; NaN for a mean over part of
+        its family, which is written ``(k/n)`` and left grey), ``panels`` (the two
+        panels) and ``size_px``.
     """
     plt = _plt()
     cols = heatmap_columns()
@@ -166,9 +167,14 @@ def plot_gvb_heatmap(table: dict, out_png: str, title: Optional[str] = None) -> 
     means = np.array([[np.nan if r['mean_values'].get(k) is None else r['mean_values'][k]
                        for k, _, _ in MEAN_COLUMNS] for r in rows],
                      dtype=float).reshape(len(rows), len(MEAN_COLUMNS))
-    mean_good = _goodness(means, [low for _, _, low in MEAN_COLUMNS])
-    mean_texts = [[('—' if np.isnan(v) else (f'{v:.3f}' if k == 'depth_mean' else f'{v:.1f}'))
-                   for v, (k, _, _) in zip(line, MEAN_COLUMNS)] for line in means]
+    # a mean over fewer datasets than its family has is shown ("(k/n)") but not coloured:
+    # it is not comparable with the full means
+    partial = np.array([[bool(r['means'].get(k)) and '(' in r['means'][k]
+                         for k, _, _ in MEAN_COLUMNS] for r in rows],
+                       dtype=bool).reshape(means.shape)
+    mean_good = _goodness(np.where(partial, np.nan, means),
+                          [low for _, _, low in MEAN_COLUMNS])
+    mean_texts = [[r['means'].get(k) or '—' for k, _, _ in MEAN_COLUMNS] for r in rows]
 
     cmap = _soft_cmap(plt)
     cell_w, cell_h = 1.05, 0.25
@@ -237,7 +243,7 @@ def plot_gvb_heatmap(table: dict, out_png: str, title: Optional[str] = None) -> 
     return dict(rows=names, columns=cols, values=values, goodness=good, texts=texts,
                 means=means, mean_goodness=mean_good,
                 panels=['datasets', 'family means'],
-                size_px=(int(round(width * dpi)), int(round(height * dpi))))
+                size_px=(int(width * dpi), int(height * dpi)))
 
 
 def improvement(run_value: float, ref_value: float, lower_is_better: bool) -> float:
