@@ -126,6 +126,13 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _tool_path() -> str:
+    """This script as it was invoked (``tools/gvb.py``), else its absolute path."""
+    if osp.basename(sys.argv[0]) == osp.basename(__file__) and osp.isfile(sys.argv[0]):
+        return sys.argv[0]
+    return osp.abspath(__file__)
+
+
 def cmd_run(args) -> int:
     if args.launcher != 'none' and 'LOCAL_RANK' not in os.environ:
         os.environ['LOCAL_RANK'] = str(args.local_rank)
@@ -144,7 +151,7 @@ def cmd_run(args) -> int:
         impl=args.impl, recipe=parse_key_values(args.recipe, nested=True),
         cfg_options=cfg_options, launcher=args.launcher, num_workers=args.num_workers,
         device=args.device, keep_going=not args.fail_fast,
-        command=[sys.executable, osp.relpath(osp.abspath(__file__))] + list(args.argv))
+        command=[sys.executable, _tool_path()] + list(args.argv))
     if cfg.launcher != 'none':
         import torch
         from mmengine.dist import init_dist

@@ -121,9 +121,7 @@ def _soft_cmap(plt):
     from matplotlib.colors import ListedColormap
     colors = plt.get_cmap('RdYlGn')(np.linspace(0.1, 0.9, 256))
     colors[:, :3] = 0.25 + 0.75 * colors[:, :3]
-    cmap = ListedColormap(colors)
-    cmap.set_bad('#ececec')
-    return cmap
+    return ListedColormap(colors).with_extremes(bad='#ececec')
 
 
 def plot_gvb_heatmap(table: dict, out_png: str, title: Optional[str] = None) -> dict:

@@ -11,7 +11,7 @@ from mmengine.hooks import Hook
 
 from intern_mm.benchmark import SuiteConfig, run_suite
 from intern_mm.benchmark import progress as progress_mod
-from intern_mm.benchmark.progress import SuiteProgress
+from intern_mm.benchmark.progress import SuiteProgress, format_score
 from intern_mm.registry import HOOKS
 
 REPO = Path(__file__).resolve().parents[2]
@@ -62,7 +62,7 @@ def test_failing_task_is_isolated(tmp_path, tiny_cifar, tiny_backbone, capsys):
     assert any(ln.startswith('[gvb] 0 done, 1 failed, 0 missing, 1 left; ') for ln in lines)
     assert '[gvb 2/2] cifar10: start (cls)' in lines
     end = next(ln for ln in lines if ln.startswith('[gvb 2/2] cifar10: done, top1 = '))
-    assert f"{res['score']:.2f} in " in end
+    assert f" = {format_score(res['score'])} in " in end
     assert any(ln.startswith('[gvb] 1 done, 1 failed, 0 missing, 0 left; ') for ln in lines)
     # the final summary says what failed and how to retry
     assert '1 of 2 task(s) failed: cifar100' in out and failed['retry'] in out
@@ -145,7 +145,7 @@ def test_progress_estimate_per_family(monkeypatch):
     prog.start('b')
     prog.end('b', dict(status='skipped', metric='top1', score=1.0))
     assert prog.estimate_left() == pytest.approx(16.0)  # skipped tasks do not count
-    assert '[gvb 1/5] a: done, top1 = 10.00 in 2.0 s' in out.getvalue().splitlines()
+    assert '[gvb 1/5] a: done, top1 = 10 in 2.0 s' in out.getvalue().splitlines()
 
 
 class _TTY(io.StringIO):
