@@ -308,8 +308,12 @@ def plot_run_vs_reference(run_row: dict, ref_row: dict, out_png: str) -> Dict[st
         axes[0, 0].text(0.5, 0.5, f'no dataset in common with {ref_name}', ha='center',
                         va='center')
         axes[0, 0].set_axis_off()
+    absent = [f"{sum(v == k for v in run_row['cells'].values())} {k}"
+              for k in ('failed', 'missing') if k in run_row['cells'].values()]
     fig.suptitle(f"{run_row['name']} vs {ref_name} (published), per dataset "
-                 '(labels: run vs reference)', fontsize=9)
+                 '(labels: run vs reference)' +
+                 (f"\nnot shown: {', '.join(absent)} task(s)" if absent else ''),
+                 fontsize=9)
     fig.tight_layout(rect=(0, 0, 1, 0.98))
     fig.savefig(out_png, dpi=110)
     plt.close(fig)
