@@ -12,7 +12,13 @@
 #            --cfg-options model.teacher_checkpoint=WORK/stages/up-g/export/backbone.pth
 # (without a teacher checkpoint the teacher is randomly initialised: plumbing only).
 # Export the student: intern_mm.models.export_student(CKPT, 'student.pth').
-_base_ = ['../_base_/datasets/gv_world_cls.py', '../_base_/default_runtime.py']
+_base_ = ['../_base_/default_runtime.py']
+
+import mmengine.config as _mmcfg  # noqa: E402  (module: dropped from the config)
+
+data_root = 'data/gv_world/'
+# the GV world's classification sources (one source of truth: the Up-E cls dataset base)
+_cls = _mmcfg.Config.fromfile('{{ fileDirname }}/../_base_/datasets/gv_world_cls.py')
 
 teacher_checkpoint = None  # e.g. 'work_dirs/demo/stages/up-g/export/backbone.pth'
 
@@ -44,38 +50,33 @@ model = dict(
         to_rgb=True))
 
 
-def _images(split, pipeline, indices=None):
-    sources = []
-    for name in cls_sources:
-        dataset = dict(
-            type='mmpretrain.CustomDataset', data_root=data_root,
-            ann_file=f'cls/{name}/{split}.txt', data_prefix='',
-            classes=cls_source_classes[name], pipeline=pipeline, test_mode=split != 'train')
-        if indices is not None:
-            dataset['indices'] = indices
-        sources.append(dataset)
-    return dict(type='ConcatDataset', datasets=sources)
+def _images(loader, num=None):
+    """The loader's source datasets concatenated (labels unused), optionally the first
+    `num` images of every source."""
+    sources = loader.dataset.to_dict()['datasets']
+    for dataset in sources:
+        if num is not None:
+            dataset['indices'] = num
+    return dict(type='ConcatDataset', datasets=sources, ignore_keys=['classes'])
 
 
 batch_size = 32
 train_dataloader = dict(
-    _delete_=True,
     batch_size=batch_size,
     num_workers=0,
     persistent_workers=False,
     sampler=dict(type='DefaultSampler', shuffle=True),
     collate_fn=dict(type='default_collate'),
-    dataset=_images('train', cls_train_pipeline))
+    dataset=_images(_cls.train_dataloader))
 val_per_source = 100
 val_dataloader = dict(
-    _delete_=True,
     batch_size=64,
     num_workers=0,
     persistent_workers=False,
     sampler=dict(type='DefaultSampler', shuffle=False),
     collate_fn=dict(type='default_collate'),
-    dataset=_images('val', cls_test_pipeline, val_per_source))
-val_evaluator = dict(_delete_=True, type='FeatureSimilarityMetric')
+    dataset=_images(_cls.val_dataloader, val_per_source))
+val_evaluator = dict(type='FeatureSimilarityMetric')
 test_dataloader = val_dataloader
 test_evaluator = val_evaluator
 
@@ -93,3 +94,5 @@ default_hooks = dict(
     checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=max_iters,
                     max_keep_ckpts=1))
 randomness = dict(seed=0, deterministic=False)
+
+del _cls  # helper object, not a config entry

@@ -3,6 +3,8 @@ import torch
 from mmengine.structures import BaseDataElement
 from torch.utils.data import Dataset
 
+from intern_mm.registry import DATASETS
+
 #: A frozen teacher: MetaNet-tiny (strides 4/8/16/32 + pooled 1280-d).
 TEACHER = dict(type='MetaNet', arch='tiny', out_indices=(0, 1, 2, 3, 4))
 #: A smaller student of the same family.
@@ -22,6 +24,7 @@ def images(n: int, seed: int, size: int = 32) -> torch.Tensor:
     return (img * 255).round().to(torch.uint8)
 
 
+@DATASETS.register_module(name='_DistillTestImageSet', force=True)
 class ImageSet(Dataset):
     """``n`` seeded images as mmengine samples (``inputs`` + an empty data sample)."""
 
@@ -44,7 +47,8 @@ def runner_cfg(work_dir: str, teacher_checkpoint=None, max_iters: int = 30,
         model=dict(type='FeatureDistiller', student=STUDENT, teacher=TEACHER,
                    teacher_checkpoint=teacher_checkpoint),
         train_dataloader=dict(
-            batch_size=8, num_workers=0, dataset=dataset or ImageSet(),
+            batch_size=8, num_workers=0,
+            dataset=dataset or dict(type='_DistillTestImageSet', n=32, seed=0),
             sampler=dict(type='DefaultSampler', shuffle=True),
             collate_fn=dict(type='default_collate')),
         train_cfg=dict(type='IterBasedTrainLoop', max_iters=max_iters),

@@ -106,7 +106,7 @@ def test_batch_augments_mix_the_images():
 def test_runner_distils_and_student_exports(tmp_path):
     from mmengine.runner import Runner
     teacher, path = _teacher_ckpt(tmp_path)
-    runner = Runner.from_cfg(Config(runner_cfg(str(tmp_path / 'wd'), path, max_iters=40)))
+    runner = Runner.from_cfg(Config(runner_cfg(str(tmp_path / 'wd'), path, max_iters=20)))
     model = runner.model
     held_out = model.data_preprocessor(dict(inputs=list(images(16, seed=99)),
                                             data_samples=None))['inputs']
@@ -115,13 +115,13 @@ def test_runner_distils_and_student_exports(tmp_path):
     runner.train()
     model.eval()
     after = torch.stack([s.feat_cosine for s in model.predict(held_out)]).mean(0)
-    # measured: mean cosine 0.0x -> 0.6x after 40 iterations (seed 0)
+    # measured: mean cosine over the 5 levels -0.04 -> 0.44 after 20 iterations (seed 0)
     assert float(after.mean()) > float(before.mean()) + 0.2, (before, after)
     # the teacher is unchanged by training
     for e, g in zip(teacher(held_out), model.teacher_features(held_out)):
         torch.testing.assert_close(g, e)
     # export: student.* -> backbone.*, loadable by a Pretrained init_cfg
-    ckpt = tmp_path / 'wd' / 'iter_40.pth'
+    ckpt = tmp_path / 'wd' / 'iter_20.pth'
     out = export_student(str(ckpt), str(tmp_path / 'student.pth'), backbone_cfg=STUDENT)
     student = MODELS.build(dict(STUDENT, init_cfg=dict(type='Pretrained', checkpoint=out,
                                                        prefix='backbone.')))

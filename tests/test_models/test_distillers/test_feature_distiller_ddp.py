@@ -15,15 +15,15 @@ def _worker(rank: int, port: int, out_dir: str) -> None:
     from mmengine.runner import Runner
 
     import intern_mm  # noqa: F401  (compat: gloo on CPU)
-    from distill_testutils import ImageSet, runner_cfg
-    cfg = runner_cfg(os.path.join(out_dir, 'wd'), max_iters=4, launcher='pytorch',
-                     dataset=ImageSet(n=32, seed=0))
+    from distill_testutils import runner_cfg
+    cfg = runner_cfg(os.path.join(out_dir, 'wd'), max_iters=4, launcher='pytorch')
     runner = Runner.from_cfg(Config(cfg))
-    init = {k: v.clone() for k, v in runner.model.module.student.state_dict().items()}
+    init = {k: v.detach().clone() for k, v in runner.model.module.student.named_parameters()}
     runner.train()
     model = runner.model.module
-    torch.save(dict(init=init, student=model.student.state_dict(),
-                    connectors=model.connectors.state_dict(),
+    # parameters (BN running statistics are per process without SyncBN)
+    torch.save(dict(init=init, student=dict(model.student.named_parameters()),
+                    connectors=dict(model.connectors.named_parameters()),
                     teacher=model.teacher.state_dict(),
                     loss=runner.message_hub.get_scalar('train/loss').current()),
                os.path.join(out_dir, f'rank{rank}.pt'))
@@ -36,7 +36,7 @@ def test_distiller_trains_data_parallel(tmp_path):
     run_processes(_worker, (port, str(tmp_path)), nprocs=WORLD, timeout=300)
     res = [torch.load(tmp_path / f'rank{r}.pt', weights_only=False) for r in range(WORLD)]
     assert all(torch.isfinite(torch.tensor(r['loss'])) for r in res)
-    for part in ('student', 'connectors', 'teacher'):
+    for part in ('student', 'connectors', 'teacher'):  # teacher: frozen, buffers too
         for key, value in res[0][part].items():
             torch.testing.assert_close(res[1][part][key], value, msg=f'{part}.{key}')
     # the student trained (identical on both ranks, different from its start)
