@@ -40,7 +40,8 @@ from .data_cfgs import IMAGENET_MEAN, IMAGENET_STD
 from .protocols import ProtocolContext, dataset_cfgs, dense_backbone_cfg, family_recipe
 from .tasks import GVBTask
 
-__all__ = ['run_ota', 'ota_context', 'ota_distill_cfg', 'distill_backbone_cfg', 'DEFAULT_OTA_DISTILL',
+__all__ = ['run_ota', 'ota_context', 'ota_distill_cfg', 'distill_backbone_cfg',
+           'DEFAULT_OTA_DISTILL',
            'OTA_RESULT_NAME']
 
 OTA_RESULT_NAME = 'ota.json'

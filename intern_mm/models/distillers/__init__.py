@@ -1,4 +1,4 @@
-"""Feature distillation (upstream distillation stage and OTA): distiller, connector, loss."""
+"""Feature distillation (upstream stage and OTA): distiller, connector, loss, export."""
 from .export import export_student
 from .feature_connector import FeatureConnector
 from .feature_distill_loss import DISTILL_MODES, FeatureDistillLoss, feature_distill_loss

@@ -36,8 +36,8 @@ def feature_distill_loss(student: torch.Tensor, teacher: torch.Tensor,
 
     Example:
         >>> t = torch.randn(2, 8, 4, 4)
-        >>> float(feature_distill_loss(3 * t + 1, t))  # scale / shift invariant
-        0.0
+        >>> abs(float(feature_distill_loss(3 * t + 1, t))) < 1e-6  # scale / shift invariant
+        True
     """
     if student.shape != teacher.shape:
         raise ValueError(f'student feature {tuple(student.shape)} and teacher feature '
@@ -64,8 +64,8 @@ class FeatureDistillLoss(nn.Module):
     Example:
         >>> loss = FeatureDistillLoss(mode='cosine', loss_weight=2.0)
         >>> t = torch.randn(2, 8, 4, 4)
-        >>> round(float(loss(t, t)), 6)
-        0.0
+        >>> abs(float(loss(t, t))) < 1e-6
+        True
     """
 
     def __init__(self, mode: str = 'norm_mse', loss_weight: float = 1.0) -> None:

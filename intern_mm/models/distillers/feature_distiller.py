@@ -1,9 +1,11 @@
 """Feature distillation from a frozen teacher backbone into a student backbone."""
 import copy
+import logging
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
+from mmengine.logging import MMLogger
 from mmengine.model import BaseModel
 from mmengine.structures import BaseDataElement
 
@@ -100,7 +102,14 @@ class FeatureDistiller(BaseModel):
         from intern_mm.benchmark.frozen import FrozenBackbone
         self.student = MODELS.build(copy.deepcopy(student))
         self.teacher = FrozenBackbone(copy.deepcopy(teacher))
-        self.teacher.init_weights()
+        # mmengine logs every initialised parameter at INFO level: keep warnings only
+        logger = MMLogger.get_current_instance()
+        level = logger.level
+        logger.setLevel(max(level, logging.WARNING))
+        try:
+            self.teacher.init_weights()
+        finally:
+            logger.setLevel(level)
         self.teacher_checkpoint = teacher_checkpoint
         if teacher_checkpoint:
             load_backbone_weights(self.teacher.module, teacher_checkpoint)
@@ -148,7 +157,8 @@ class FeatureDistiller(BaseModel):
 
     def student_features(self, inputs: torch.Tensor) -> List[torch.Tensor]:
         """The student's outputs mapped by the connectors (before resizing)."""
-        return [conn(f) for conn, f in zip(self.connectors, _as_tuple(self.student(inputs)))]
+        feats = _as_tuple(self.student(inputs))
+        return [conn(f) for conn, f in zip(self.connectors, feats)]
 
     def _pairs(self, inputs: torch.Tensor):
         t_feats = self.teacher_features(inputs)

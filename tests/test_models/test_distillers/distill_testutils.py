@@ -10,8 +10,8 @@ TEACHER = dict(type='MetaNet', arch='tiny', out_indices=(0, 1, 2, 3, 4))
 #: A smaller student of the same family.
 STUDENT = dict(
     type='MetaNet',
-    arch=dict(repeats=[1] * 6, expansion=[1, 4, 6, 3, 2, 5], channels=[8, 8, 16, 16, 16, 16],
-              mtb_type=4, head_dim=8, stem_dim=8),
+    arch=dict(repeats=[1] * 6, expansion=[1, 4, 6, 3, 2, 5],
+              channels=[8, 8, 16, 16, 16, 16], mtb_type=4, head_dim=8, stem_dim=8),
     out_indices=(0, 1, 2, 3, 4))
 
 

@@ -12,8 +12,8 @@ from intern_mm.registry import MODELS
 
 
 def _save_backbone(module, path):
-    torch.save(dict(state_dict={f'backbone.{k}': v for k, v in module.state_dict().items()}),
-               path)
+    state = {f'backbone.{k}': v for k, v in module.state_dict().items()}
+    torch.save(dict(state_dict=state), path)
 
 
 def _teacher_ckpt(tmp_path, seed=3):
@@ -32,7 +32,8 @@ def _teacher_ckpt(tmp_path, seed=3):
 def test_losses_and_connector():
     t = torch.randn(2, 8, 4, 4)
     # standardised MSE ignores the teacher's per-sample scale and shift
-    assert float(feature_distill_loss(3 * t + 1, t, 'norm_mse')) == pytest.approx(0, abs=1e-5)
+    assert float(feature_distill_loss(3 * t + 1, t, 'norm_mse')) == pytest.approx(
+        0, abs=1e-5)
     assert float(feature_distill_loss(2 * t, t, 'mse')) == pytest.approx(
         float((t ** 2).mean()), rel=1e-6)
     assert float(feature_distill_loss(-t, t, 'cosine')) == pytest.approx(2.0, abs=1e-5)
@@ -67,7 +68,8 @@ def test_teacher_is_loaded_frozen_and_kept(tmp_path):
     losses = distiller(x, mode='loss')
     assert sorted(losses) == [f'loss_feat_{i}' for i in range(5)]
     sum(losses.values()).backward()
-    assert all(p.grad is not None for p in distiller.student.parameters() if p.requires_grad)
+    assert all(p.grad is not None for p in distiller.student.parameters()
+               if p.requires_grad)
     assert all(p.grad is not None for p in distiller.connectors.parameters())
     assert all(p.grad is None for p in distiller.teacher.parameters())
     # BN statistics of the teacher did not move in the training-mode forward

@@ -18,7 +18,8 @@ def _worker(rank: int, port: int, out_dir: str) -> None:
     from distill_testutils import runner_cfg
     cfg = runner_cfg(os.path.join(out_dir, 'wd'), max_iters=4, launcher='pytorch')
     runner = Runner.from_cfg(Config(cfg))
-    init = {k: v.detach().clone() for k, v in runner.model.module.student.named_parameters()}
+    student = runner.model.module.student
+    init = {k: v.detach().clone() for k, v in student.named_parameters()}
     runner.train()
     model = runner.model.module
     # parameters (BN running statistics are per process without SyncBN)
