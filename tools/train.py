@@ -68,7 +68,8 @@ def check_data(cfg, mode: str) -> None:
     splits = ['train'] + (['val'] if cfg.get('val_cfg') else [])
     for split in splits:
         report = check_config_datasets(cfg, splits=[split], decode=mode == 'full',
-                                       check_unused=split == 'train').get(split)
+                                       check_unused=split == 'train',
+                                       build=mode == 'full').get(split)
         if report is not None:
             problems.extend(f'{split}: {line}' for line in report.problems)
     if problems:

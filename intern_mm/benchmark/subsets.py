@@ -377,7 +377,8 @@ def _read_seg(root: str, sources: Sequence[dict], classes):
     if classes:
         check_class_names(classes, [_label_name(classes, v) for objs in objects.values()
                                     for v in set(objs)],
-                          f"{_abs(root, src['seg_dir'])} (mask values)")
+                          f"{_abs(root, src['seg_dir'])} (mask values)",
+                          allow_unused=True)  # a class may be absent from a sliced set
     return _rarest_keys(objects), {u: None for u in objects}, classes, ann_files
 
 

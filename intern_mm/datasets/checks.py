@@ -37,7 +37,7 @@ import numpy as np
 
 __all__ = [
     'ClassNameMismatchError', 'DataCheckError', 'SplitReport', 'class_mismatch_message',
-    'check_class_names', 'check_dataset_cfg', 'check_config_datasets', 'SPLITS'
+    'check_class_names', 'annotated_class_names', 'check_dataset_cfg', 'check_config_datasets', 'SPLITS'
 ]
 
 #: Dataloader splits of an mmengine config: ``<split>_dataloader.dataset``.
@@ -284,6 +284,39 @@ def _annotated_names(dataset, data_list: List[dict], classes: Sequence[str],
     return None
 
 
+def annotated_class_names(dataset) -> Optional[Counter]:
+    """Class names the annotations of a built dataset use, with their counts.
+
+    VOC XML object names and COCO category names are read from the annotation files
+    (they keep names the dataset's ``classes`` lack, which the dataset itself drops);
+    classification labels and box labels map through ``metainfo['classes']``
+    (out-of-range labels appear as ``'<label K>'``). Segmentation maps are not decoded.
+
+    Args:
+        dataset (BaseDataset): A built (initialised) mmengine dataset.
+
+    Returns:
+        Counter | None: ``name -> occurrences``; None when the annotations hold no
+        class information readable without decoding.
+
+    Raises:
+        ValueError: If an XML annotation cannot be parsed (naming the file).
+
+    Example:
+        >>> annotated_class_names(voc_dataset)  # doctest: +SKIP
+        Counter({'person': 12, 'dog': 3})
+    """
+    if not getattr(dataset, '_fully_initialized', True):
+        dataset.full_init()
+    data_list = [dataset.get_data_info(i) for i in range(len(dataset))]
+    classes = [str(c) for c in (dataset.metainfo.get('classes') or ())]
+    problems: List[str] = []
+    found = _annotated_names(dataset, data_list, classes, problems)
+    if problems:
+        raise ValueError('; '.join(problems))
+    return found
+
+
 # ----------------------------------------------------------------------------------------
 # Per-leaf and per-config checks
 # ----------------------------------------------------------------------------------------
@@ -423,6 +456,7 @@ def check_config_datasets(cfg: Any,
                           decode: bool = True,
                           check_unused: bool = True,
                           allow_unknown: bool = False,
+                          build: bool = True,
                           progress: Optional[Callable[[str], None]] = None
                           ) -> Dict[str, SplitReport]:
     """Check the ``<split>_dataloader.dataset`` of a config for each split it has.
@@ -436,6 +470,7 @@ def check_config_datasets(cfg: Any,
         decode (bool): See :func:`check_dataset_cfg`. Defaults to True.
         check_unused (bool): See :func:`check_dataset_cfg`. Defaults to True.
         allow_unknown (bool): See :func:`check_dataset_cfg`. Defaults to False.
+        build (bool): See :func:`check_dataset_cfg`. Defaults to True.
         progress (callable, optional): Status callback.
 
     Returns:
@@ -459,7 +494,7 @@ def check_config_datasets(cfg: Any,
                 continue
             out[split] = check_dataset_cfg(
                 loader['dataset'], split=split, decode=decode, check_unused=check_unused,
-                allow_unknown=allow_unknown, progress=progress)
+                allow_unknown=allow_unknown, build=build, progress=progress)
     finally:
         if previous is not None:
             init_default_scope(previous.scope_name)
