@@ -70,8 +70,8 @@ class UnreadableDataError(ValueError):
 
     def __init__(self, paths: Dict[str, str]) -> None:
         self.paths = dict(paths)
-        lines = [f'{len(paths)} selected file(s) cannot be decoded (exclude them with '
-                 '--exclude-unreadable, or replace them):']
+        lines = [f'{len(paths)} selected file(s) cannot be decoded by mmcv (replace them, or '
+                 'leave them out: make_subset.py create --exclude-unreadable):']
         lines += [f'  {path}: {reason}' for path, reason in sorted(paths.items())]
         super().__init__('\n'.join(lines))
 
