@@ -65,7 +65,8 @@ def check_data(cfg, mode: str) -> None:
         return  # under torchrun rank 0 checks; its failure ends the whole job
     from intern_mm.datasets.checks import DataCheckError, check_config_datasets
     problems = []
-    splits = ['train'] + (['val'] if cfg.get('val_cfg') else [])
+    validate = cfg.get('val_cfg') is not None and cfg.get('val_dataloader') is not None
+    splits = ['train'] + (['val'] if validate else [])
     for split in splits:
         report = check_config_datasets(cfg, splits=[split], decode=mode == 'full',
                                        check_unused=split == 'train',
