@@ -1,4 +1,5 @@
 """One clear message for errors in the command-line tools; the traceback behind --debug."""
+import importlib.util
 import subprocess
 import sys
 from pathlib import Path
@@ -36,23 +37,41 @@ def test_format_error_unquotes_key_errors():
     assert format_error(ValueError()) == 'ValueError'
 
 
-@pytest.mark.parametrize('args, expected', [
-    (['tools/train.py', 'missing.py'], 'train.py: error: FileNotFoundError: config file '
-     'missing.py does not exist'),
-    (['tools/train.py', 'configs/metanet/metanet-b4_1xb64-10k_cifar10.py', '--cfg-options',
-      'train_cfg.max_iterz=1'], 'train.py: error: UnknownConfigKeyError: --cfg-options key '
-     '"train_cfg.max_iterz" does not exist'),
-    (['tools/test.py', 'configs/metanet/metanet-b4_1xb64-10k_cifar10.py', 'nope.pth'],
+def _tool(rel: str):
+    spec = importlib.util.spec_from_file_location(Path(rel).stem + '_tool', REPO / rel)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+CIFAR = str(REPO / 'configs/metanet/metanet-b4_1xb64-10k_cifar10.py')
+
+
+@pytest.mark.parametrize('tool, args, error, expected', [
+    ('tools/train.py', ['missing.py'], FileNotFoundError,
+     'train.py: error: FileNotFoundError: config file missing.py does not exist'),
+    ('tools/train.py', [CIFAR, '--cfg-options', 'train_cfg.max_iterz=1'], KeyError,
+     'train.py: error: UnknownConfigKeyError: --cfg-options key "train_cfg.max_iterz" does '
+     'not exist'),
+    ('tools/test.py', [CIFAR, 'nope.pth'], FileNotFoundError,
      'test.py: error: FileNotFoundError: checkpoint file nope.pth does not exist'),
 ])
-def test_tools_print_one_line(args, expected):
-    proc = subprocess.run([sys.executable, *args], cwd=REPO, capture_output=True, text=True)
+def test_tools_print_one_line(tool, args, error, expected, capsys):
+    main = _tool(tool).main
+    assert run_cli(main, args, prog=Path(tool).name) == 1
+    err = capsys.readouterr().err
+    assert len(err.splitlines()) == 1 and err.startswith(expected), err
+    with pytest.raises(error):
+        run_cli(main, args + ['--debug'], prog=Path(tool).name)
+
+
+def test_train_tool_entry_point_prints_one_line():
+    """The same through ``python tools/train.py`` (the ``__main__`` wiring)."""
+    proc = subprocess.run([sys.executable, 'tools/train.py', 'missing.py'], cwd=REPO,
+                          capture_output=True, text=True)
     assert proc.returncode == 1
-    assert 'Traceback' not in proc.stderr, proc.stderr
-    assert expected in proc.stderr
-    debug = subprocess.run([sys.executable, *args, '--debug'], cwd=REPO,
-                           capture_output=True, text=True)
-    assert debug.returncode == 1 and 'Traceback (most recent call last)' in debug.stderr
+    assert proc.stderr.startswith('train.py: error: FileNotFoundError: config file '
+                                  'missing.py does not exist [traceback: '), proc.stderr
 
 
 def test_sync_bn_becomes_bn_only_for_a_cpu_process_group(monkeypatch):

@@ -1,5 +1,6 @@
 """Dataset checks before training: tools/misc/check_dataset.py, intern_mm.datasets.checks,
 and the check tools/train.py runs, on a small copy of ../shared's raccoon VOC set."""
+import importlib.util
 import shutil
 import subprocess
 import sys
@@ -10,6 +11,7 @@ import pytest
 from mmengine.config import Config
 from PIL import Image
 
+from intern_mm.apis.cli import run_cli
 from intern_mm.datasets.checks import (ClassNameMismatchError, check_class_names,
                                        check_config_datasets, class_mismatch_message)
 
@@ -128,34 +130,43 @@ def test_segmentation_mask_values_beyond_the_classes(tmp_path):
     assert "['<label 5>']" in problems[0] and "['other']" in problems[0]
 
 
-def _run(args, **kw):
-    return subprocess.run([sys.executable, *args], cwd=REPO, capture_output=True,
-                          text=True, timeout=600, **kw)
+def _tool(rel: str):
+    spec = importlib.util.spec_from_file_location(Path(rel).stem + '_tool', REPO / rel)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
-def test_check_dataset_tool_and_train_refuse_bad_data(voc):
-    truncate_jpeg(voc / 'images' / 'raccoon-4.jpg', keep=0.02)
-    tool = 'tools/misc/check_dataset.py'
-    proc = _run([tool, str(RACCOON_CFG), '--quiet', '--cfg-options',
-                 *_cfg_options(voc, ('Raccoon', ))])
-    assert proc.returncode == 1, proc.stderr
-    lines = proc.stdout.splitlines()
+def test_check_dataset_tool_and_train_refuse_bad_data(voc, capsys):
+    truncate_jpeg(voc / 'images' / 'raccoon-4.jpg', keep=0.9)
+    check = _tool('tools/misc/check_dataset.py').main
+    assert run_cli(check, [str(RACCOON_CFG), '--quiet', '--cfg-options',
+                           *_cfg_options(voc, ('Raccoon', ))]) == 1
+    lines = capsys.readouterr().out.splitlines()
     assert any(line.startswith('train: ') and 'raccoon-4.jpg: cannot be decoded' in line
                for line in lines), lines
     assert sum('class names do not match' in line for line in lines) == 3  # each split
-    assert 'Traceback' not in proc.stderr
-    # train.py: one error before training starts (quick check: class names)
-    proc = _run(['tools/train.py', str(RACCOON_CFG), '--work-dir', str(voc / 'work'),
-                 '--cfg-options', *_cfg_options(voc, ('Raccoon', ))])
+    # train.py --check-data full names the truncated file before building the Runner
+    train = _tool('tools/train.py').main
+    assert run_cli(train, [str(RACCOON_CFG), '--work-dir', str(voc / 'work'), '--check-data',
+                           'full', '--cfg-options', *_cfg_options(voc)], prog='train.py') == 1
+    err = capsys.readouterr().err
+    assert err.startswith('train.py: error: DataCheckError: 1 data problem(s):')
+    assert 'raccoon-4.jpg: cannot be decoded by LoadImageFromFile' in err
+    assert not (voc / 'work').exists()  # no Runner was built
+    # the clean classes pass the tool when decoding is skipped
+    assert run_cli(check, [str(RACCOON_CFG), '--no-decode', '--cfg-options',
+                           *_cfg_options(voc)]) == 0
+
+
+def test_train_entry_point_refuses_a_class_name_mismatch(voc):
+    """``python tools/train.py`` with the default quick check: 'Raccoon' for 'raccoon' is
+    one error, before training (stock mmdet: 'need at least one array to concatenate')."""
+    proc = subprocess.run(
+        [sys.executable, 'tools/train.py', str(RACCOON_CFG), '--work-dir', str(voc / 'work'),
+         '--cfg-options', *_cfg_options(voc, ('Raccoon', ))],
+        cwd=REPO, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 1
     assert 'Traceback' not in proc.stderr and 'Epoch(train)' not in proc.stdout
     assert 'train.py: error: DataCheckError' in proc.stderr
     assert "unknown class names (annotated, not configured): ['raccoon']" in proc.stderr
-    # --check-data full also names the truncated file
-    proc = _run(['tools/train.py', str(RACCOON_CFG), '--work-dir', str(voc / 'work'),
-                 '--check-data', 'full', '--cfg-options', *_cfg_options(voc)])
-    assert proc.returncode == 1 and 'raccoon-4.jpg: cannot be decoded' in proc.stderr
-    assert 'Epoch(train)' not in proc.stdout
-    # the clean classes pass the tool (decoding skipped)
-    proc = _run([tool, str(RACCOON_CFG), '--no-decode', '--cfg-options', *_cfg_options(voc)])
-    assert proc.returncode == 0, proc.stdout + proc.stderr
