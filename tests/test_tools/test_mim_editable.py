@@ -42,9 +42,10 @@ def test_mim_search_in_an_editable_install(tmp_path):
                 .strip())
     (site / '_project_stack.pth').write_text(sysconfig.get_path('purelib') + '\n')
     env = {k: v for k, v in os.environ.items() if k != 'PYTHONPATH'}
-    _run(['bash', str(src / 'tools/misc/install_editable.sh'), str(py)], env=env)
+    _run(['bash', str(src / 'tools/misc/install_editable.sh'), str(py)], env=env, cwd=tmp_path)
     # editable: the package is the copied checkout, not a copy in site-packages
-    where = _run([str(py), '-c', 'import intern_mm; print(intern_mm.__file__)'], env=env)
+    where = _run([str(py), '-c', 'import intern_mm; print(intern_mm.__file__)'], env=env,
+                 cwd=tmp_path)
     assert where.strip() == str(src / 'intern_mm' / '__init__.py')
     assert not (site / 'intern_mm' / '__init__.py').exists()
     out = _run([str(py), str(MIM), 'search', 'intern_mm'], env=env, cwd=tmp_path)

@@ -27,7 +27,7 @@ if [[ -L "$SITE/intern_mm" || -f "$SITE/intern_mm/__init__.py" ]]; then
 fi
 mkdir -p "$SITE/intern_mm"
 ln -sfn "$ROOT/intern_mm/.mim" "$SITE/intern_mm/.mim"
-"$PY" - "$ROOT" <<'PY'
+"$PY" -I - "$ROOT" <<'PY'  # -I: not the current folder's intern_mm
 import os.path as osp
 import sys
 
