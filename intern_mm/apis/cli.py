@@ -93,8 +93,8 @@ def run_cli(main: Callable[..., Optional[int]],
 
     ``--debug`` in ``argv`` re-raises the exception (full traceback). Otherwise the
     message is printed as ``<prog>: error: <Type>: <message> [traceback: FILE; --debug
-    shows it]`` on stderr (the traceback is saved to a temporary file). ``SystemExit`` (argparse, explicit exits) and
-    ``KeyboardInterrupt`` pass through unchanged.
+    shows it]`` on stderr (the traceback is saved to a temporary file). ``SystemExit``
+    (argparse, explicit exits) and ``KeyboardInterrupt`` pass through unchanged.
 
     Args:
         main (callable): ``main(argv) -> int | None``; it may declare ``--debug`` in

@@ -37,7 +37,8 @@ import numpy as np
 
 __all__ = [
     'ClassNameMismatchError', 'DataCheckError', 'SplitReport', 'class_mismatch_message',
-    'check_class_names', 'annotated_class_names', 'check_dataset_cfg', 'check_config_datasets', 'SPLITS'
+    'check_class_names', 'annotated_class_names', 'check_dataset_cfg', 'check_config_datasets',
+    'SPLITS'
 ]
 
 #: Dataloader splits of an mmengine config: ``<split>_dataloader.dataset``.
