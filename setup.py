@@ -60,10 +60,6 @@ if __name__ == '__main__':
     add_mim_extension()
     setup(
         version=get_version(),
-        # '' -> '.': an editable install puts the checkout on sys.path (a static .pth)
-        # rather than an import hook, so the <site-packages>/intern_mm/.mim folder that
-        # tools/misc/install_editable.sh adds for mim cannot shadow the package
-        package_dir={'': '.'},
         packages=find_packages(exclude=('tests', 'tests.*', 'configs', 'tools')),
         include_package_data=True,
         install_requires=parse_requirements('requirements/runtime.txt'),

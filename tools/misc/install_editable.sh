@@ -10,16 +10,17 @@
 # `<site-packages>/intern_mm/.mim` as a link to the checkout's `intern_mm/.mim` (which
 # setup.py fills with links to configs/, tools/ and model-index.yml). That folder has no
 # `__init__.py`: it is only a namespace portion, and `import intern_mm` still finds the
-# checkout's regular package because setup.py's `package_dir={'': '.'}` makes setuptools
-# put the checkout on sys.path (a static .pth) instead of an import hook that would run
-# after the portion was found. The last step checks exactly that.
+# checkout's regular package because `editable_mode=compat` makes setuptools put the
+# checkout on sys.path (a static .pth) instead of an import hook that would run after the
+# portion was found (setuptools' default for this flat layout). The last step checks that.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 PY="${1:-$ROOT/.venv/bin/python}"
 
 "$PY" -m pip install -q --disable-pip-version-check -c "$ROOT/requirements/constraints.txt" \
-  --no-deps --no-build-isolation -e "$ROOT"
+  --no-deps --no-build-isolation --use-pep517 --config-settings editable_mode=compat \
+  -e "$ROOT"
 SITE="$("$PY" -c 'import sysconfig; print(sysconfig.get_path("purelib"))')"
 if [[ -L "$SITE/intern_mm" || -f "$SITE/intern_mm/__init__.py" ]]; then
   echo "[install_editable] $SITE/intern_mm is a link or a regular install; remove it first" >&2
