@@ -20,7 +20,8 @@ CACHE="${INTERN_MM_CACHE:-$HOME/.cache/intern_mm}"
 TORCH_VERSION="$(sed -n 's/^torch==//p' "$ROOT/requirements/runtime.txt")"
 MMCV_VERSION="$(sed -n 's/^mmcv==//p' "$ROOT/requirements/mminstall.txt")"
 
-stamp_hash="$(cat "$ROOT"/requirements/*.txt "$ROOT/setup.py" "$ROOT/setup.cfg" "$0" 2>/dev/null | sha256sum | cut -c1-16)"
+stamp_hash="$(cat "$ROOT"/requirements/*.txt "$ROOT/setup.py" "$ROOT/setup.cfg" "$0" \
+  "$ROOT/tools/misc/install_editable.sh" 2>/dev/null | sha256sum | cut -c1-16)"
 STAMP="$VENV/.intern_mm-env-$stamp_hash"
 if [[ -f "$STAMP" ]]; then
   exit 0
@@ -68,8 +69,8 @@ log "installing mmengine / mmpretrain / mmdet / mmseg, optional and test require
 log "installing OpenMMLab's mim (openmim without its dataset-download extras)"
 "${PIP[@]}" -q -r "$ROOT/requirements/mim.txt"
 "${PIP[@]}" -q --no-deps -r "$ROOT/requirements/mim-nodeps.txt"
-log "installing intern_mm (editable)"
-"${PIP[@]}" -q --no-deps --no-build-isolation -e "$ROOT"
+log "installing intern_mm (editable, with <site-packages>/intern_mm/.mim for mim)"
+bash "$ROOT/tools/misc/install_editable.sh" "$PY"
 "$PY" -c "import pkg_resources" 2>/dev/null || {
   log "setuptools in $VENV has no pkg_resources (setuptools>=82?); requirements/constraints.txt should have prevented that"
   exit 1

@@ -13,7 +13,7 @@ import sys
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 from intern_mm.apis import build_cfg_from_args, run_test  # noqa: E402
-from intern_mm.apis.cli import add_common_args, parse_common_args  # noqa: E402
+from intern_mm.apis.cli import add_common_args, parse_common_args, run_cli  # noqa: E402
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -44,4 +44,4 @@ def main(argv=None) -> dict:
 
 
 if __name__ == '__main__':
-    main()
+    sys.exit(run_cli(lambda argv: main(argv) and 0, prog='test.py'))

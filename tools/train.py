@@ -5,15 +5,25 @@ Example:
         --work-dir work_dirs/demo --cfg-options train_cfg.max_iters=20
     python tools/train.py CONFIG --resume                   # resume from the latest checkpoint
     torchrun --nproc_per_node=2 tools/train.py CONFIG --launcher pytorch
+
+Before the Runner is built the datasets are checked (:mod:`intern_mm.datasets.checks`)
+so that bad input ends in one line naming the file, not minutes into training:
+``--check-data quick`` (default) checks that the train (and, when validating, val)
+annotations parse, that every image exists and that the class names match the
+annotations; ``full`` also decodes every image with the pipeline's loader (as
+``tools/misc/check_dataset.py`` does; takes as long as one pass over the data without
+the model); ``none`` skips the check. Errors print one line; ``--debug`` shows the
+traceback.
 """
 import argparse
+import os
 import os.path as osp
 import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 from intern_mm.apis import build_cfg_from_args, run_train  # noqa: E402
-from intern_mm.apis.cli import add_common_args, parse_common_args  # noqa: E402
+from intern_mm.apis.cli import add_common_args, parse_common_args, run_cli  # noqa: E402
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -34,15 +44,47 @@ def parse_args(argv=None) -> argparse.Namespace:
         help='do not evaluate checkpoints during training')
     parser.add_argument(
         '--auto-scale-lr', action='store_true', help='scale lr with the batch size')
+    parser.add_argument(
+        '--check-data',
+        choices=['quick', 'full', 'none'],
+        default='quick',
+        help='check the datasets before training: quick (default: annotations parse, '
+        'files exist, class names match), full (also decode every image), none')
     add_common_args(parser)
     return parse_common_args(parser, argv)
+
+
+def check_data(cfg, mode: str) -> None:
+    """Check the datasets training will read; raise ``DataCheckError`` on problems.
+
+    Args:
+        cfg (Config): The training config.
+        mode (str): ``'quick'``, ``'full'`` or ``'none'``.
+    """
+    if mode == 'none' or int(os.environ.get('RANK', '0')) != 0:
+        return  # under torchrun rank 0 checks; its failure ends the whole job
+    from intern_mm.datasets.checks import DataCheckError, check_config_datasets
+    problems = []
+    validate = cfg.get('val_cfg') is not None and cfg.get('val_dataloader') is not None
+    splits = ['train'] + (['val'] if validate else [])
+    for split in splits:
+        report = check_config_datasets(cfg, splits=[split], decode=mode == 'full',
+                                       check_unused=split == 'train',
+                                       build=mode == 'full').get(split)
+        if report is not None:
+            problems.extend(f'{split}: {line}' for line in report.problems)
+    if problems:
+        raise DataCheckError(
+            problems, hint='(tools/misc/check_dataset.py CONFIG lists every problem; '
+            '--check-data none skips this check)')
 
 
 def main(argv=None) -> None:
     args = parse_args(argv)
     cfg = build_cfg_from_args(args, mode='train')
+    check_data(cfg, args.check_data)
     run_train(cfg)
 
 
 if __name__ == '__main__':
-    main()
+    sys.exit(run_cli(main, prog='train.py'))

@@ -464,7 +464,9 @@ def _det_model(ctx: ProtocolContext) -> dict:
 
 
 def _norm_cfg(ctx: ProtocolContext) -> dict:
-    return dict(type='SyncBN' if ctx.launcher != 'none' else 'BN', requires_grad=True)
+    # SyncBN only runs on CUDA; a gloo (CPU) process group keeps per-process BN
+    sync = ctx.launcher != 'none' and torch.cuda.is_available()
+    return dict(type='SyncBN' if sync else 'BN', requires_grad=True)
 
 
 def _seg_model(ctx: ProtocolContext) -> dict:
@@ -575,9 +577,11 @@ def build_runner_cfg(ctx: ProtocolContext) -> dict:
                             allow_failed_imports=False),
         work_dir=ctx.work_dir,
         model=model,
+        # drop_last: a last batch of one image breaks BatchNorm in training (ASPP's
+        # image-pool BN raises "Expected more than 1 value per channel")
         train_dataloader=dict(
             batch_size=ctx.recipe['batch_size'], num_workers=workers,
-            persistent_workers=workers > 0,
+            persistent_workers=workers > 0, drop_last=True,
             sampler=dict(type='DefaultSampler', shuffle=True),
             collate_fn=collate, dataset=train_ds),
         test_dataloader=dict(

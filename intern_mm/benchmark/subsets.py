@@ -46,9 +46,12 @@ from typing import Dict, Hashable, List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from intern_mm.datasets.checks import check_class_names
+
 __all__ = [
     'make_subset', 'verify_subset', 'load_manifest', 'SubsetVerificationError',
-    'stratified_select', 'sha256_file', 'SUBSET_FORMATS', 'MANIFEST_NAME'
+    'UnreadableDataError', 'stratified_select', 'sha256_file', 'decode_problem',
+    'SUBSET_FORMATS', 'MANIFEST_NAME'
 ]
 
 SUBSET_FORMATS = ('cls', 'voc', 'coco', 'seg', 'depth')
@@ -60,6 +63,52 @@ SPLITS = ('subset', 'train', 'val')
 
 class SubsetVerificationError(RuntimeError):
     """Raised when a subset no longer matches its data or its manifest."""
+
+
+class UnreadableDataError(ValueError):
+    """Raised when selected data files do not decode; ``paths`` maps file -> reason."""
+
+    def __init__(self, paths: Dict[str, str]) -> None:
+        self.paths = dict(paths)
+        lines = [f'{len(paths)} selected file(s) cannot be decoded by mmcv (replace them, or '
+                 'leave them out: make_subset.py create --exclude-unreadable):']
+        lines += [f'  {path}: {reason}' for path, reason in sorted(paths.items())]
+        super().__init__('\n'.join(lines))
+
+
+def decode_problem(path: str) -> Optional[str]:
+    """Why mmcv cannot decode an image / mask file the way the GV-B loaders do, or None.
+
+    Images are decoded like mmcv's ``LoadImageFromFile`` (``cv2`` backend, colour): a
+    truncated JPEG that PIL opens lazily or ``cv2.imread`` renders partly can still fail
+    there. PNG masks / depth maps are decoded unchanged with the ``pillow`` backend, as
+    mmseg's ``LoadAnnotations`` does.
+
+    Args:
+        path (str): The file.
+
+    Returns:
+        str | None: The reason, or None when the file decodes.
+
+    Example:
+        >>> decode_problem('data/cifar10/train/cat/0001.jpg') is None  # doctest: +SKIP
+        True
+    """
+    import mmcv
+    if not osp.isfile(path):
+        return 'file does not exist'
+    with open(path, 'rb') as f:
+        data = f.read()
+    try:
+        if path.lower().endswith('.png') and '/JPEGImages/' not in path:
+            img = mmcv.imfrombytes(data, flag='unchanged', backend='pillow')
+        else:
+            img = mmcv.imfrombytes(data, flag='color', backend='cv2')
+    except Exception as err:  # noqa: BLE001  (any decoder error makes the file unusable)
+        return f'{type(err).__name__}: {err}'
+    if img is None or img.size == 0:
+        return 'mmcv.imfrombytes returned no image (corrupt or truncated file)'
+    return None
 
 
 def sha256_file(path: str) -> str:
@@ -202,15 +251,20 @@ def _read_cls(root: str, sources: Sequence[dict], classes: Optional[Sequence[str
             ann_files.append(cls_path)
     elif src.get('img_dir'):
         samples, found = _scan_image_folder(root, src['img_dir'])
-        if classes is not None and list(classes) != found:
-            raise ValueError(f'class folders {found} differ from the given classes '
-                             f'{list(classes)}')
+        if classes is not None:
+            check_class_names(classes, found, _abs(root, src['img_dir']) + ' (class folders)')
+            if list(classes) != found:
+                raise ValueError(f'class folders {found} are the given classes in another '
+                                 f'order {list(classes)}')
         classes = found
     else:
         raise ValueError('a cls source needs "ann_file" or "img_dir"')
     keys = {path: label for path, label in samples}
     if len(keys) != len(samples):
         raise ValueError('duplicate image paths in the classification source')
+    if classes:
+        check_class_names(classes, [_label_name(classes, lb) for lb in keys.values()],
+                          ann_files[0] if ann_files else _abs(root, src['img_dir']))
     return keys, dict(keys), classes, ann_files
 
 
@@ -233,8 +287,13 @@ def _rarest_keys(objects: Dict[Hashable, List], empty_key='__empty__') -> Dict:
             for unit, objs in objects.items()}
 
 
+def _label_name(classes: Sequence[str], label: int) -> str:
+    return str(classes[label]) if 0 <= label < len(classes) else f'<label {label}>'
+
+
 def _read_voc(root: str, sources: Sequence[dict], classes):
     objects, ann_files = {}, []
+    where = {}
     for src in sources:
         name = src.get('name') or (src.get('sub_root', '').strip('/') or 'default')
         path = _abs(root, src['ann_file'])
@@ -245,12 +304,14 @@ def _read_voc(root: str, sources: Sequence[dict], classes):
         for img_id in _read_lines(path):
             xml = osp.join(sub_root, src.get('ann_subdir', 'Annotations'), f'{img_id}.xml')
             objs = _voc_objects(xml)
-            if classes is not None:
-                unknown = set(objs) - set(classes)
-                if unknown:
-                    raise ValueError(f'{xml}: unknown class names {sorted(unknown)} '
-                                     f'(classes: {list(classes)})')
+            for obj in objs:
+                where.setdefault(obj, xml)
             objects[(name, img_id)] = objs
+    if classes is not None:
+        found = list(where)
+        unknown = sorted(set(found) - set(classes))
+        example = f' (e.g. {where[unknown[0]]})' if unknown else ''
+        check_class_names(classes, found, ', '.join(ann_files) + example)
     return _rarest_keys(objects), {u: None for u in objects}, classes, ann_files
 
 
@@ -273,6 +334,8 @@ def _read_coco(root: str, sources: Sequence[dict], classes):
         if not ann.get('iscrowd', 0) and not ann.get('ignore', 0):
             objects[ann['image_id']].append(ann['category_id'])
     names = [c['name'] for c in sorted(coco['categories'], key=lambda c: c['id'])]
+    if classes is not None:
+        check_class_names(classes, names, f'{path} (categories)')
     if classes is not None and list(classes) != names:
         raise ValueError(f'{path}: categories {names} differ from classes {list(classes)}')
     return _rarest_keys(objects), {u: None for u in objects}, names, [path]
@@ -311,6 +374,11 @@ def _read_seg(root: str, sources: Sequence[dict], classes):
         values = np.unique(np.asarray(Image.open(mask_path)))
         objects[img_id] = [int(v) for v in values if v != ignore]
     ann_files = [_abs(root, src['ann_file'])] if src.get('ann_file') else []
+    if classes:
+        check_class_names(classes, [_label_name(classes, v) for objs in objects.values()
+                                    for v in set(objs)],
+                          f"{_abs(root, src['seg_dir'])} (mask values)",
+                          allow_unused=True)  # a class may be absent from a sliced set
     return _rarest_keys(objects), {u: None for u in objects}, classes, ann_files
 
 
@@ -349,20 +417,46 @@ def _unit_files(fmt: str, root: str, sources: Sequence[dict], unit) -> List[str]
     return []
 
 
-def _files_digest(fmt, root, sources, units, coco_images, hash_files: bool) -> str:
-    lines = []
+def _unit_data_files(fmt, root, sources, unit, coco_images) -> List[str]:
+    if fmt == 'coco':
+        prefix = _abs(root, sources[0].get('img_prefix', ''))
+        return [osp.join(prefix, coco_images[unit]['file_name'])]
+    return _unit_files(fmt, root, sources, unit)
+
+
+def _file_entries(fmt, root, sources, units, coco_images,
+                  hash_files: bool) -> Dict[str, str]:
+    """``relative path -> sha256 (or size)`` of the units' data files, ``MISSING`` if absent."""
+    entries = {}
     for unit in units:
-        files = _unit_files(fmt, root, sources, unit)
-        if fmt == 'coco':
-            prefix = _abs(root, sources[0].get('img_prefix', ''))
-            files = [osp.join(prefix, coco_images[unit]['file_name'])]
-        for path in files:
+        for path in _unit_data_files(fmt, root, sources, unit, coco_images):
             if not osp.isfile(path):
-                lines.append(f'{osp.relpath(path, root)} MISSING')
+                entries[osp.relpath(path, root)] = 'MISSING'
                 continue
-            value = sha256_file(path) if hash_files else str(osp.getsize(path))
-            lines.append(f'{osp.relpath(path, root)} {value}')
-    return _sha256_text('\n'.join(lines))
+            entries[osp.relpath(path, root)] = (sha256_file(path) if hash_files else
+                                                str(osp.getsize(path)))
+    return entries
+
+
+def _digest_of(entries: Dict[str, str]) -> str:
+    return _sha256_text('\n'.join(f'{path} {value}' for path, value in entries.items()))
+
+
+def _files_digest(fmt, root, sources, units, coco_images, hash_files: bool) -> str:
+    return _digest_of(_file_entries(fmt, root, sources, units, coco_images, hash_files))
+
+
+def _unreadable(fmt, root, sources, units, coco_images) -> Dict[Hashable, Dict[str, str]]:
+    """``unit -> {path: reason}`` for the units whose images / maps do not decode."""
+    bad: Dict[Hashable, Dict[str, str]] = {}
+    for unit in units:
+        for path in _unit_data_files(fmt, root, sources, unit, coco_images):
+            if path.endswith('.xml'):
+                continue  # parsed when the annotations were read
+            reason = decode_problem(path)
+            if reason:
+                bad.setdefault(unit, {})[path] = reason
+    return bad
 
 
 def _unit_id(fmt: str, unit) -> str:
@@ -404,10 +498,14 @@ def _write_lists(fmt, out_dir, splits, keys, sources, classes, coco) -> Dict[str
     return written
 
 
-def _compute(fmt, data_root, sources, classes, ratio, shot, val_ratio, seed):
+def _compute(fmt, data_root, sources, classes, ratio, shot, val_ratio, seed,
+             excluded: Sequence[str] = ()):
     if fmt not in _READERS:
         raise ValueError(f'unknown subset format "{fmt}", expected one of {SUBSET_FORMATS}')
     keys, _, classes, ann_files = _READERS[fmt](data_root, sources, classes)
+    if excluded:
+        drop = set(excluded)
+        keys = {u: k for u, k in keys.items() if _unit_id(fmt, u) not in drop}
     if not keys:
         raise ValueError(f'no training units found under {data_root} for {sources}')
     subset = stratified_select(keys, seed, ratio=ratio, shot=shot)
@@ -425,8 +523,15 @@ def make_subset(fmt: str,
                 seed: int = 0,
                 classes: Optional[Sequence[str]] = None,
                 test_sources: Optional[Sequence[dict]] = None,
-                hash_files: bool = True) -> dict:
+                hash_files: bool = True,
+                check_decode: bool = True,
+                exclude_unreadable: bool = False) -> dict:
     """Create a stratified subset of a training set and write its files and manifest.
+
+    Every selected image (and mask / depth map) is decoded with mmcv as the training
+    loaders decode it (:func:`decode_problem`); unreadable files are refused by path,
+    or with ``exclude_unreadable`` their units are left out of the candidates, the
+    selection is redone, and the manifest records them under ``excluded``.
 
     Args:
         fmt (str): ``'cls'``, ``'voc'``, ``'coco'``, ``'seg'`` or ``'depth'``.
@@ -449,18 +554,46 @@ def make_subset(fmt: str,
             their hashes are recorded and overlap with the subset is refused.
         hash_files (bool): Digest the content of the selected data files; False digests
             only their sizes (faster for very large sets). Defaults to True.
+        check_decode (bool): Decode every selected file first. Defaults to True.
+        exclude_unreadable (bool): Leave units with unreadable files out (recorded in
+            the manifest's ``excluded``) instead of refusing. Defaults to False.
 
     Returns:
         dict: The manifest (also written to ``out_dir/manifest.json``).
 
     Raises:
+        UnreadableDataError: Naming every selected file that does not decode (without
+            ``exclude_unreadable``).
+        ClassNameMismatchError: If ``classes`` and the annotations' class names differ.
         ValueError: If the subset would overlap the test split, or on bad input.
     """
     if shot is not None:
         ratio = None
     data_root = osp.abspath(data_root)
-    keys, classes, ann_files, splits = _compute(fmt, data_root, sources, classes, ratio,
-                                                shot, val_ratio, seed)
+    coco = None
+    coco_images = {}
+    if fmt == 'coco':
+        with open(_abs(data_root, sources[0]['ann_file'])) as f:
+            coco = json.load(f)
+        coco_images = {img['id']: img for img in coco['images']}
+    excluded: Dict[str, Dict[str, str]] = {}
+    checked = set()
+    while True:
+        keys, classes, ann_files, splits = _compute(fmt, data_root, sources, classes, ratio,
+                                                    shot, val_ratio, seed, list(excluded))
+        if not check_decode:
+            break
+        todo = [u for u in splits['subset'] if u not in checked]
+        bad = _unreadable(fmt, data_root, sources, todo, coco_images)
+        checked.update(todo)
+        if not bad:
+            break
+        if not exclude_unreadable:
+            raise UnreadableDataError(
+                {path: reason for files in bad.values() for path, reason in files.items()})
+        for unit, files in bad.items():
+            excluded[_unit_id(fmt, unit)] = {osp.relpath(p, data_root): r
+                                             for p, r in files.items()}
     test_info = []
     if test_sources:
         test_keys, _, _, test_files = _READERS[fmt](data_root, test_sources, classes)
@@ -476,12 +609,6 @@ def make_subset(fmt: str,
                              f'split, e.g. {sorted(overlap)[:3]}')
         test_info = [dict(path=osp.relpath(p, data_root), sha256=sha256_file(p))
                      for p in test_files]
-    coco = None
-    coco_images = {}
-    if fmt == 'coco':
-        with open(_abs(data_root, sources[0]['ann_file'])) as f:
-            coco = json.load(f)
-        coco_images = {img['id']: img for img in coco['images']}
     os.makedirs(out_dir, exist_ok=True)
     list_hashes = _write_lists(fmt, out_dir, splits, keys, sources, classes, coco)
     manifest = dict(
@@ -502,10 +629,12 @@ def make_subset(fmt: str,
         ids={k: [_unit_id(fmt, u) for u in v] for k, v in splits.items()},
         list_sha256=list_hashes,
         hash_files=hash_files,
-        files_digest=_files_digest(fmt, data_root, sources, splits['subset'], coco_images,
-                                   hash_files),
+        excluded=excluded,
+        files=_file_entries(fmt, data_root, sources, splits['subset'], coco_images,
+                            hash_files),
         created=datetime.now(timezone.utc).isoformat(timespec='seconds'),
     )
+    manifest['files_digest'] = _digest_of(manifest['files'])
     manifest['manifest_sha256'] = manifest_hash(manifest)
     with open(osp.join(out_dir, MANIFEST_NAME), 'w') as f:
         json.dump(manifest, f, indent=1)
@@ -523,6 +652,8 @@ def manifest_hash(manifest: dict) -> str:
     """
     keys = ('format', 'seed', 'ratio', 'shot', 'val_ratio', 'sources', 'classes',
             'annotation_files', 'ids', 'list_sha256', 'files_digest')
+    # keys added later enter the hash only when present (older manifests stay valid)
+    keys += tuple(k for k in ('excluded', 'files') if k in manifest)
     return _sha256_text(json.dumps({k: manifest.get(k) for k in keys}, sort_keys=True))
 
 
@@ -546,11 +677,26 @@ def load_manifest(out_dir: str) -> dict:
         return json.load(f)
 
 
+def _id_diff(fresh: List[str], recorded: List[str]) -> str:
+    added = sorted(set(fresh) - set(recorded))
+    removed = sorted(set(recorded) - set(fresh))
+    parts = []
+    if added:
+        parts.append(f'{len(added)} new (e.g. {added[:3]})')
+    if removed:
+        parts.append(f'{len(removed)} dropped (e.g. {removed[:3]})')
+    return ', '.join(parts) or 'same ids in another order'
+
+
 def verify_subset(out_dir: str, data_root: Optional[str] = None) -> dict:
     """Check a subset against its data and manifest; fail loudly on any change.
 
     Checks: the manifest's own hash, every annotation file's hash, a fresh deterministic
-    re-selection (same ids), the list files on disk, and the data-file digest.
+    re-selection (same ids), the list files on disk, and every selected data file (each
+    changed or missing file is named; manifests from before per-file records only say
+    that the digest differs). When ``data_root`` is not the root the subset was made
+    from and anything differs, the message says so first: the subset belongs to the
+    other copy of the data.
 
     Args:
         out_dir (str): Subset folder.
@@ -560,13 +706,14 @@ def verify_subset(out_dir: str, data_root: Optional[str] = None) -> dict:
         dict: The manifest, if everything matches.
 
     Raises:
-        SubsetVerificationError: Listing every problem found.
+        SubsetVerificationError: Listing every problem found, one line each.
     """
     manifest = load_manifest(out_dir)
     problems = []
     if manifest.get('manifest_sha256') != manifest_hash(manifest):
         problems.append('manifest.json was edited: its content hash does not match')
-    root = osp.abspath(data_root or manifest['data_root'])
+    recorded_root = osp.abspath(manifest['data_root'])
+    root = osp.abspath(data_root or recorded_root)
     for entry in manifest['annotation_files'] + manifest.get('test_annotation_files', []):
         path = _abs(root, entry['path'])
         if not osp.isfile(path):
@@ -578,20 +725,44 @@ def verify_subset(out_dir: str, data_root: Optional[str] = None) -> dict:
         keys, classes, _, splits = _compute(fmt, root, manifest['sources'],
                                             manifest['classes'], manifest['ratio'],
                                             manifest['shot'], manifest['val_ratio'],
-                                            manifest['seed'])
+                                            manifest['seed'], list(manifest.get('excluded')
+                                                                   or {}))
         fresh = {k: [_unit_id(fmt, u) for u in v] for k, v in splits.items()}
         for split in SPLITS:
             if fresh[split] != manifest['ids'][split]:
                 problems.append(f're-selecting the "{split}" split gives different ids '
-                                f'than the manifest records')
+                                f'than the manifest records: '
+                                f'{_id_diff(fresh[split], manifest["ids"][split])}')
         coco_images = {}
         if fmt == 'coco':
             with open(_abs(root, manifest['sources'][0]['ann_file'])) as f:
                 coco_images = {img['id']: img for img in json.load(f)['images']}
-        digest = _files_digest(fmt, root, manifest['sources'], splits['subset'],
-                               coco_images, manifest.get('hash_files', False))
-        if digest != manifest['files_digest']:
-            problems.append('the data files of the subset changed (files digest differs)')
+        hash_files = manifest.get('hash_files', False)
+        if manifest.get('files') is not None:
+            by_id = {_unit_id(fmt, u): u for u in keys}
+            recorded = manifest['ids']['subset']
+            gone = [i for i in recorded if i not in by_id]
+            if gone:
+                problems.append(f'{len(gone)} subset unit(s) are no longer in the source '
+                                f'annotations: {gone}')
+            now = _file_entries(fmt, root, manifest['sources'],
+                                [by_id[i] for i in recorded if i in by_id], coco_images,
+                                hash_files)
+            what = 'sha256' if hash_files else 'size'
+            for path, value in manifest['files'].items():
+                current = now.get(path)
+                if current is None:
+                    continue  # its unit left the annotations (reported above)
+                if current == 'MISSING' and value != 'MISSING':
+                    problems.append(f'data file {_abs(root, path)} is missing')
+                elif current != value:
+                    problems.append(f'data file {_abs(root, path)} changed ({what} differs)')
+        else:
+            digest = _files_digest(fmt, root, manifest['sources'], splits['subset'],
+                                   coco_images, hash_files)
+            if digest != manifest['files_digest']:
+                problems.append('the data files of the subset changed (files digest '
+                                'differs; this manifest predates per-file records)')
     except (OSError, ValueError, KeyError) as err:
         problems.append(f'cannot re-read the source annotations: {err}')
     for name, expected in manifest['list_sha256'].items():
@@ -603,6 +774,14 @@ def verify_subset(out_dir: str, data_root: Optional[str] = None) -> dict:
             if _sha256_text(f.read()) != expected:
                 problems.append(f'list file {path} changed')
     if problems:
-        raise SubsetVerificationError(
-            f'subset {out_dir} failed verification:\n  - ' + '\n  - '.join(problems))
+        changed = sum(p.startswith('data file ') for p in problems)
+        if changed:
+            problems.insert(0, f'the data files of the subset changed: {changed} file(s) '
+                            'changed or missing')
+        head = f'subset {out_dir} failed verification'
+        if root != recorded_root:
+            head += (f' -- it was made from data root {recorded_root}, not {root}: use a '
+                     'separate subset folder for this copy of the data (e.g. tools/gvb.py '
+                     'run --subset-base DIR) or the original data root')
+        raise SubsetVerificationError(f'{head}:\n  - ' + '\n  - '.join(problems))
     return manifest

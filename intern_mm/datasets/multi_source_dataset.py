@@ -7,6 +7,7 @@ import torch
 from mmengine.dataset import BaseDataset, ConcatDataset
 
 from intern_mm.registry import DATASETS
+from .checks import ClassNameMismatchError, annotated_class_names
 
 __all__ = ['MultiSourceDataset']
 
@@ -42,8 +43,11 @@ class MultiSourceDataset(ConcatDataset):
         sources (Sequence[str], optional): Source names, unique, one per dataset.
             Defaults to ``source0``, ``source1``, ...
         classes (Sequence[str], optional): The unified class names. Every source's
-            classes must be among them. ``None`` keeps every source's own labels (the
-            sources must then share one label space). Defaults to None.
+            classes must be among them, and every unified class must come from a
+            source; a source whose annotations (VOC XML names, COCO categories) name
+            a class its own config lacks is refused too (``ClassNameMismatchError``
+            listing the unknown and unused names). ``None`` keeps every source's own
+            labels (the sources must then share one label space). Defaults to None.
         data_root (str, optional): If given, the ``data_root`` of every source given
             as a config (one place to point all sources at a dataset directory, e.g.
             ``--cfg-options train_dataloader.dataset.data_root=DIR``). Defaults to None.
@@ -112,13 +116,8 @@ class MultiSourceDataset(ConcatDataset):
             unified = [str(c) for c in classes]
             if len(set(unified)) != len(unified):
                 raise ValueError(f'unified classes must be unique, got {unified}')
+            self._check_class_names(built, sources, source_classes, unified)
             for name, cls in source_classes.items():
-                if not cls:
-                    raise ValueError(f'source {name!r} has no metainfo["classes"]')
-                missing = [c for c in cls if c not in unified]
-                if missing:
-                    raise ValueError(f'classes {missing} of source {name!r} are not in '
-                                     f'the unified classes {unified}')
                 lut = torch.full((IGNORE_INDEX + 1, ), -1, dtype=torch.long)
                 lut[:len(cls)] = torch.tensor([unified.index(c) for c in cls])
                 lut[IGNORE_INDEX] = IGNORE_INDEX
@@ -136,6 +135,32 @@ class MultiSourceDataset(ConcatDataset):
             source_classes={k: tuple(v) for k, v in source_classes.items()})
         if not lazy_init:
             self.full_init()
+
+    @staticmethod
+    def _check_class_names(built: List[BaseDataset], sources: List[str],
+                           source_classes: Dict[str, List[str]],
+                           unified: List[str]) -> None:
+        """Refuse unknown and unused class names, all listed in one message."""
+        problems = []
+        for dataset, name in zip(built, sources):
+            cls = source_classes[name]
+            if not cls:
+                raise ValueError(f'source {name!r} has no metainfo["classes"]')
+            missing = [c for c in cls if c not in unified]
+            if missing:
+                problems.append(f'classes {missing} of source {name!r} are not in the '
+                                f'unified classes {unified}')
+            found = annotated_class_names(dataset)
+            unknown = sorted(set(found or ()) - set(cls))
+            if unknown:
+                where = getattr(dataset, 'ann_file', '') or name
+                problems.append(f'source {name!r} ({where}): its annotations name classes '
+                                f'it does not configure: {unknown} (configured: {cls})')
+        unused = [c for c in unified if not any(c in v for v in source_classes.values())]
+        if unused:
+            problems.append(f'unified classes {unused} belong to no source')
+        if problems:
+            raise ClassNameMismatchError('; '.join(problems))
 
     def __getitem__(self, idx: int) -> Dict[str, Any]:
         """Get the ``idx``-th packed sample, tagged and with unified labels."""

@@ -1,10 +1,9 @@
 """OpenMMLab's ``mim`` on intern_mm: model-index search, ``mim train`` and ``mim test``.
 
-mim 0.3.9 finds a package as ``<distribution location>/<name>``, which a PEP 660 editable
-install (our ``.venv``) does not have, so the tests install intern_mm the regular way
-(``pip install .``, which copies configs / tools / model-index.yml into
-``intern_mm/.mim``) into a temporary site directory first, from a copy of the sources
-(the in-tree build would otherwise rewrite the repository's ``.mim`` links).
+These tests install intern_mm the regular way (``pip install .``, which copies configs /
+tools / model-index.yml into ``intern_mm/.mim``) into a temporary site directory, from a
+copy of the sources (the in-tree build would otherwise rewrite the repository's ``.mim``
+links). ``test_mim_editable.py`` covers the editable install of ``make env``.
 """
 import os
 import re

@@ -19,6 +19,11 @@ Verify (exit status 1 and every difference printed when data or manifest changed
 
     python tools/dataset_converters/make_subset.py verify data/gvb/subsets/cifar10/r10
 
+Creation decodes every selected image / mask with mmcv (as the training loaders do) and
+refuses unreadable files by path; ``--exclude-unreadable`` leaves them out instead and
+records them in the manifest (``excluded``). Errors print one line per problem (exit
+status 1); ``--debug`` shows the traceback.
+
 Formats and source keys: see :func:`intern_mm.benchmark.subsets.make_subset`.
 """
 import argparse
@@ -28,6 +33,7 @@ import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
+from intern_mm.apis.cli import DEBUG_FLAG, run_cli  # noqa: E402
 from intern_mm.benchmark.subsets import (SUBSET_FORMATS,  # noqa: E402
                                          SubsetVerificationError, make_subset,
                                          verify_subset)
@@ -71,9 +77,16 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument('--size-only', action='store_true',
                         help='digest only the sizes of the subset files (default: '
                         'their contents)')
+    create.add_argument('--exclude-unreadable', action='store_true',
+                        help='leave out images / masks mmcv cannot decode (recorded in '
+                        'the manifest) instead of refusing them')
+    create.add_argument('--no-decode-check', action='store_true',
+                        help='do not decode the selected files')
+    create.add_argument(DEBUG_FLAG, action='store_true', help='show tracebacks')
     verify = sub.add_parser('verify', help='verify a subset against data and manifest')
     verify.add_argument('out', help='subset folder')
     verify.add_argument('--data-root', help='dataset root if it moved')
+    verify.add_argument(DEBUG_FLAG, action='store_true', help='show tracebacks')
     return parser
 
 
@@ -109,12 +122,17 @@ def main(argv=None) -> int:
     manifest = make_subset(fmt, args.data_root, args.out, sources,
                            ratio=None if args.shot else args.ratio, shot=args.shot,
                            val_ratio=args.val_ratio, seed=args.seed, classes=classes,
-                           test_sources=tests or None, hash_files=not args.size_only)
+                           test_sources=tests or None, hash_files=not args.size_only,
+                           check_decode=not args.no_decode_check,
+                           exclude_unreadable=args.exclude_unreadable)
     print(f"wrote {args.out}: counts {manifest['counts']} from "
           f"{manifest['num_source_units']} units, manifest "
           f"{manifest['manifest_sha256'][:12]}")
+    for unit, files in manifest['excluded'].items():
+        for path, reason in files.items():
+            print(f'excluded {unit}: {path}: {reason}')
     return 0
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    sys.exit(run_cli(main, prog='make_subset.py'))

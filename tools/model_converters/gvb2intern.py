@@ -20,10 +20,15 @@ Examples::
         --drop-reverse-transfer   # for CentralModel(reverse_transfer=False)
 """
 import argparse
+import os
+import os.path as osp
 import sys
 
-from intern_mm.models.backbones.gvb_checkpoint import (CheckpointMismatchError,
-                                                       convert_gvb_checkpoint)
+sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
+
+from intern_mm.apis.cli import DEBUG_FLAG, run_cli  # noqa: E402
+from intern_mm.models.backbones.gvb_checkpoint import (  # noqa: E402
+    CheckpointMismatchError, convert_gvb_checkpoint)
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -48,11 +53,15 @@ def parse_args(argv=None) -> argparse.Namespace:
         '(model.trans.gv_patch.gv_global.*), which its forward never calls, for a '
         'CentralModel(reverse_transfer=False); by default they are kept as '
         'reverse_trans.* (frozen, unused) so the conversion is lossless')
+    parser.add_argument(DEBUG_FLAG, action='store_true',
+                        help='show the traceback of an error')
     return parser.parse_args(argv)
 
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    if osp.dirname(args.dst):
+        os.makedirs(osp.dirname(args.dst), exist_ok=True)  # e.g. checkpoints/ of a clone
     try:
         ckpt = convert_gvb_checkpoint(
             args.src,
@@ -77,4 +86,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    sys.exit(run_cli(main, prog='gvb2intern.py'))
