@@ -3,7 +3,10 @@
 The graph has an edge ``a -> b`` when module ``a`` imports ``b`` at module level
 (including ``if`` / ``try`` blocks, excluding function bodies and ``TYPE_CHECKING``
 blocks). ``from pkg import name`` is an edge to ``pkg.name`` when that is a module, else
-to ``pkg``. A package's ``__init__`` is the node of the package name.
+to ``pkg``. A package's ``__init__`` is the node of the package name. The implicit
+import of parent packages (``import a.b.c`` runs ``a/__init__``) is not an edge: every
+module imports ``intern_mm.registry``, and ``intern_mm/__init__`` imports everything by
+design (registration), so counting it would make the graph one cycle.
 """
 import ast
 import importlib.util
