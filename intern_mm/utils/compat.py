@@ -26,8 +26,10 @@ user-facing list.
   modules. Applied only when CUDA is absent: ``init_dist`` uses gloo and skips
   ``set_device``; ``MMDistributedDataParallel`` drops ``device_ids`` for CPU modules.
 * ``package_utils``: setuptools >= 82 removed ``pkg_resources``, which mmengine 0.10.7
-  imports to resolve ``pkg::path`` config bases and installed package paths. Applied
-  only when ``pkg_resources`` cannot be imported: mmengine's ``is_installed`` /
+  imports to resolve ``pkg::path`` config bases and installed package paths, and its
+  ``pkg_resources`` path lookup misses the package of an editable (PEP 660) install.
+  Applied only when ``pkg_resources`` cannot be imported or intern_mm is installed
+  editable: mmengine's ``is_installed`` /
   ``get_installed_path`` / ``package2module`` are replaced by :mod:`importlib.metadata`
   equivalents.
 * ``numpy_aliases``: numpy 2 removed ``np.in1d`` (used by mmpretrain's retrieval
@@ -196,7 +198,25 @@ def _metadata_get_installed_path(package: str) -> str:
     return osp.dirname(spec.origin)
 
 
+def _editable_install() -> bool:
+    """Whether intern_mm is installed in editable (PEP 660) mode."""
+    from importlib import metadata
+    try:
+        direct_url = metadata.distribution('intern_mm').read_text('direct_url.json')
+    except metadata.PackageNotFoundError:
+        return False
+    if not direct_url:
+        return False
+    import json
+    return bool(json.loads(direct_url).get('dir_info', {}).get('editable', False))
+
+
 def _needs_package_utils() -> bool:
+    # mmengine's pkg_resources-based get_installed_path joins the distribution location
+    # with the module name, which misses an editable install's package (intern_mm::
+    # config bases then fail), and fails outright without pkg_resources.
+    if _editable_install():
+        return True
     if 'pkg_resources' in sys.modules:
         return sys.modules['pkg_resources'] is None
     import importlib.util

@@ -88,7 +88,7 @@ def test_no_compat_leaves_the_stack_untouched():
     assert proc.stdout.strip() == 'False'
 
 
-def test_missing_pkg_resources_is_what_enables_package_utils():
+def test_missing_pkg_resources_enables_package_utils():
     import subprocess
     import sys
     code = textwrap.dedent("""
