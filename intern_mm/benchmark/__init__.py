@@ -3,8 +3,8 @@
 Importing this package registers :class:`FrozenBackbone` and the depth head in
 intern_mm's ``MODELS`` registry.
 """
-from .backbone import (BackboneSpec, build_backbone, load_backbone_weights,
-                       parse_backbone_spec, pool_features, probe_backbone_outputs)
+from .backbone import (BackboneSpec, build_backbone, describe_backbone_outputs,
+                       load_backbone_weights, parse_backbone_spec, pool_features)
 from .data_cfgs import cls_dataset_cfg, cls_pipeline, cls_train_pipeline
 from .feature_probe import (classification_metrics, evaluate_linear_head,
                             extract_features, feature_linear_probe, sampler_order,
@@ -24,7 +24,8 @@ from .tasks import (EXTRA_TASKS, GVB_TASKS, GVBTask, get_task, load_task_file,
 
 __all__ = [
     'BackboneSpec', 'build_backbone', 'load_backbone_weights', 'parse_backbone_spec',
-    'pool_features', 'probe_backbone_outputs', 'cls_dataset_cfg', 'cls_pipeline',
+    'pool_features', 'describe_backbone_outputs',
+    'cls_dataset_cfg', 'cls_pipeline',
     'cls_train_pipeline', 'classification_metrics', 'evaluate_linear_head',
     'extract_features', 'feature_linear_probe', 'sampler_order', 'train_linear_head',
     'FrozenBackbone', 'GVBDepthHead', 'DEFAULT_RECIPES', 'ProtocolContext', 'build_runner_cfg',

@@ -23,9 +23,13 @@ from typing import List, Optional, Sequence, Tuple, Union
 import torch
 import torch.nn as nn
 
+from intern_mm.utils.checkpoint import (backbone_state_dict, has_prefix, read_checkpoint,
+                                        read_state_dict)
+
 __all__ = [
     'BackboneSpec', 'parse_backbone_spec', 'normalize_backbone_type', 'build_backbone',
-    'load_backbone_weights', 'probe_backbone_outputs', 'pool_features',
+    'load_backbone_weights', 'describe_backbone_outputs',
+    'pool_features',
     'DEFAULT_CLS_PREPROCESSOR'
 ]
 
@@ -144,6 +148,24 @@ def _parse_dict_string(text: str) -> dict:
     return cfg.to_dict()['backbone']
 
 
+def _backbone_of_checkpoint(checkpoint: str, backbone_cfg: Optional[Union[str, dict]]
+                            ) -> Tuple[dict, Optional[dict]]:
+    """Backbone config (and preprocessor) of a checkpoint: ``backbone_cfg`` or the
+    config mmengine recorded in its ``meta['cfg']``."""
+    from mmengine.config import Config
+    if not osp.isfile(checkpoint):
+        raise FileNotFoundError(f'backbone checkpoint {checkpoint} does not exist')
+    if backbone_cfg is not None:
+        sub = parse_backbone_spec(backbone_cfg)
+        return sub.cfg, sub.data_preprocessor
+    ckpt = read_checkpoint(checkpoint)
+    meta_cfg = ckpt.get('meta', {}).get('cfg') if isinstance(ckpt, dict) else None
+    if not meta_cfg:
+        raise ValueError(f'checkpoint {checkpoint} records no config: pass --backbone-cfg '
+                         '(a config file or dict string describing the backbone)')
+    return _backbone_from_config(Config.fromstring(meta_cfg, file_format='.py'))
+
+
 def parse_backbone_spec(spec: Union[str, dict, 'BackboneSpec'],
                         checkpoint: Optional[str] = None,
                         backbone_cfg: Optional[Union[str, dict]] = None) -> BackboneSpec:
@@ -180,23 +202,9 @@ def parse_backbone_spec(spec: Union[str, dict, 'BackboneSpec'],
             cfg = _parse_dict_string(stripped)
             source = stripped
         elif stripped.lower().endswith(_CKPT_SUFFIXES):
-            if not osp.isfile(stripped):
-                raise FileNotFoundError(f'backbone checkpoint {stripped} does not exist')
             checkpoint = checkpoint or stripped
             source = stripped
-            if backbone_cfg is None:
-                from intern_mm.utils import load_local_checkpoint
-                meta = load_local_checkpoint(stripped, map_location='cpu')
-                meta_cfg = meta.get('meta', {}).get('cfg') if isinstance(meta, dict) else None
-                if not meta_cfg:
-                    raise ValueError(
-                        f'checkpoint {stripped} records no config: pass --backbone-cfg '
-                        '(a config file or dict string describing the backbone)')
-                cfg, data_preprocessor = _backbone_from_config(
-                    Config.fromstring(meta_cfg, file_format='.py'))
-            else:
-                sub = parse_backbone_spec(backbone_cfg)
-                cfg, data_preprocessor = sub.cfg, sub.data_preprocessor
+            cfg, data_preprocessor = _backbone_of_checkpoint(stripped, backbone_cfg)
         elif stripped.lower().endswith(_CFG_SUFFIXES):
             if not osp.isfile(stripped):
                 raise FileNotFoundError(f'backbone config {stripped} does not exist')
@@ -215,20 +223,6 @@ def parse_backbone_spec(spec: Union[str, dict, 'BackboneSpec'],
         cfg=cfg, checkpoint=checkpoint, data_preprocessor=data_preprocessor, source=source)
 
 
-def _backbone_state_dict(checkpoint: str) -> dict:
-    from intern_mm.utils import load_local_checkpoint
-    ckpt = load_local_checkpoint(checkpoint, map_location='cpu')
-    state = ckpt.get('state_dict', ckpt) if isinstance(ckpt, dict) else ckpt
-    if not isinstance(state, dict):
-        raise ValueError(f'checkpoint {checkpoint} holds no state dict')
-    state = {(k[len('module.'):] if k.startswith('module.') else k): v
-             for k, v in state.items()}
-    if any(k.startswith('backbone.') for k in state):
-        state = {k[len('backbone.'):]: v for k, v in state.items()
-                 if k.startswith('backbone.')}
-    return state
-
-
 def checkpoint_prefix(checkpoint: str) -> str:
     """Return ``'backbone.'`` when the checkpoint is a full model, else ``''``.
 
@@ -238,10 +232,7 @@ def checkpoint_prefix(checkpoint: str) -> str:
     Returns:
         str: The key prefix of the backbone weights inside the checkpoint.
     """
-    from intern_mm.utils import load_local_checkpoint
-    ckpt = load_local_checkpoint(checkpoint, map_location='cpu')
-    state = ckpt.get('state_dict', ckpt)
-    return 'backbone.' if any(k.startswith('backbone.') for k in state) else ''
+    return 'backbone.' if has_prefix(read_state_dict(checkpoint), 'backbone.') else ''
 
 
 def load_backbone_weights(backbone: nn.Module, checkpoint: str) -> None:
@@ -255,7 +246,7 @@ def load_backbone_weights(backbone: nn.Module, checkpoint: str) -> None:
     Raises:
         RuntimeError: If keys are missing or unexpected.
     """
-    state = _backbone_state_dict(checkpoint)
+    state = backbone_state_dict(read_state_dict(checkpoint))
     missing, unexpected = backbone.load_state_dict(state, strict=False)
     if missing or unexpected:
         raise RuntimeError(f'checkpoint {checkpoint} does not match the backbone: '
@@ -327,8 +318,8 @@ def pool_features(outputs: Union[torch.Tensor, Sequence[torch.Tensor]]) -> torch
 
 
 @torch.no_grad()
-def probe_backbone_outputs(backbone: nn.Module,
-                           img_size: int = 64) -> List[Tuple[int, Optional[int]]]:
+def describe_backbone_outputs(backbone: nn.Module,
+                              img_size: int = 64) -> List[Tuple[int, Optional[int]]]:
     """Describe a backbone's outputs by a dummy forward.
 
     Args:
@@ -341,7 +332,7 @@ def probe_backbone_outputs(backbone: nn.Module,
 
     Example:
         >>> net = build_backbone(dict(type='ResNet', depth=18, out_indices=(0, 1, 2, 3)))
-        >>> probe_backbone_outputs(net)
+        >>> describe_backbone_outputs(net)
         [(64, 4), (128, 8), (256, 16), (512, 32)]
     """
     was_training = backbone.training
@@ -361,3 +352,4 @@ def probe_backbone_outputs(backbone: nn.Module,
         else:
             desc.append((int(out.shape[-1]), None))
     return desc
+

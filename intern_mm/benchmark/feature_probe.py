@@ -164,6 +164,15 @@ def sampler_order(num_samples: int, seed: int, max_iters: int,
     return batches
 
 
+def _check_features(features: torch.Tensor, labels: torch.Tensor, num_classes: int) -> None:
+    if features.dim() != 2 or features.shape[0] != labels.shape[0]:
+        raise ValueError(f'features {tuple(features.shape)} and labels '
+                         f'{tuple(labels.shape)} do not match')
+    if labels.min() < 0 or labels.max() >= num_classes:
+        raise ValueError(f'labels must lie in [0, {num_classes}), got '
+                         f'[{int(labels.min())}, {int(labels.max())}]')
+
+
 def train_linear_head(features: torch.Tensor,
                       labels: torch.Tensor,
                       num_classes: int,
@@ -195,12 +204,7 @@ def train_linear_head(features: torch.Tensor,
     Returns:
         nn.Linear: The trained head (on the CPU).
     """
-    if features.dim() != 2 or features.shape[0] != labels.shape[0]:
-        raise ValueError(f'features {tuple(features.shape)} and labels '
-                         f'{tuple(labels.shape)} do not match')
-    if labels.min() < 0 or labels.max() >= num_classes:
-        raise ValueError(f'labels must lie in [0, {num_classes}), got '
-                         f'[{int(labels.min())}, {int(labels.max())}]')
+    _check_features(features, labels, num_classes)
     head = nn.Linear(features.shape[1], num_classes).to(device)
     nn.init.zeros_(head.weight)
     nn.init.zeros_(head.bias)

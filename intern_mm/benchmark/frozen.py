@@ -1,7 +1,9 @@
 """A frozen-backbone wrapper for the GV-B linear-probe protocol.
 
-Backbones disagree on what ``frozen_stages`` means (ResNet's ``-1`` freezes nothing,
-others lack the option), so the probe wraps any backbone instead:
+Not every backbone implements the ``frozen_stages`` contract of
+:mod:`intern_mm.models.backbones.freezing` (intern_mm backbones and ResNet do; timm or
+mmpretrain transformers do not), so the probe wraps any backbone and freezes all of it
+with the contract's :func:`~intern_mm.models.backbones.freezing.freeze_module`:
 
 * every parameter gets ``requires_grad=False`` (so the optimizer, DDP and the loss never
   touch it),
@@ -18,6 +20,7 @@ from typing import Optional
 import torch
 from mmengine.model import BaseModule
 
+from intern_mm.models.backbones.freezing import freeze_module
 from intern_mm.registry import MODELS
 
 __all__ = ['FrozenBackbone']
@@ -46,9 +49,7 @@ class FrozenBackbone(BaseModule):
 
     def freeze(self) -> None:
         """Set ``requires_grad=False`` everywhere and put the backbone in eval mode."""
-        for param in self.module.parameters():
-            param.requires_grad_(False)
-        self.module.eval()
+        freeze_module(self.module)
 
     def train(self, mode: bool = True) -> 'FrozenBackbone':
         """Set the wrapper's mode; the wrapped backbone always stays in eval mode."""

@@ -35,7 +35,7 @@ import time
 from typing import Optional, Union
 
 from .backbone import BackboneSpec, build_backbone, parse_backbone_spec, \
-    probe_backbone_outputs
+    describe_backbone_outputs
 from .data_cfgs import IMAGENET_MEAN, IMAGENET_STD
 from .protocols import ProtocolContext, dataset_cfgs, dense_backbone_cfg, family_recipe
 from .tasks import GVBTask
@@ -256,7 +256,7 @@ def ota_context(cfg, task: Union[str, GVBTask]) -> ProtocolContext:
     return ProtocolContext(
         task=task, data_root=root, layout=layout, subset_dir=manifest['dir'],
         backbone=spec,
-        out_channels=probe_backbone_outputs(build_backbone(BackboneSpec(cfg=probe_cfg))),
+        out_channels=describe_backbone_outputs(build_backbone(BackboneSpec(cfg=probe_cfg))),
         mode='finetune', recipe=recipe, seed=cfg.seed, num_workers=cfg.num_workers,
         launcher=cfg.launcher, cfg_options=cfg.cfg_options,
         log_interval=min(50, recipe.get('max_iters', 50)))
@@ -347,7 +347,7 @@ def run_ota(ctx: ProtocolContext,
                            data_preprocessor=ctx.backbone.data_preprocessor,
                            source='ota-student')
     probe_cfg = dense_backbone_cfg(student.cfg) if family != 'cls' else student.cfg
-    out_channels = probe_backbone_outputs(build_backbone(BackboneSpec(cfg=probe_cfg)))
+    out_channels = describe_backbone_outputs(build_backbone(BackboneSpec(cfg=probe_cfg)))
     student_ctx = copy.copy(ctx)
     student_ctx.backbone = adapted
     student_ctx.out_channels = out_channels

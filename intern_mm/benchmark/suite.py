@@ -40,7 +40,7 @@ from typing import Dict, Iterator, List, Optional
 import torch
 
 from .backbone import BackboneSpec, build_backbone, parse_backbone_spec, \
-    probe_backbone_outputs
+    describe_backbone_outputs
 from .protocols import (PROTOCOL_MODES, ProtocolContext, build_runner_cfg, dataset_cfgs,
                         dense_backbone_cfg, family_recipe, metric_keys)
 from .progress import SuiteProgress
@@ -350,7 +350,7 @@ def _cache_metrics(store: _FeatureStore, recipe: dict, train_split: str, eval_sp
 def _out_channels(spec: BackboneSpec, family: str) -> list:
     cfg = dense_backbone_cfg(spec.cfg) if family != 'cls' else spec.cfg
     module = build_backbone(BackboneSpec(cfg=cfg))
-    return probe_backbone_outputs(module)
+    return describe_backbone_outputs(module)
 
 
 def run_task(cfg: SuiteConfig, task: GVBTask, spec: BackboneSpec, run_dir: str,

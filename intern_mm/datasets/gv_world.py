@@ -207,6 +207,45 @@ def _place(rng: np.random.Generator, radii: Sequence[float],
     return centres
 
 
+def _sample_objects(rng: np.random.Generator, radii: List[float],
+                    centres: List[Tuple[float, float]]) -> List[dict]:
+    """Draw shape, colour, texture and angle of every object (in this RNG order)."""
+    objects = []
+    for r, (cx, cy) in zip(radii, centres):
+        shape = SHAPES[rng.integers(len(SHAPES))]
+        colour = tuple(COLOURS)[rng.integers(len(COLOURS))]
+        texture = TEXTURES[rng.integers(len(TEXTURES))]
+        angle = rng.uniform(-0.35, 0.35)
+        objects.append(dict(shape=shape, colour=colour, texture=texture,
+                            centre=(float(cx), float(cy)), radius=float(r),
+                            angle=float(angle),
+                            distance=float(np.clip(42000.0 / r, 1500, 7500))))
+    return objects
+
+
+def _texture_shade(texture: str, xx: np.ndarray, yy: np.ndarray, scale: float) -> np.ndarray:
+    """Brightness factor per pixel of a texture (solid: 1; striped; dotted)."""
+    period = max(3, int(round(4 * scale)))
+    if texture == 'striped':
+        return np.where(((xx + yy) // max(1, period // 2)) % 2 == 0, 1.0, 0.55)
+    if texture == 'dotted':
+        dots = ((xx % period) < period // 2) & ((yy % period) < period // 2)
+        return np.where(dots, 0.5, 1.0)
+    return np.ones(xx.shape, np.float32)
+
+
+def _annotate_visible_boxes(objects: List[dict], instance_map: np.ndarray) -> None:
+    """Set ``bbox`` / ``area`` of every object from its visible pixels (in place)."""
+    for k, obj in enumerate(objects):
+        ys, xs = np.nonzero(instance_map == k)
+        if len(xs) == 0:  # fully occluded (rare): keep it out of every annotation
+            obj['bbox'], obj['area'] = None, 0
+            continue
+        x0, y0, x1, y1 = xs.min(), ys.min(), xs.max() + 1, ys.max() + 1
+        obj['bbox'] = [float(x0), float(y0), float(x1 - x0), float(y1 - y0)]
+        obj['area'] = int(len(xs))
+
+
 def render_scene(seed: int, index: int, size: int = 64) -> Dict:
     """Render scene ``index`` of the world with ``seed``.
 
@@ -245,45 +284,19 @@ def render_scene(seed: int, index: int, size: int = 64) -> Dict:
     instance_map = np.full((size, size), -1, np.int16)
     yy, xx = np.mgrid[0:size, 0:size]
 
-    objects = []
-    for k, (r, (cx, cy)) in enumerate(zip(radii, centres)):
-        shape = SHAPES[rng.integers(len(SHAPES))]
-        colour = tuple(COLOURS)[rng.integers(len(COLOURS))]
-        texture = TEXTURES[rng.integers(len(TEXTURES))]
-        angle = rng.uniform(-0.35, 0.35)
-        objects.append(dict(shape=shape, colour=colour, texture=texture,
-                            centre=(float(cx), float(cy)), radius=float(r),
-                            angle=float(angle),
-                            distance=float(np.clip(42000.0 / r, 1500, 7500))))
-
+    objects = _sample_objects(rng, radii, centres)
     for k in sorted(range(n_obj), key=lambda i: objects[i]['radius']):
         obj = objects[k]
         cx, cy = obj['centre']
         mask = _shape_mask(obj['shape'], cx, cy, obj['radius'], obj['angle'], size)
         rgb = np.asarray(COLOURS[obj['colour']], np.float32)
         rgb = np.clip(rgb + rng.uniform(-22, 22, size=3), 0, 255)
-        shade = np.ones((size, size), np.float32)
-        if obj['texture'] == 'striped':
-            period = max(3, int(round(4 * scale)))
-            shade = np.where(((xx + yy) // max(1, period // 2)) % 2 == 0, 1.0, 0.55)
-        elif obj['texture'] == 'dotted':
-            period = max(3, int(round(4 * scale)))
-            dots = ((xx % period) < period // 2) & ((yy % period) < period // 2)
-            shade = np.where(dots, 0.5, 1.0)
+        shade = _texture_shade(obj['texture'], xx, yy, scale)
         obj_rgb = rgb[None, None, :] * shade[..., None]
         img[mask] = obj_rgb[mask] + rng.normal(0, 6, size=(int(mask.sum()), 3))
         depth[mask] = obj['distance'] + 8 * (yy[mask] - cy)
         instance_map[mask] = k
-
-    for k, obj in enumerate(objects):
-        ys, xs = np.nonzero(instance_map == k)
-        if len(xs) == 0:  # fully occluded (rare): keep it out of every annotation
-            obj['bbox'], obj['area'] = None, 0
-            continue
-        x0, y0, x1, y1 = xs.min(), ys.min(), xs.max() + 1, ys.max() + 1
-        obj['bbox'] = [float(x0), float(y0), float(x1 - x0), float(y1 - y0)]
-        obj['area'] = int(len(xs))
-
+    _annotate_visible_boxes(objects, instance_map)
     return dict(
         image=np.clip(img, 0, 255).astype(np.uint8),
         instance_map=instance_map,
@@ -423,6 +436,36 @@ def _coco(records: List[Dict], classes: Sequence[str], size: int) -> Dict:
         categories=[dict(id=i + 1, name=c) for i, c in enumerate(classes)])
 
 
+def _make_world_dirs(out: str) -> None:
+    """Create the folders of the world layout under ``out``."""
+    for split in _SPLITS:
+        os.makedirs(osp.join(out, 'images', split), exist_ok=True)
+        os.makedirs(osp.join(out, 'depth', split), exist_ok=True)
+        for source in SEG_SOURCES:
+            os.makedirs(osp.join(out, 'seg', source, split), exist_ok=True)
+    for source in (*[f'cls/{s}' for s in CLS_SOURCES],
+                   *[f'det/{s}' for s in DET_SOURCES], 'downstream', 'captions'):
+        os.makedirs(osp.join(out, source), exist_ok=True)
+
+
+def _write_split_annotations(out: str, split: str, records: List[dict],
+                             img_size: int) -> None:
+    """Write every source's annotation file of ``split`` from the image records."""
+    for source in CLS_SOURCES:
+        _write_lines(osp.join(out, 'cls', source, f'{split}.txt'),
+                     [f"{r['img_path']} {r['cls'][source]}" for r in records])
+    for source, classes in DET_SOURCES.items():
+        with open(osp.join(out, 'det', source, f'{split}.json'), 'w') as f:
+            json.dump(_coco(records, classes, img_size), f)
+    _write_lines(osp.join(out, 'downstream', f'{split}.txt'),
+                 [f"{r['img_path']} {r['count'] - 1}" for r in records])
+    with open(osp.join(out, 'captions', f'{split}.json'), 'w') as f:
+        json.dump(dict(
+            metainfo=dict(dataset_type='gv_world_captions', split=split),
+            data_list=[dict(img_path=r['img_path'], captions=r['captions'])
+                       for r in records]), f)
+
+
 def generate_gv_world(out: str,
                       num: int = 2000,
                       seed: int = 0,
@@ -456,15 +499,7 @@ def generate_gv_world(out: str,
     if img_size < 32:
         raise ValueError(f'img_size must be >= 32, got {img_size}')
     splits = split_sizes(num, val_ratio, test_ratio)
-    for split in _SPLITS:
-        os.makedirs(osp.join(out, 'images', split), exist_ok=True)
-        os.makedirs(osp.join(out, 'depth', split), exist_ok=True)
-        for source in SEG_SOURCES:
-            os.makedirs(osp.join(out, 'seg', source, split), exist_ok=True)
-    for source in (*[f'cls/{s}' for s in CLS_SOURCES],
-                   *[f'det/{s}' for s in DET_SOURCES], 'downstream', 'captions'):
-        os.makedirs(osp.join(out, source), exist_ok=True)
-
+    _make_world_dirs(out)
     meta = gv_world_metainfo(seed, num, img_size, splits)
     for source, classes in CLS_SOURCES.items():
         _write_lines(osp.join(out, 'cls', source, 'classes.txt'), classes)
@@ -481,19 +516,7 @@ def generate_gv_world(out: str,
                 records = pool.map(_image_record, jobs, chunksize=32)
             else:
                 records = [_image_record(job) for job in jobs]
-            for source in CLS_SOURCES:
-                _write_lines(osp.join(out, 'cls', source, f'{split}.txt'),
-                             [f"{r['img_path']} {r['cls'][source]}" for r in records])
-            for source, classes in DET_SOURCES.items():
-                with open(osp.join(out, 'det', source, f'{split}.json'), 'w') as f:
-                    json.dump(_coco(records, classes, img_size), f)
-            _write_lines(osp.join(out, 'downstream', f'{split}.txt'),
-                         [f"{r['img_path']} {r['count'] - 1}" for r in records])
-            with open(osp.join(out, 'captions', f'{split}.json'), 'w') as f:
-                json.dump(dict(
-                    metainfo=dict(dataset_type='gv_world_captions', split=split),
-                    data_list=[dict(img_path=r['img_path'], captions=r['captions'])
-                               for r in records]), f)
+            _write_split_annotations(out, split, records, img_size)
             if verbose:
                 print(f'[gv_world] {split}: {len(records)} images')
     finally:

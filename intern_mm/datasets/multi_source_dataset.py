@@ -1,6 +1,6 @@
 """Concatenation of datasets from several sources with one unified label space."""
 import copy
-from typing import Any, Dict, List, Optional, Sequence, Union
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
@@ -13,6 +13,41 @@ __all__ = ['MultiSourceDataset']
 
 #: Label value that means "not annotated" (mmseg / mmdet convention).
 IGNORE_INDEX = 255
+
+
+def _unify_classes(
+        source_classes: Dict[str, List[str]], classes: Optional[Sequence[str]]
+) -> Tuple[List[str], List[Optional[torch.Tensor]]]:
+    """The unified class list and each source's label lookup table (None: identity).
+
+    Without ``classes`` every source must have the same classes; with them, each
+    source's classes must be among them.
+    """
+    sources = list(source_classes)
+    if classes is None:
+        first = source_classes[sources[0]]
+        for name, cls in source_classes.items():
+            if cls != first:
+                raise ValueError(
+                    f'source {name!r} has classes {cls} but {sources[0]!r} has '
+                    f'{first}; pass the unified `classes` to map them')
+        return first, [None] * len(sources)
+    unified = [str(c) for c in classes]
+    if len(set(unified)) != len(unified):
+        raise ValueError(f'unified classes must be unique, got {unified}')
+    label_maps: List[Optional[torch.Tensor]] = []
+    for name, cls in source_classes.items():
+        if not cls:
+            raise ValueError(f'source {name!r} has no metainfo["classes"]')
+        missing = [c for c in cls if c not in unified]
+        if missing:
+            raise ValueError(f'classes {missing} of source {name!r} are not in '
+                             f'the unified classes {unified}')
+        lut = torch.full((IGNORE_INDEX + 1, ), -1, dtype=torch.long)
+        lut[:len(cls)] = torch.tensor([unified.index(c) for c in cls])
+        lut[IGNORE_INDEX] = IGNORE_INDEX
+        label_maps.append(lut)
+    return unified, label_maps
 
 
 @DATASETS.register_module()
@@ -102,26 +137,10 @@ class MultiSourceDataset(ConcatDataset):
             name: list(d.metainfo.get('classes', ()) or ())
             for name, d in zip(sources, built)
         }
-        self.label_maps: List[Optional[torch.Tensor]] = []
-        if classes is None:
-            first = source_classes[sources[0]]
-            for name, cls in source_classes.items():
-                if cls != first:
-                    raise ValueError(
-                        f'source {name!r} has classes {cls} but {sources[0]!r} has '
-                        f'{first}; pass the unified `classes` to map them')
-            unified = first
-            self.label_maps = [None] * len(built)
-        else:
-            unified = [str(c) for c in classes]
-            if len(set(unified)) != len(unified):
-                raise ValueError(f'unified classes must be unique, got {unified}')
-            self._check_class_names(built, sources, source_classes, unified)
-            for name, cls in source_classes.items():
-                lut = torch.full((IGNORE_INDEX + 1, ), -1, dtype=torch.long)
-                lut[:len(cls)] = torch.tensor([unified.index(c) for c in cls])
-                lut[IGNORE_INDEX] = IGNORE_INDEX
-                self.label_maps.append(lut)
+        if classes is not None:
+            self._check_class_names(built, sources, source_classes,
+                                    [str(c) for c in classes])
+        unified, self.label_maps = _unify_classes(source_classes, classes)
 
         shared = {}
         for key in keys - {'classes'}:

@@ -27,7 +27,9 @@ from mmengine.config import Config
 from mmengine.dist import barrier, get_rank, get_world_size
 from mmengine.hooks import Hook
 
-__all__ = ['run_stage', 'read_done', 'DONE_FILE', 'METRICS_FILE', 'to_jsonable']
+from intern_mm.utils.checkpoint import last_checkpoint
+
+__all__ = ['train_stage', 'run_stage', 'read_done', 'DONE_FILE', 'METRICS_FILE', 'to_jsonable']
 
 DONE_FILE = 'done.json'
 METRICS_FILE = 'metrics.json'
@@ -85,21 +87,10 @@ def _train_scalars(runner) -> Dict[str, float]:
     return scalars
 
 
-def _final_checkpoint(work_dir: str) -> Optional[str]:
-    marker = osp.join(work_dir, 'last_checkpoint')
-    if not osp.isfile(marker):
-        return None
-    with open(marker) as f:
-        ckpt = f.read().strip()
-    if not osp.isfile(ckpt):
-        ckpt = osp.join(work_dir, osp.basename(ckpt))
-    return osp.abspath(ckpt) if osp.isfile(ckpt) else None
-
-
-def run_stage(config: str,
-              work_dir: str,
-              name: Optional[str] = None,
-              launcher: str = 'none') -> dict:
+def train_stage(config: str,
+                work_dir: str,
+                name: Optional[str] = None,
+                launcher: str = 'none') -> dict:
     """Train one stage (auto-resuming) and write its metrics and done-marker.
 
     Under a distributed launcher every process trains; only rank 0 writes the metrics
@@ -139,7 +130,7 @@ def run_stage(config: str,
     if recorder.metrics is None and runner.val_loop is not None:
         # resumed at max_iters (killed between the last checkpoint and the marker)
         recorder.metrics = dict(runner.val_loop.run())
-    ckpt = _final_checkpoint(work_dir)
+    ckpt = last_checkpoint(work_dir)
     if ckpt is None:
         raise RuntimeError(f'stage {name}: training finished but {work_dir} has no '
                            'last_checkpoint (is the CheckpointHook disabled?)')
@@ -154,13 +145,24 @@ def run_stage(config: str,
         resumed_from_iter=recorder.start_iter,
         finished_at=time.strftime('%Y-%m-%d %H:%M:%S'),
         world_size=get_world_size())
+    _write_markers(work_dir, result)
+    return result
+
+
+def _write_markers(work_dir: str, result: dict) -> None:
+    """Write ``metrics.json`` and ``done.json`` on rank 0 once every rank finished."""
     barrier()  # every rank finished (and saved) before the marker says so
     if get_rank() == 0:
         with open(osp.join(work_dir, METRICS_FILE), 'w') as f:
             json.dump(dict(val=result['metrics'], train=result['train']), f, indent=2)
         with open(osp.join(work_dir, DONE_FILE), 'w') as f:
             json.dump(result, f, indent=2)
-    return result
+
+
+def run_stage(*args, **kwargs) -> dict:
+    """Deprecated name of :func:`train_stage` (``ParadigmPipeline.run_stage`` is the
+    pipeline's method that schedules a stage); kept for ``paradigm/pipeline.py``."""
+    return train_stage(*args, **kwargs)
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -176,7 +178,7 @@ def parse_args(argv=None) -> argparse.Namespace:
 def main(argv=None) -> None:
     args = parse_args(argv)
     import intern_mm  # noqa: F401
-    result = run_stage(args.config, args.work_dir, args.name, args.launcher)
+    result = train_stage(args.config, args.work_dir, args.name, args.launcher)
     if get_rank() != 0:
         return
     print(f'[stage {result["stage"]}] done in {result["wall_time_s"]}s: '

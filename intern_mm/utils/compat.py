@@ -1,68 +1,98 @@
-"""Fixes for known incompatibilities of the pinned OpenMMLab stack.
+"""Fixes for known incompatibilities of the pinned OpenMMLab stack, each applied only where
+needed.
 
-Applied once when :mod:`intern_mm` is imported (idempotent):
+:func:`apply_compat_patches` runs when :mod:`intern_mm` is imported. Every patch has a
+name, a check that tells whether the installed stack needs it (a correct stack is left
+untouched) and can be switched off with the environment variable
+``INTERN_MM_NO_COMPAT``: ``1`` / ``all`` switches every patch off, a comma-separated
+list of names switches those off (``INTERN_MM_NO_COMPAT=cpu_distributed,numpy_aliases``).
+:func:`applied_patches` lists what was applied. The table in ``docs/compat.md`` is the
+user-facing list.
 
-* torch >= 2.6 loads with ``weights_only=True`` by default, while mmengine 0.10.7's
-  local-file checkpoint loader does not pass ``weights_only``. Checkpoints written by
-  mmengine hold ``HistoryBuffer`` / numpy objects in their ``message_hub`` and ``meta``,
-  so resuming fails with ``UnpicklingError``. We register a local-file loader that passes
-  ``weights_only=False``. Only load checkpoints you trust (as with any pickle).
-* mmengine 0.10.7 cannot run distributed on a CPU-only machine: its launchers call
-  ``torch.cuda.set_device`` unconditionally (and default to the NCCL backend), and the
-  runner wraps the model with ``device_ids=[LOCAL_RANK]``, which DDP refuses for CPU
-  modules. Without CUDA we initialise the process group with gloo and skip
-  ``set_device``, and build ``MMDistributedDataParallel`` without ``device_ids`` for CPU
-  modules. With CUDA nothing changes.
-* mmengine only resolves ``pkg::path`` config bases for a fixed list of OpenMMLab
-  packages; we add ``intern_mm`` so that ``_base_ = 'intern_mm::metanet/...'`` works like
-  ``'mmdet::...'`` (configs are exposed under ``intern_mm/.mim`` by ``setup.py``).
-* setuptools >= 82 removed ``pkg_resources``, which mmengine 0.10.7 imports to resolve
-  ``pkg::path`` config bases (``_base_ = 'mmdet::...'``) and installed package paths. We
-  replace mmengine's ``is_installed`` / ``get_installed_path`` / ``package2module`` with
-  equivalents built on :mod:`importlib.metadata` (standard library), whether or not
-  ``pkg_resources`` exists, so behaviour does not depend on the setuptools version.
-* numpy 2 removed ``np.in1d`` (used by mmpretrain's retrieval metrics) and a few aliases
-  (``np.float`` / ``np.int`` / ``np.bool`` / ``np.long``) that some mmdet/mmcv helpers
-  still reference; we restore them as aliases of their replacements.
+* ``checkpoint_loader``: torch >= 2.6 loads with ``weights_only=True`` by default, and
+  mmengine 0.10.7's ``load_from_local`` does not pass ``weights_only``. Checkpoints
+  written by mmengine hold ``HistoryBuffer`` / numpy objects in ``message_hub`` and
+  ``meta``, so ``resume``, ``load_from`` and ``Pretrained`` init from a trained stage
+  (the paradigm's Up-E configs start from the Up-A checkpoint this way) fail with
+  ``UnpicklingError``. Applied only when torch defaults to ``weights_only=True`` and
+  mmengine's local loader does not set it: mmengine's local scheme reads with
+  ``weights_only=False``, which is what mmengine's own fix does
+  (open-mmlab/mmengine#1650). Allow-listing the classes instead is not enough:
+  ``HistoryBuffer`` pickles its statistics methods through ``builtins.getattr``, which
+  must not be allowed globally. Only load checkpoints you trust, as with any pickle.
+* ``cpu_distributed``: mmengine <= 0.10.7 cannot run distributed on a CPU-only machine:
+  its launchers call ``torch.cuda.set_device`` unconditionally (and default to NCCL), and
+  the runner wraps the model with ``device_ids=[LOCAL_RANK]``, which DDP refuses for CPU
+  modules. Applied only when CUDA is absent: ``init_dist`` uses gloo and skips
+  ``set_device``; ``MMDistributedDataParallel`` drops ``device_ids`` for CPU modules.
+* ``package_utils``: setuptools >= 82 removed ``pkg_resources``, which mmengine 0.10.7
+  imports to resolve ``pkg::path`` config bases and installed package paths, and its
+  ``pkg_resources`` path lookup misses the package of an editable (PEP 660) install.
+  Applied only when ``pkg_resources`` cannot be imported or intern_mm is installed
+  editable: mmengine's ``is_installed`` /
+  ``get_installed_path`` / ``package2module`` are replaced by :mod:`importlib.metadata`
+  equivalents.
+* ``numpy_aliases``: numpy 2 removed ``np.in1d`` (used by mmpretrain's retrieval
+  metrics) and the aliases ``np.float`` / ``np.int`` / ``np.bool`` / ``np.long`` /
+  ``np.object`` that some mmdet / mmcv helpers still reference; only the missing ones are
+  restored.
+* ``config_package``: mmengine resolves ``pkg::path`` config bases only for a fixed list
+  of OpenMMLab packages; ``intern_mm`` is added so that ``_base_ =
+  'intern_mm::metanet/...'`` works like ``'mmdet::...'`` (not a fix: an addition to a
+  table, applied whenever mmengine lacks the entry).
 """
+import os
 import os.path as osp
-from typing import Callable, Optional
+import sys
+from typing import Callable, Dict, List, NamedTuple, Set
 
 import numpy as np
 import torch
 
-__all__ = ['apply_compat_patches', 'load_local_checkpoint']
+__all__ = ['apply_compat_patches', 'applied_patches', 'disabled_patches', 'PATCHES',
+           'ENV_VAR']
 
-_APPLIED = False
+#: Environment variable that switches patches off (``1`` / ``all`` or a list of names).
+ENV_VAR = 'INTERN_MM_NO_COMPAT'
 
-
-def load_local_checkpoint(filename: str,
-                          map_location: Optional[str | Callable] = None):
-    """Load a trusted local checkpoint with ``weights_only=False``.
-
-    Args:
-        filename (str): Path of the checkpoint.
-        map_location (str | Callable, optional): Passed to :func:`torch.load`.
-
-    Returns:
-        dict | OrderedDict: The loaded checkpoint.
-
-    Raises:
-        FileNotFoundError: If ``filename`` does not exist.
-    """
-    filename = osp.expanduser(filename)
-    if not osp.isfile(filename):
-        raise FileNotFoundError(f'checkpoint file {filename} does not exist')
-    return torch.load(filename, map_location=map_location, weights_only=False)
+_APPLIED: List[str] = []
+_NUMPY_ALIASES = {'float': float, 'int': int, 'bool': bool, 'long': int, 'object': object}
 
 
-def _patch_numpy() -> None:
-    aliases = {'float': float, 'int': int, 'bool': bool, 'long': int, 'object': object}
-    for name, value in aliases.items():
-        if name not in np.__dict__:
-            setattr(np, name, value)
-    if not hasattr(np, 'in1d'):
-        np.in1d = np.isin  # type: ignore[attr-defined]
+def _version_tuple(version: str) -> tuple:
+    parts = []
+    for piece in version.split('+')[0].split('.')[:3]:
+        digits = ''.join(c for c in piece if c.isdigit())
+        parts.append(int(digits) if digits else 0)
+    return tuple(parts)
+
+
+# ---------------------------------------------------------------- checkpoint_loader
+def _needs_checkpoint_loader() -> bool:
+    import inspect
+
+    from mmengine.runner.checkpoint import CheckpointLoader, load_from_local
+    torch_default_safe = _version_tuple(torch.__version__) >= (2, 6)
+    return (torch_default_safe and CheckpointLoader._schemes.get('') is load_from_local
+            and 'weights_only' not in inspect.getsource(load_from_local))
+
+
+def _trusted_load_from_local(filename: str, map_location=None):
+    """mmengine's ``load_from_local`` with ``weights_only=False`` (trusted files)."""
+    from .checkpoint import read_checkpoint
+    return read_checkpoint(filename, map_location)
+
+
+def _patch_checkpoint_loader() -> None:
+    from mmengine.runner.checkpoint import CheckpointLoader
+    CheckpointLoader.register_scheme(prefixes='', force=True)(_trusted_load_from_local)
+
+
+# ------------------------------------------------------------------ cpu_distributed
+def _needs_cpu_distributed() -> bool:
+    import mmengine
+    return (not torch.cuda.is_available()
+            and _version_tuple(mmengine.__version__) <= (0, 10, 7))
 
 
 def _patch_cpu_distributed() -> None:
@@ -101,6 +131,7 @@ def _patch_cpu_distributed() -> None:
     MMDistributedDataParallel.__init__ = ddp_init
 
 
+# -------------------------------------------------------------------- package_utils
 def _metadata_package2module(package: str) -> str:
     """Infer the top-level module of an installed distribution (no ``pkg_resources``).
 
@@ -167,6 +198,34 @@ def _metadata_get_installed_path(package: str) -> str:
     return osp.dirname(spec.origin)
 
 
+def _editable_install() -> bool:
+    """Whether intern_mm is installed in editable (PEP 660) mode."""
+    from importlib import metadata
+    try:
+        direct_url = metadata.distribution('intern_mm').read_text('direct_url.json')
+    except metadata.PackageNotFoundError:
+        return False
+    if not direct_url:
+        return False
+    import json
+    return bool(json.loads(direct_url).get('dir_info', {}).get('editable', False))
+
+
+def _needs_package_utils() -> bool:
+    # mmengine's pkg_resources-based get_installed_path joins the distribution location
+    # with the module name, which misses an editable install's package (intern_mm::
+    # config bases then fail), and fails outright without pkg_resources.
+    if _editable_install():
+        return True
+    if 'pkg_resources' in sys.modules:
+        return sys.modules['pkg_resources'] is None
+    import importlib.util
+    try:
+        return importlib.util.find_spec('pkg_resources') is None
+    except (ImportError, ValueError):
+        return True
+
+
 def _patch_package_utils() -> None:
     import mmengine.config.config as config_module
     import mmengine.hub.hub as hub_module
@@ -184,21 +243,89 @@ def _patch_package_utils() -> None:
                 setattr(module, name, function)
 
 
-def _register_config_package() -> None:
+# -------------------------------------------------------------------- numpy_aliases
+def _needs_numpy_aliases() -> bool:
+    return not hasattr(np, 'in1d') or any(n not in np.__dict__ for n in _NUMPY_ALIASES)
+
+
+def _patch_numpy_aliases() -> None:
+    for name, value in _NUMPY_ALIASES.items():
+        if name not in np.__dict__:
+            setattr(np, name, value)
+    if not hasattr(np, 'in1d'):
+        np.in1d = np.isin  # type: ignore[attr-defined]
+
+
+# ------------------------------------------------------------------- config_package
+def _needs_config_package() -> bool:
     from mmengine.config import utils as config_utils
-    config_utils.MODULE2PACKAGE.setdefault('intern_mm', 'intern_mm')
+    return 'intern_mm' not in config_utils.MODULE2PACKAGE
 
 
-def apply_compat_patches() -> None:
-    """Apply the fixes listed in this module's docstring (idempotent)."""
-    global _APPLIED
-    if _APPLIED:
-        return
-    from mmengine.runner.checkpoint import CheckpointLoader
+def _patch_config_package() -> None:
+    from mmengine.config import utils as config_utils
+    config_utils.MODULE2PACKAGE['intern_mm'] = 'intern_mm'
 
-    CheckpointLoader.register_scheme(prefixes='', force=True)(load_local_checkpoint)
-    _patch_numpy()
-    _patch_cpu_distributed()
-    _patch_package_utils()
-    _register_config_package()
-    _APPLIED = True
+
+class Patch(NamedTuple):
+    """A compatibility patch: whether the installed stack needs it, and how to apply it."""
+    needed: Callable[[], bool]
+    apply: Callable[[], None]
+
+
+#: Every patch by name, in application order (see the module docstring).
+PATCHES: Dict[str, Patch] = {
+    'checkpoint_loader': Patch(_needs_checkpoint_loader, _patch_checkpoint_loader),
+    'cpu_distributed': Patch(_needs_cpu_distributed, _patch_cpu_distributed),
+    'package_utils': Patch(_needs_package_utils, _patch_package_utils),
+    'numpy_aliases': Patch(_needs_numpy_aliases, _patch_numpy_aliases),
+    'config_package': Patch(_needs_config_package, _patch_config_package),
+}
+
+
+def disabled_patches() -> Set[str]:
+    """The patch names switched off by ``INTERN_MM_NO_COMPAT``.
+
+    Returns:
+        set[str]: Every name for ``1`` / ``all`` / ``true``, else the listed names.
+
+    Raises:
+        KeyError: If the variable names an unknown patch (the message lists the known
+            ones).
+    """
+    value = os.environ.get(ENV_VAR, '').strip()
+    if not value or value.lower() in ('0', 'false', 'no'):
+        return set()
+    if value.lower() in ('1', 'all', 'true', 'yes'):
+        return set(PATCHES)
+    names = {n.strip() for n in value.split(',') if n.strip()}
+    unknown = names - set(PATCHES)
+    if unknown:
+        raise KeyError(f'{ENV_VAR}={value!r} names unknown patches {sorted(unknown)}; '
+                       f'known: {list(PATCHES)}')
+    return names
+
+
+def applied_patches() -> List[str]:
+    """Names of the patches applied in this process, in order."""
+    return list(_APPLIED)
+
+
+def apply_compat_patches() -> List[str]:
+    """Apply every needed, not switched-off patch once (idempotent).
+
+    Returns:
+        list[str]: The patches applied so far in this process.
+
+    Example:
+        >>> from intern_mm.utils.compat import apply_compat_patches
+        >>> 'numpy_aliases' in apply_compat_patches()  # numpy 2  # doctest: +SKIP
+        True
+    """
+    disabled = disabled_patches()
+    for name, patch in PATCHES.items():
+        if name in _APPLIED or name in disabled or not patch.needed():
+            continue
+        patch.apply()
+        _APPLIED.append(name)
+    return applied_patches()

@@ -1,5 +1,6 @@
 """Make intern_mm modules visible to the stock OpenMMLab codebases."""
 import importlib
+import warnings
 from typing import Sequence, Type
 
 __all__ = ['register_in_openmmlab']
@@ -16,6 +17,10 @@ def register_in_openmmlab(cls: Type, scopes: Sequence[str] = OPENMMLAB_SCOPES) -
     ``intern_mm``. Registering the class there too makes the usual
     ``custom_imports=dict(imports=['intern_mm'])`` + ``type='MetaNet'`` pattern work.
 
+    A name the codebase already uses for another class is left alone (a warning says
+    so): the host's own modules are never replaced. The classes registered this way are
+    listed in ``docs/compat.md``.
+
     Args:
         cls (type): The module class (already registered in intern_mm's ``MODELS``).
         scopes (Sequence[str]): Codebases to register into. Missing ones are skipped.
@@ -29,5 +34,12 @@ def register_in_openmmlab(cls: Type, scopes: Sequence[str] = OPENMMLAB_SCOPES) -
             registry_module = importlib.import_module(f'{scope}.registry')
         except ImportError:
             continue
-        registry_module.MODELS.register_module(module=cls, force=True)
+        registry = registry_module.MODELS
+        existing = registry.module_dict.get(cls.__name__)
+        if existing is not None and existing.__module__ != cls.__module__:
+            warnings.warn(f'{scope} already registers {cls.__name__} '
+                          f'({existing.__module__}); use type="intern_mm.{cls.__name__}"')
+            continue
+        # same class, or the same class re-imported (module reload): refresh it
+        registry.register_module(module=cls, force=True)
     return cls

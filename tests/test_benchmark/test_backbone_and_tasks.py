@@ -5,9 +5,9 @@ import csv
 import pytest
 import torch
 
-from intern_mm.benchmark import (FrozenBackbone, GVB_TASKS, build_backbone, get_task,
-                                 load_task_file, parse_backbone_spec,
-                                 probe_backbone_outputs, select_tasks)
+from intern_mm.benchmark import (FrozenBackbone, GVB_TASKS, build_backbone,
+                                 describe_backbone_outputs, get_task, load_task_file,
+                                 parse_backbone_spec, select_tasks)
 from intern_mm.benchmark.official import OFFICIAL_CSV
 from intern_mm.benchmark.tasks import EXTRA_TASKS, resolve_layout
 
@@ -40,7 +40,7 @@ def test_parse_backbone_specs(tmp_path):
         parse_backbone_spec("dict(type='NoSuchNet')")
     with pytest.raises(FileNotFoundError):
         parse_backbone_spec(str(tmp_path / 'missing.py'))
-    outs = probe_backbone_outputs(build_backbone(dict(TINY, out_indices=(0, 1, 2, 3))))
+    outs = describe_backbone_outputs(build_backbone(dict(TINY, out_indices=(0, 1, 2, 3))))
     assert outs == [(8, 4), (16, 8), (32, 16), (64, 32)]
 
 

@@ -1,4 +1,7 @@
 """Registries, scope handling and the compatibility fixes of intern_mm.utils."""
+import os
+import textwrap
+
 import numpy as np
 import pytest
 import torch
@@ -6,11 +9,12 @@ from mmengine.logging import HistoryBuffer
 from mmengine.registry import DefaultScope
 from mmengine.registry import HOOKS as ROOT_HOOKS
 from mmengine.registry import MODELS as ROOT_MODELS
-from mmengine.runner.checkpoint import CheckpointLoader, _load_checkpoint
+from mmengine.runner.checkpoint import CheckpointLoader, _load_checkpoint, load_from_local
 
 import intern_mm  # noqa: F401
 from intern_mm import registry
-from intern_mm.utils import load_local_checkpoint, register_all_modules
+from intern_mm.utils import register_all_modules
+from intern_mm.utils.compat import PATCHES, applied_patches, disabled_patches
 
 
 def test_registries_are_children_of_mmengine_roots():
@@ -28,24 +32,76 @@ def test_register_all_modules_sets_default_scope():
     assert DefaultScope.get_current_instance().scope_name == 'intern_mm'
 
 
-def test_checkpoint_with_python_objects_loads(tmp_path):
+def test_mmengine_checkpoint_loads_through_mmengine(tmp_path):
     """mmengine checkpoints hold HistoryBuffer / numpy objects that torch's default
-    weights_only=True loader rejects; intern_mm registers a trusted local loader."""
+    weights_only=True loader rejects; the checkpoint_loader patch lets mmengine's local
+    scheme read them (resume, load_from, Pretrained init from a trained stage)."""
     buffer = HistoryBuffer()
     buffer.update(1.5)
     path = tmp_path / 'ckpt.pth'
     torch.save(dict(state_dict=dict(w=torch.ones(2)), message_hub=dict(loss=buffer),
                     meta=dict(seed=np.int64(3))), path)
     with pytest.raises(Exception):
-        torch.load(path)  # the plain torch default refuses it
+        torch.load(path)  # the plain torch default refuses it (torch itself unchanged)
+    assert 'checkpoint_loader' in applied_patches()
     loaded = _load_checkpoint(str(path), map_location='cpu')
     assert loaded['message_hub']['loss'].current() == 1.5
-    assert CheckpointLoader._schemes[''] is load_local_checkpoint
-
-
-def test_missing_checkpoint_names_the_file(tmp_path):
+    assert CheckpointLoader._schemes[''] is not load_from_local
     with pytest.raises(FileNotFoundError, match='nope.pth'):
-        load_local_checkpoint(str(tmp_path / 'nope.pth'))
+        _load_checkpoint(str(tmp_path / 'nope.pth'), map_location='cpu')
+
+
+def test_patches_apply_only_where_needed_and_switch_off(monkeypatch):
+    # every applied patch reports that this stack needs it
+    for name in applied_patches():
+        assert name in PATCHES
+    monkeypatch.setenv('INTERN_MM_NO_COMPAT', 'all')
+    assert disabled_patches() == set(PATCHES)
+    monkeypatch.setenv('INTERN_MM_NO_COMPAT', 'cpu_distributed, numpy_aliases')
+    assert disabled_patches() == {'cpu_distributed', 'numpy_aliases'}
+    monkeypatch.setenv('INTERN_MM_NO_COMPAT', 'nope')
+    with pytest.raises(KeyError, match='nope'):
+        disabled_patches()
+    monkeypatch.delenv('INTERN_MM_NO_COMPAT')
+    assert disabled_patches() == set()
+
+
+def test_no_compat_leaves_the_stack_untouched():
+    """With INTERN_MM_NO_COMPAT=1 importing intern_mm changes nothing in mmengine."""
+    import subprocess
+    import sys
+    code = textwrap.dedent("""
+        import mmengine.dist.utils as du
+        from mmengine.model.wrappers import MMDistributedDataParallel as DDP
+        before = (du.init_dist, DDP.__init__)
+        import intern_mm
+        from intern_mm.utils.compat import applied_patches
+        assert applied_patches() == [], applied_patches()
+        assert (du.init_dist, DDP.__init__) == before
+        from mmengine.config import utils as cu
+        print('intern_mm' in cu.MODULE2PACKAGE)
+    """)
+    env = dict(os.environ, INTERN_MM_NO_COMPAT='1')
+    proc = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,
+                          timeout=300, env=env)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    assert proc.stdout.strip() == 'False'
+
+
+def test_missing_pkg_resources_enables_package_utils():
+    import subprocess
+    import sys
+    code = textwrap.dedent("""
+        import sys
+        sys.modules['pkg_resources'] = None
+        import intern_mm
+        from intern_mm.utils.compat import applied_patches
+        print('package_utils' in applied_patches())
+    """)
+    proc = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    assert proc.stdout.strip() == 'True'
 
 
 def test_numpy2_aliases_restored():

@@ -30,7 +30,8 @@ import torch
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
 from intern_mm.benchmark.backbone import (build_backbone,  # noqa: E402
-                                          parse_backbone_spec, probe_backbone_outputs)
+                                          describe_backbone_outputs,
+                                          parse_backbone_spec)
 from intern_mm.benchmark.feature_probe import (build_cls_dataset,  # noqa: E402
                                                evaluate_linear_head, extract_features,
                                                train_linear_head)
@@ -121,7 +122,7 @@ def main(argv=None) -> int:
     torch.save({'state_dict': backbone.state_dict()}, ckpt)
     spec = parse_backbone_spec(args.backbone, checkpoint=ckpt)
     ctx.backbone = spec
-    ctx.out_channels = probe_backbone_outputs(build_backbone(spec), img_size=args.img_size)
+    ctx.out_channels = describe_backbone_outputs(build_backbone(spec), img_size=args.img_size)
 
     # --- cached features, end to end (build backbone, extract, train, evaluate)
     t0 = time.perf_counter()

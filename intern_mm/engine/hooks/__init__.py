@@ -2,10 +2,9 @@
 from .freeze_schedule_hook import FreezeScheduleHook
 from .loss_weight_schedule_hook import LossWeightScheduleHook, interpolate_schedule
 from .source_ratio_schedule_hook import SourceRatioScheduleHook
-from .stage_handoff_hook import StageHandoffHook, map_state_dict, resolve_checkpoint
+from .stage_handoff_hook import StageHandoffHook
 
 __all__ = [
     'FreezeScheduleHook', 'StageHandoffHook', 'LossWeightScheduleHook',
-    'SourceRatioScheduleHook', 'map_state_dict', 'resolve_checkpoint',
-    'interpolate_schedule'
+    'SourceRatioScheduleHook', 'interpolate_schedule'
 ]

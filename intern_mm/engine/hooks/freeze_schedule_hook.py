@@ -7,6 +7,7 @@ from mmengine.logging import print_log
 from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
+from intern_mm.models.backbones.freezing import freeze_contract, set_frozen_stages
 from intern_mm.registry import HOOKS
 from ._schedule_utils import current_step, unwrap_model
 
@@ -15,13 +16,17 @@ __all__ = ['FreezeScheduleHook']
 
 @HOOKS.register_module()
 class FreezeScheduleHook(Hook):
-    """Freeze and unfreeze parameters by name pattern at given epochs / iterations.
+    """Freeze and unfreeze parameters by stage or name pattern at given epochs / iterations.
 
-    The schedule is a list of events ``dict(begin=STEP, freeze=[...], unfreeze=[...])``.
-    Patterns are :mod:`fnmatch` globs over parameter names of the bare model
-    (``'backbone.*'``, ``'backbone.stages.[01].*'``, ``'*.bn*.weight'``). The trainable
-    state at step ``t`` is the state found at ``before_train`` with every event whose
-    ``begin <= t`` applied in order, later events winning.
+    The schedule is a list of events ``dict(begin=STEP, frozen_stages=K, freeze=[...],
+    unfreeze=[...])`` (at least one of the three). ``frozen_stages`` uses the backbone's
+    freeze contract (:mod:`intern_mm.models.backbones.freezing`, ``docs/backbones.md``):
+    the backbone's own ``frozen_stages`` is set to ``K`` (so its ``train()`` agrees with
+    the schedule) and its stage parameters follow it. Patterns are :mod:`fnmatch` globs
+    over parameter names of the bare model (``'backbone.*'``,
+    ``'backbone.stages.[01].*'``, ``'*.bn*.weight'``), applied after ``frozen_stages``.
+    The trainable state at step ``t`` is the state found at ``before_train`` with every
+    event whose ``begin <= t`` applied in order, later events winning.
 
     Robustness:
 
@@ -29,7 +34,8 @@ class FreezeScheduleHook(Hook):
       (``requires_grad=False`` + ``eval()``) in ``train()``, and ``IterBasedTrainLoop``
       calls ``model.train()`` every iteration. The hook therefore re-applies the scheduled
       state in every ``before_train_iter`` (after ``model.train()``), which is cheap: the
-      parameter lists are resolved once per event.
+      parameter lists are resolved once per event. ``frozen_stages`` events avoid the
+      conflict altogether: they change the value ``train()`` applies.
     * **resume**: the state is a pure function of the current epoch / iteration, so after
       resuming ``before_train`` replays every event up to the resumed step (in the spirit
       of mmpretrain's ``SwitchRecipeHook``).
@@ -44,19 +50,27 @@ class FreezeScheduleHook(Hook):
       find_unused_parameters=True)``.
 
     Args:
-        schedule (Sequence[dict]): Events ``dict(begin=int, freeze=list[str],
-            unfreeze=list[str])``; at least one of ``freeze`` / ``unfreeze``.
+        schedule (Sequence[dict]): Events ``dict(begin=int, frozen_stages=int,
+            freeze=list[str], unfreeze=list[str])``; at least one of ``frozen_stages`` /
+            ``freeze`` / ``unfreeze``.
         by_epoch (bool): Whether ``begin`` counts epochs (else iterations).
             Defaults to False.
         freeze_norm (bool): Put fully frozen BatchNorm layers in eval mode.
             Defaults to True.
         strict (bool): Raise when a pattern matches no parameter. Defaults to True.
+        backbone (str): Attribute path of the backbone that ``frozen_stages`` events
+            drive. Defaults to ``'backbone'``.
 
     Example:
         >>> custom_hooks = [
         ...     dict(type='FreezeScheduleHook',
         ...          schedule=[dict(begin=0, freeze=['backbone.*']),
         ...                    dict(begin=200, unfreeze=['backbone.stages.3.*'])])]
+        >>> # MetaNet: train only the last two stages and the head, then everything
+        >>> custom_hooks = [
+        ...     dict(type='FreezeScheduleHook',
+        ...          schedule=[dict(begin=0, frozen_stages=4),
+        ...                    dict(begin=500, frozen_stages=-1)])]
     """
 
     priority = 'NORMAL'
@@ -65,39 +79,52 @@ class FreezeScheduleHook(Hook):
                  schedule: Sequence[dict],
                  by_epoch: bool = False,
                  freeze_norm: bool = True,
-                 strict: bool = True) -> None:
+                 strict: bool = True,
+                 backbone: str = 'backbone') -> None:
         if not schedule:
             raise ValueError('FreezeScheduleHook: the schedule is empty')
-        events = []
-        for event in schedule:
-            if not isinstance(event, dict):
-                raise TypeError(f'FreezeScheduleHook: each event must be a dict, got {event!r}')
-            unknown = set(event) - {'begin', 'freeze', 'unfreeze'}
-            if unknown:
-                raise KeyError(f'FreezeScheduleHook: unknown event keys {sorted(unknown)} '
-                               "(allowed: 'begin', 'freeze', 'unfreeze')")
-            if 'begin' not in event:
-                raise KeyError(f'FreezeScheduleHook: event {event!r} has no "begin"')
-            begin = event['begin']
-            if int(begin) != begin or begin < 0:
-                raise ValueError(f'FreezeScheduleHook: "begin" must be a non-negative '
-                                 f'integer, got {begin!r}')
-            freeze = self._as_list(event.get('freeze', []))
-            unfreeze = self._as_list(event.get('unfreeze', []))
-            if not freeze and not unfreeze:
-                raise ValueError(f'FreezeScheduleHook: event {event!r} freezes and '
-                                 'unfreezes nothing')
-            events.append(dict(begin=int(begin), freeze=freeze, unfreeze=unfreeze))
         # stable sort: events with the same ``begin`` keep their order
-        self.events = sorted(events, key=lambda e: e['begin'])
+        self.events = sorted((self._parse_event(e) for e in schedule),
+                             key=lambda e: e['begin'])
         self.by_epoch = by_epoch
         self.freeze_norm = freeze_norm
         self.strict = strict
+        self.backbone = backbone
         self._initial: Optional[Dict[str, bool]] = None
+        self._initial_stages: Optional[int] = None
+        #: frozen_stages value -> backbone parameter names it freezes (and the union
+        #: of every stage's names under key None).
+        self._stage_params: Dict[Optional[int], set] = {}
         self._applied_index = -2  # number of events applied (-2: never resolved)
         self._frozen: List[nn.Parameter] = []
         self._trainable: List[nn.Parameter] = []
         self._frozen_norms: List[nn.Module] = []
+
+    @classmethod
+    def _parse_event(cls, event: dict) -> dict:
+        if not isinstance(event, dict):
+            raise TypeError(f'FreezeScheduleHook: each event must be a dict, got {event!r}')
+        unknown = set(event) - {'begin', 'freeze', 'unfreeze', 'frozen_stages'}
+        if unknown:
+            raise KeyError(f'FreezeScheduleHook: unknown event keys {sorted(unknown)} '
+                           "(allowed: 'begin', 'frozen_stages', 'freeze', 'unfreeze')")
+        if 'begin' not in event:
+            raise KeyError(f'FreezeScheduleHook: event {event!r} has no "begin"')
+        begin = event['begin']
+        if int(begin) != begin or begin < 0:
+            raise ValueError(f'FreezeScheduleHook: "begin" must be a non-negative '
+                             f'integer, got {begin!r}')
+        stages = event.get('frozen_stages')
+        if stages is not None and (int(stages) != stages or stages < -1):
+            raise ValueError(f'FreezeScheduleHook: "frozen_stages" must be an integer '
+                             f'>= -1, got {stages!r}')
+        freeze = cls._as_list(event.get('freeze', []))
+        unfreeze = cls._as_list(event.get('unfreeze', []))
+        if not freeze and not unfreeze and stages is None:
+            raise ValueError(f'FreezeScheduleHook: event {event!r} freezes and '
+                             'unfreezes nothing')
+        return dict(begin=int(begin), freeze=freeze, unfreeze=unfreeze,
+                    frozen_stages=None if stages is None else int(stages))
 
     @staticmethod
     def _as_list(patterns) -> List[str]:
@@ -120,6 +147,10 @@ class FreezeScheduleHook(Hook):
         for event in self.events:
             if event['begin'] > step:
                 break
+            if event['frozen_stages'] is not None:
+                frozen = self._stage_params[event['frozen_stages']]
+                for name in self._stage_params[None]:
+                    state[name] = name not in frozen
             for flag, key in ((False, 'freeze'), (True, 'unfreeze')):
                 for pattern in event[key]:
                     for name in fnmatch.filter(state.keys(), pattern):
@@ -128,6 +159,36 @@ class FreezeScheduleHook(Hook):
 
     def _num_applied(self, step: int) -> int:
         return sum(1 for e in self.events if e['begin'] <= step)
+
+    def _stages_at(self, step: int) -> Optional[int]:
+        stages = self._initial_stages
+        for event in self.events:
+            if event['begin'] <= step and event['frozen_stages'] is not None:
+                stages = event['frozen_stages']
+        return stages
+
+    def _resolve_stages(self, model: nn.Module) -> None:
+        """Map every scheduled ``frozen_stages`` value to parameter names (once)."""
+        values = {e['frozen_stages'] for e in self.events} - {None}
+        if not values or self._initial_stages is not None:
+            return
+        try:
+            contract = freeze_contract(model.get_submodule(self.backbone))
+        except AttributeError as err:
+            raise AttributeError(f'FreezeScheduleHook: the model has no {self.backbone!r} '
+                                 'for the frozen_stages events') from err
+        for value in values:
+            contract.check_frozen_stages(value)
+        prefix = self.backbone + '.'
+        ids = {id(p): n for n, p in model.named_parameters()}
+
+        def names(stages: int) -> set:
+            return {ids[id(p)] for m in contract.frozen_modules(stages)
+                    for p in m.parameters() if id(p) in ids and ids[id(p)].startswith(prefix)}
+
+        self._stage_params = {v: names(v) for v in values}
+        self._stage_params[None] = names(contract.num_freeze_stages)
+        self._initial_stages = contract.frozen_stages
 
     def _resolve(self, model: nn.Module, step: int, log: bool) -> None:
         state = self.state_at(step)
@@ -145,6 +206,9 @@ class FreezeScheduleHook(Hook):
                 if names and all(n in frozen_names for n in names):
                     self._frozen_norms.append(module)
         self._applied_index = self._num_applied(step)
+        stages = self._stages_at(step)
+        if stages is not None:
+            set_frozen_stages(model.get_submodule(self.backbone), stages)
         if log:
             unit = 'epoch' if self.by_epoch else 'iter'
             print_log(
@@ -170,6 +234,7 @@ class FreezeScheduleHook(Hook):
         model = unwrap_model(runner.model)
         if self._initial is None:
             self._initial = {n: p.requires_grad for n, p in model.named_parameters()}
+        self._resolve_stages(model)
         if self.strict:
             for event in self.events:
                 for key in ('freeze', 'unfreeze'):

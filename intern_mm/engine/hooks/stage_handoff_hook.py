@@ -1,104 +1,18 @@
 """Initialise a stage from the previous stage's checkpoint with a key mapping."""
-import os.path as osp
 import re
 from collections import OrderedDict
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
-import torch
 from mmengine.hooks import Hook
 from mmengine.logging import print_log
-from mmengine.runner.checkpoint import _load_checkpoint
 from torch import nn
 
 from intern_mm.registry import HOOKS
+from intern_mm.utils.checkpoint import (WRAPPER_KEYS, map_state_dict, read_checkpoint,
+                                        resolve_checkpoint, unwrap_state_dict)
 from ._schedule_utils import unwrap_model
 
-__all__ = ['StageHandoffHook', 'map_state_dict', 'resolve_checkpoint']
-
-
-def resolve_checkpoint(path: str) -> str:
-    """Resolve a checkpoint file, or a work dir holding mmengine's ``last_checkpoint``.
-
-    Args:
-        path (str): A ``.pth`` file or an mmengine work dir.
-
-    Returns:
-        str: The checkpoint file.
-
-    Raises:
-        FileNotFoundError: If neither a file nor a work dir with a readable
-            ``last_checkpoint`` exists at ``path``.
-    """
-    if osp.isfile(path):
-        return path
-    if osp.isdir(path):
-        marker = osp.join(path, 'last_checkpoint')
-        if osp.isfile(marker):
-            with open(marker) as f:
-                ckpt = f.read().strip()
-            if not osp.isabs(ckpt) and not osp.isfile(ckpt):
-                ckpt = osp.join(path, osp.basename(ckpt))
-            if osp.isfile(ckpt):
-                return ckpt
-            raise FileNotFoundError(f'{marker} points to {ckpt}, which does not exist')
-        raise FileNotFoundError(f'{path} is a directory without a last_checkpoint file')
-    raise FileNotFoundError(f'hand-off checkpoint {path} does not exist')
-
-
-def map_state_dict(
-        state_dict: Dict[str, torch.Tensor],
-        prefix_mapping: Optional[Dict[str, str]] = None,
-        key_mapping: Optional[Sequence[Tuple[str, str]]] = None
-) -> Tuple[Dict[str, torch.Tensor], List[str]]:
-    """Rename the keys of a state dict.
-
-    First ``prefix_mapping`` (``{old_prefix: new_prefix}``; the longest matching prefix
-    wins; when it is given, keys matching no prefix are dropped), then every
-    ``(pattern, replacement)`` of ``key_mapping`` is applied with :func:`re.sub` in
-    order; a replacement that yields an empty string drops the key.
-
-    Args:
-        state_dict (dict[str, Tensor]): Source weights.
-        prefix_mapping (dict[str, str], optional): Prefix renames.
-        key_mapping (Sequence[tuple[str, str]], optional): Regex renames.
-
-    Returns:
-        tuple[dict[str, Tensor], list[str]]: The renamed state dict and the source keys
-        that were dropped.
-
-    Raises:
-        ValueError: If two source keys map to the same target key.
-
-    Example:
-        >>> sd = {'backbone.conv.weight': 1, 'head.fc.weight': 2}
-        >>> map_state_dict(sd, prefix_mapping={'backbone.': 'backbone.gv_global.'})
-        ({'backbone.gv_global.conv.weight': 1}, ['head.fc.weight'])
-    """
-    prefixes = sorted((prefix_mapping or {}).items(), key=lambda kv: -len(kv[0]))
-    compiled = [(re.compile(p), r) for p, r in (key_mapping or [])]
-    mapped: Dict[str, torch.Tensor] = OrderedDict()
-    origin: Dict[str, str] = {}
-    dropped: List[str] = []
-    for key, value in state_dict.items():
-        new_key: Optional[str] = key
-        if prefixes:
-            new_key = None
-            for old, new in prefixes:
-                if key.startswith(old):
-                    new_key = new + key[len(old):]
-                    break
-        if new_key is not None:
-            for pattern, repl in compiled:
-                new_key = pattern.sub(repl, new_key)
-        if not new_key:
-            dropped.append(key)
-            continue
-        if new_key in mapped:
-            raise ValueError(f'key mapping sends both {origin[new_key]!r} and {key!r} '
-                             f'to {new_key!r}')
-        mapped[new_key] = value
-        origin[new_key] = key
-    return mapped, dropped
+__all__ = ['StageHandoffHook']
 
 
 @HOOKS.register_module()
@@ -179,10 +93,8 @@ class StageHandoffHook(Hook):
                 mismatched shape.
         """
         ckpt_file = resolve_checkpoint(self.checkpoint)
-        ckpt = _load_checkpoint(ckpt_file, map_location='cpu')
-        state_dict = ckpt.get(self.state_dict_key, ckpt) if isinstance(ckpt, dict) else ckpt
-        state_dict = OrderedDict(
-            (k[7:] if k.startswith('module.') else k, v) for k, v in state_dict.items())
+        state_dict = unwrap_state_dict(read_checkpoint(ckpt_file),
+                                       (self.state_dict_key, ) + WRAPPER_KEYS)
         mapped, dropped = map_state_dict(state_dict, self.prefix_mapping, self.key_mapping)
         own = model.state_dict()
         loadable, mismatched = OrderedDict(), []

@@ -4,88 +4,25 @@ from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 from mmengine.logging import print_log
 from mmengine.model import BaseModule
-from mmengine.runner.checkpoint import _load_checkpoint
-from torch.nn.modules.batchnorm import _BatchNorm
 
 from intern_mm.registry import MODELS
 from intern_mm.utils import register_in_openmmlab
-from .metanet import OUT_STAGES, strip_backbone_prefix
+from intern_mm.utils.checkpoint import read_state_dict, select_prefix, strip_backbone_prefix
+from .expert import as_expert
+from .freezing import FreezeStagesMixin, freeze_contract, freeze_module
 from .task_norm import convert_to_task_bn, set_bn_task
 from .transfer_layer import TransferLayer
 
-__all__ = ['CentralModel', 'expert_level_info', 'expert_forward_level', 'expert_forward_head']
+__all__ = ['CentralModel']
 
 #: Main-stream levels (strides 4, 8, 16) that receive transfer-layer outputs.
 TRANS_LEVELS = (0, 1, 2)
 
 
-def _is_resnet(backbone: nn.Module) -> bool:
-    return hasattr(backbone, 'res_layers') and hasattr(backbone, 'maxpool')
-
-
-def expert_level_info(backbone: nn.Module) -> Tuple[List[int], List[int]]:
-    """Channels and strides of the four pyramid levels of an expert backbone.
-
-    Supports :class:`MetaNet` (``level_channels`` / ``level_strides``) and
-    mmpretrain / mmdet ``ResNet``-style backbones (``res_layers``).
-
-    Args:
-        backbone (nn.Module): The expert.
-
-    Returns:
-        tuple[list[int], list[int]]: Channels and strides of levels 0..3.
-    """
-    if hasattr(backbone, 'forward_level'):
-        return list(backbone.level_channels), list(backbone.level_strides)
-    if _is_resnet(backbone):
-        channels, strides, stride = [], [], 4
-        for i, name in enumerate(backbone.res_layers):
-            layer = getattr(backbone, name)
-            channels.append(layer[-1].out_channels)
-            stride *= backbone.strides[i]
-            strides.append(stride)
-        return channels, strides
-    raise TypeError(f'{type(backbone).__name__} is not a supported CentralModel expert: '
-                    'use MetaNet or a ResNet (mmpretrain / mmdet)')
-
-
-def expert_forward_level(backbone: nn.Module, x: torch.Tensor, level: int) -> torch.Tensor:
-    """Run the part of an expert that produces ``level`` (0 starts from the image)."""
-    if hasattr(backbone, 'forward_level'):
-        return backbone.forward_level(x, level)
-    if level == 0:
-        if backbone.deep_stem:
-            x = backbone.stem(x)
-        else:
-            x = backbone.relu(backbone.norm1(backbone.conv1(x)))
-        x = backbone.maxpool(x)
-    return getattr(backbone, backbone.res_layers[level])(x)
-
-
-def expert_forward_head(backbone: nn.Module, x: torch.Tensor) -> torch.Tensor:
-    """Pooled classification feature from the last level (MetaNet: 1280-d head + GAP;
-    ResNet: global average pooling)."""
-    if hasattr(backbone, 'forward_head'):
-        return backbone.forward_head(x)
-    return F.adaptive_avg_pool2d(x, 1).flatten(1)
-
-
-def _expert_head_channels(backbone: nn.Module, channels: List[int]) -> int:
-    return 1280 if hasattr(backbone, 'forward_head') else channels[-1]
-
-
-def _level_stage(backbone: nn.Module, level: int) -> int:
-    """Index (frozen_stages convention, 1-based) of the stage that ends ``level``."""
-    if hasattr(backbone, 'forward_level'):
-        return OUT_STAGES[level] + 1
-    return level + 1
-
-
 @MODELS.register_module()
-class CentralModel(BaseModule):
+class CentralModel(FreezeStagesMixin, BaseModule):
     """Up-G generalist backbone of INTERN (the released ``Central_Model``).
 
     Two expert backbones: the **main** stream (``gv_global`` in the release, the
@@ -133,9 +70,10 @@ class CentralModel(BaseModule):
         aux (dict, optional): Config of the auxiliary expert. Defaults to a copy of
             ``main``.
         out_indices (Sequence[int]): Outputs, see above. Defaults to ``(0, 1, 2, 3)``.
-        frozen_stages (int): Passed to the main expert (its own convention: MetaNet
-            stages 0..6, ResNet 0..4); a transfer layer is frozen together with the main
-            stage it feeds. Defaults to -1.
+        frozen_stages (int): Passed to the main expert, in its own convention (the
+            freeze contract of ``docs/backbones.md``: MetaNet 0..6, ResNet 0..4); a
+            transfer layer is frozen together with the main stage that ends the level
+            it feeds (``level_stage``: MetaNet 2, 3, 5; ResNet 1, 2, 3). Defaults to -1.
         norm_eval (bool): Keep the BNs of the main stream and transfer layers in eval
             mode while training. Defaults to False.
         freeze_aux (bool): Keep the auxiliary expert in eval mode with
@@ -197,23 +135,22 @@ class CentralModel(BaseModule):
         self.main = MODELS.build(main_cfg)
         self.aux = MODELS.build(aux_cfg)
 
-        main_channels, main_strides = expert_level_info(self.main)
-        aux_channels, aux_strides = expert_level_info(self.aux)
-        self.level_channels = main_channels
-        self.level_strides = main_strides
-        self.head_channels = _expert_head_channels(self.main, main_channels)
-        self.trans = nn.ModuleDict()
-        for k in TRANS_LEVELS:
-            self.trans[f'layer{k + 1}'] = TransferLayer(
-                aux_channels[:k + 1], aux_strides[:k + 1], main_channels[k],
-                main_strides[k])
+        # The experts' interface (MetaNet natively, ResNet through its adapter); a plain
+        # dict so that the views add no state-dict keys.
+        self._experts = dict(main=as_expert(self.main), aux=as_expert(self.aux))
+        main_channels = self._experts['main'].level_channels
+        main_strides = self._experts['main'].level_strides
+        aux_channels = self._experts['aux'].level_channels
+        aux_strides = self._experts['aux'].level_strides
+        self.level_channels = list(main_channels)
+        self.level_strides = list(main_strides)
+        self.head_channels = self._experts['main'].head_channels
+        self.trans = self._transfer_layers(aux_channels, aux_strides, main_channels,
+                                           main_strides)
         self.reverse_transfer = reverse_transfer
         if reverse_transfer:
-            self.reverse_trans = nn.ModuleDict()
-            for k in TRANS_LEVELS:
-                self.reverse_trans[f'layer{k + 1}'] = TransferLayer(
-                    main_channels[:k + 1], main_strides[:k + 1], aux_channels[k],
-                    aux_strides[k])
+            self.reverse_trans = self._transfer_layers(main_channels, main_strides,
+                                                       aux_channels, aux_strides)
 
         self.bn_tasks = tuple(bn_tasks) if bn_tasks else None
         if self.bn_tasks:
@@ -221,7 +158,18 @@ class CentralModel(BaseModule):
             self.task = task or self.bn_tasks[0]
         elif task is not None:
             raise ValueError('task is only meaningful with bn_tasks')
-        self._freeze()
+        self._freeze_stages()
+
+    @staticmethod
+    def _transfer_layers(src_channels: Sequence[int], src_strides: Sequence[int],
+                         dst_channels: Sequence[int],
+                         dst_strides: Sequence[int]) -> nn.ModuleDict:
+        """``layer<k+1>``: the sum of transfers from source levels ``0..k`` into level k."""
+        return nn.ModuleDict({
+            f'layer{k + 1}': TransferLayer(src_channels[:k + 1], src_strides[:k + 1],
+                                           dst_channels[k], dst_strides[k])
+            for k in TRANS_LEVELS
+        })
 
     @staticmethod
     def _is_metanet_cfg(cfg: dict) -> bool:
@@ -249,43 +197,46 @@ class CentralModel(BaseModule):
         set_bn_task(self, value)
         self._task = value
 
-    def _frozen_trans(self) -> List[nn.Module]:
-        return [
-            self.trans[f'layer{k + 1}'] for k in TRANS_LEVELS
-            if self.frozen_stages >= _level_stage(self.main, k)
-        ]
+    @property
+    def num_freeze_stages(self) -> int:
+        """The main expert's largest ``frozen_stages``."""
+        return freeze_contract(self.main).num_freeze_stages
 
-    def _freeze(self) -> None:
-        modules = self._frozen_trans()
+    def stage_modules(self, stage: int) -> List[nn.Module]:
+        """Freeze contract: the main expert's stage plus the transfer layers into the
+        levels that stage ends."""
+        main = self._experts['main']
+        trans = [
+            self.trans[f'layer{k + 1}'] for k in TRANS_LEVELS if main.level_stage(k) == stage
+        ]
+        return freeze_contract(self.main).stage_modules(stage) + trans
+
+    def set_frozen_stages(self, frozen_stages: int) -> None:
+        """Set ``frozen_stages`` here and in the main expert."""
+        freeze_contract(self.main).set_frozen_stages(frozen_stages)
+        self.frozen_stages = frozen_stages
+
+    def norm_eval_modules(self) -> List[nn.Module]:
+        """``norm_eval`` covers the main stream and the transfer layers."""
+        return [self.main, self.trans]
+
+    def _freeze_stages(self) -> None:
+        super()._freeze_stages()
         if self.freeze_aux:
-            modules.append(self.aux)
+            freeze_module(self.aux)
         if self.reverse_transfer:
-            modules.append(self.reverse_trans)
-        for m in modules:
-            m.eval()
-            for p in m.parameters():
-                p.requires_grad = False
+            freeze_module(self.reverse_trans)
 
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
         strip_backbone_prefix(state_dict, prefix)
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
-
-    def train(self, mode: bool = True) -> 'CentralModel':
-        """Set train mode, re-applying the frozen parts and ``norm_eval``."""
-        super().train(mode)
-        self._freeze()
-        if mode and self.norm_eval:
-            for m in self.trans.modules():
-                if isinstance(m, _BatchNorm):
-                    m.eval()
-        return self
 
     def forward_aux(self, x: torch.Tensor, num_levels: int = 3) -> List[torch.Tensor]:
         """Detached auxiliary-expert features of levels ``0..num_levels-1``."""
         feats = []
         with torch.no_grad():
             for level in range(num_levels):
-                x = expert_forward_level(self.aux, x, level)
+                x = self._experts['aux'].forward_level(x, level)
                 feats.append(x.detach())
         return feats
 
@@ -300,12 +251,12 @@ class CentralModel(BaseModule):
         feats = []
         y = x
         for level in range(last + 1):
-            y = expert_forward_level(self.main, y, level)
+            y = self._experts['main'].forward_level(y, level)
             if level in TRANS_LEVELS:
                 y = y + self.trans[f'layer{level + 1}'](aux_feats, y.shape[-2:])
             feats.append(y)
         if 4 in self.out_indices:
-            feats.append(expert_forward_head(self.main, y))
+            feats.append(self._experts['main'].forward_head(y))
         return tuple(feats[i] if i < 4 else feats[-1] for i in self.out_indices)
 
     def load_experts(self,
@@ -349,15 +300,10 @@ class CentralModel(BaseModule):
     @staticmethod
     def _expert_state_dict(ckpt: Union[str, dict], prefix: str,
                            map_location: str) -> Dict[str, torch.Tensor]:
-        if isinstance(ckpt, str):
-            ckpt = _load_checkpoint(ckpt, map_location=map_location)
-        if not isinstance(ckpt, dict):
-            raise TypeError(f'expected a checkpoint dict, got {type(ckpt).__name__}')
-        state = ckpt.get('state_dict', ckpt)
-        state = {(k[7:] if k.startswith('module.') else k): v for k, v in state.items()}
+        state = read_state_dict(ckpt, map_location=map_location)
         if not prefix:
             return state
-        selected = {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
+        selected = select_prefix(state, prefix)
         if not selected:
             raise KeyError(f'no key starts with {prefix!r} in the expert checkpoint '
                            f'(first keys: {list(state)[:5]})')

@@ -31,8 +31,6 @@ into a whole classifier / detector; with ``prefix=''`` load it without a prefix.
 """
 import copy
 import json
-import os.path as osp
-import pickle
 from collections import OrderedDict
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
@@ -40,11 +38,13 @@ import torch
 import torch.nn as nn
 
 from intern_mm.registry import MODELS
+from intern_mm.utils.checkpoint import (has_prefix, read_checkpoint, select_prefix,
+                                        unwrap_state_dict)
+from .task_norm import merge_task_bn
 
 __all__ = [
     'CheckpointMismatchError', 'load_gvb_state_dict', 'detect_layout', 'map_gvb_keys',
-    'detect_expert_cfg', 'build_target_backbone', 'check_state_dict', 'merge_task_bn',
-    'convert_gvb_checkpoint'
+    'detect_expert_cfg', 'build_target_backbone', 'check_state_dict', 'convert_gvb_checkpoint'
 ]
 
 StateDict = Dict[str, torch.Tensor]
@@ -81,16 +81,6 @@ def _listing(title: str, items: Sequence[str]) -> str:
     return f'{title} ({len(items)}): {shown}{more}'
 
 
-def _torch_load(path: str) -> object:
-    if not osp.isfile(path):
-        raise FileNotFoundError(f'checkpoint file not found: {path}')
-    try:
-        return torch.load(path, map_location='cpu', weights_only=True)
-    except pickle.UnpicklingError:
-        # Trusted original checkpoints may pickle extra objects (e.g. argparse Namespace).
-        return torch.load(path, map_location='cpu', weights_only=False)
-
-
 def _is_canonical(keys: Sequence[str]) -> bool:
     return any(k.startswith(('stem.', 'blocks.', 'model.backbone.', 'conv1.', 'layer1.'))
                for k in keys)
@@ -98,6 +88,11 @@ def _is_canonical(keys: Sequence[str]) -> bool:
 
 def load_gvb_state_dict(src: Union[str, dict]) -> Tuple[StateDict, List[str]]:
     """Load and unwrap an original checkpoint into a flat tensor state dict.
+
+    Reading and unwrapping (``state_dict`` / ``model`` / ``module`` / ``net`` entries,
+    ``module.`` prefixes) are :mod:`intern_mm.utils.checkpoint`'s; this adds the
+    GV-B rule that a whole-detector/classifier checkpoint without canonical backbone
+    keys contributes its ``backbone.*`` subset.
 
     Args:
         src (str | dict): Path of the checkpoint, or an already loaded object.
@@ -110,31 +105,18 @@ def load_gvb_state_dict(src: Union[str, dict]) -> Tuple[StateDict, List[str]]:
         FileNotFoundError: If ``src`` is a missing path.
         CheckpointMismatchError: If no tensor state dict is found.
     """
-    obj = _torch_load(src) if isinstance(src, str) else src
-    while isinstance(obj, dict):
-        for wrapper in ('state_dict', 'model', 'module', 'net'):
-            if isinstance(obj.get(wrapper), dict):
-                obj = obj[wrapper]
-                break
-        else:
-            break
-    if not isinstance(obj, dict):
-        raise CheckpointMismatchError(f'expected a (wrapped) state dict, got {type(obj).__name__}')
+    try:
+        obj = unwrap_state_dict(read_checkpoint(src))
+    except TypeError as err:
+        raise CheckpointMismatchError(str(err)) from err
     ignored = [k for k, v in obj.items() if not isinstance(v, torch.Tensor)]
     state = OrderedDict((k, v) for k, v in obj.items() if isinstance(v, torch.Tensor))
     if not state:
         raise CheckpointMismatchError(f'no tensors found in checkpoint; top-level keys: '
                                       f'{list(obj)[:20]}')
-    for _ in range(4):
-        if all(k.startswith('module.') for k in state):
-            state = OrderedDict((k[len('module.'):], v) for k, v in state.items())
-            continue
-        if not _is_canonical(list(state)) and any(k.startswith('backbone.') for k in state):
-            ignored += [k for k in state if not k.startswith('backbone.')]
-            state = OrderedDict(
-                (k[len('backbone.'):], v) for k, v in state.items() if k.startswith('backbone.'))
-            continue
-        break
+    if not _is_canonical(list(state)) and has_prefix(state, 'backbone.'):
+        ignored += [k for k in state if not k.startswith('backbone.')]
+        state = unwrap_state_dict(select_prefix(state, 'backbone.'))
     return state, ignored
 
 
@@ -305,62 +287,38 @@ def detect_expert_cfg(state: StateDict) -> dict:
         f'{sorted(MetaNet.arch_zoo)} or an arch dict)')
 
 
-def _bn_prefixes(state: StateDict) -> List[str]:
-    return [k[:-len('running_mean')] for k in state if k.endswith('running_mean')]
-
-
-def merge_task_bn(variants: Dict[str, StateDict]) -> StateDict:
-    """Merge BN variants of one checkpoint (e.g. ``cls-bn`` / ``det-bn``).
-
-    Non-BN tensors must be identical in all variants; every BN's entries become
-    ``<bn>.bns.<task>.<entry>``.
-
-    Args:
-        variants (dict[str, dict]): Task name -> state dict (same keys).
-
-    Returns:
-        dict: The merged state dict for a model with ``bn_tasks=tuple(variants)``.
-
-    Raises:
-        CheckpointMismatchError: If key sets or non-BN tensors differ.
-    """
-    tasks = list(variants)
-    ref = variants[tasks[0]]
-    for task in tasks[1:]:
-        other = variants[task]
-        if set(other) != set(ref):
-            raise CheckpointMismatchError(
-                f'BN variants {tasks[0]!r} and {task!r} have different keys:\n' + '\n'.join([
-                    _listing(f'only in {tasks[0]}', sorted(set(ref) - set(other))),
-                    _listing(f'only in {task}', sorted(set(other) - set(ref)))
-                ]))
-    bn_prefixes = tuple(_bn_prefixes(ref))
-    merged = OrderedDict()
-    differing = []
-    for key, value in ref.items():
-        if bn_prefixes and key.startswith(bn_prefixes):
-            prefix = next(p for p in bn_prefixes if key.startswith(p))
-            entry = key[len(prefix):]
-            for task in tasks:
-                merged[f'{prefix}bns.{task}.{entry}'] = variants[task][key]
-        else:
-            for task in tasks[1:]:
-                other = variants[task][key]
-                if other.shape != value.shape or not torch.equal(other, value):
-                    differing.append(key)
-                    break
-            merged[key] = value
-    if differing:
-        raise CheckpointMismatchError(
-            _listing('BN variants differ outside BatchNorm layers (not variants of one '
-                     'checkpoint?)', differing))
-    return merged
-
-
 def _parse_arch(arch: Optional[Union[str, dict]]) -> Optional[Union[str, dict]]:
     if isinstance(arch, str) and arch.strip().startswith('{'):
         return json.loads(arch)
     return arch
+
+
+def _expert_cfgs(layout: str, mapped: StateDict,
+                 arch: Optional[Union[str, dict]]) -> Tuple[dict, Optional[dict]]:
+    """Main and auxiliary expert configs (given ``arch`` or detected per stream)."""
+    if layout != 'central':
+        return (_expert_cfg(arch) if arch is not None else detect_expert_cfg(mapped)), None
+    experts = []
+    for stream in ('main', 'aux'):
+        sub = select_prefix(mapped, stream + '.')
+        if not sub:
+            raise CheckpointMismatchError(f'Up-G checkpoint has no {stream} expert keys')
+        experts.append(_expert_cfg(arch) if arch is not None else detect_expert_cfg(sub))
+    return experts[0], experts[1]
+
+
+def _merge_det_bn(layout: str, mapped: StateDict, det_bn_src: Union[str, dict],
+                  drop_unused: bool) -> StateDict:
+    """Merge the ``det-bn`` variant into ``mapped`` (the ``cls-bn`` one) as task BN."""
+    if layout != 'central':
+        raise CheckpointMismatchError('--det-bn merging applies to Up-G (central) '
+                                      f'checkpoints, this one is {layout}')
+    det_state, _ = load_gvb_state_dict(det_bn_src)
+    det_mapped, _ = map_gvb_keys(det_state, detect_layout(det_state), drop_unused=drop_unused)
+    try:
+        return merge_task_bn(OrderedDict(cls=mapped, det=det_mapped))
+    except ValueError as err:
+        raise CheckpointMismatchError(str(err)) from err
 
 
 def convert_gvb_checkpoint(src: Union[str, dict],
@@ -374,8 +332,7 @@ def convert_gvb_checkpoint(src: Union[str, dict],
     Args:
         src (str | dict): Original checkpoint (path or loaded object). With
             ``det_bn_src`` this is the ``cls-bn`` variant.
-        dst (str, optional): Where to save the result (``torch.save``). Not saved when
-            None.
+        dst (str, optional): Where to save the result (``torch.save``); None: not saved.
         arch (str | dict, optional): MetaNet arch name or dict (also a JSON string), or
             a full expert config dict with ``type``. Detected when None.
         det_bn_src (str | dict, optional): The ``det-bn`` variant of an Up-G
@@ -398,63 +355,29 @@ def convert_gvb_checkpoint(src: Union[str, dict],
         >>> ckpt['meta']['model_cfg']  # doctest: +SKIP
         {'type': 'MetaNet', 'arch': 'mn-b4', 'out_indices': (0, 1, 2, 3, 4)}
     """
-    arch = _parse_arch(arch)
     state, ignored = load_gvb_state_dict(src)
     layout = detect_layout(state)
     mapped, dropped = map_gvb_keys(state, layout, drop_unused=drop_reverse_transfer)
-    reverse_transfer = any(k.startswith('reverse_trans.') for k in mapped)
-
-    if layout == 'central':
-        experts = {}
-        for stream in ('main', 'aux'):
-            sub = OrderedDict((k[len(stream) + 1:], v) for k, v in mapped.items()
-                              if k.startswith(stream + '.'))
-            if not sub:
-                raise CheckpointMismatchError(f'Up-G checkpoint has no {stream} expert keys')
-            experts[stream] = _expert_cfg(arch) if arch is not None else detect_expert_cfg(sub)
-        main_cfg, aux_cfg = experts['main'], experts['aux']
-    else:
-        main_cfg = _expert_cfg(arch) if arch is not None else detect_expert_cfg(mapped)
-        aux_cfg = None
-
+    reverse_transfer = has_prefix(mapped, 'reverse_trans.')
+    main_cfg, aux_cfg = _expert_cfgs(layout, mapped, _parse_arch(arch))
     bn_tasks = None
     if det_bn_src is not None:
-        if layout != 'central':
-            raise CheckpointMismatchError('--det-bn merging applies to Up-G (central) '
-                                          f'checkpoints, this one is {layout}')
-        det_state, _ = load_gvb_state_dict(det_bn_src)
-        det_mapped, _ = map_gvb_keys(det_state, detect_layout(det_state),
-                                     drop_unused=drop_reverse_transfer)
-        mapped = merge_task_bn(OrderedDict(cls=mapped, det=det_mapped))
+        mapped = _merge_det_bn(layout, mapped, det_bn_src, drop_reverse_transfer)
         bn_tasks = ('cls', 'det')
-
     target = build_target_backbone(layout, main_cfg, aux_cfg, bn_tasks=bn_tasks,
                                    reverse_transfer=reverse_transfer)
-    what = type(target).__name__ + f'({main_cfg})'
-    check_state_dict(mapped, target, what)
-
-    if layout == 'central':
-        model_cfg = dict(
-            type='CentralModel',
-            main=main_cfg,
-            aux=aux_cfg,
-            out_indices=ALL_OUTPUTS,
-            bn_tasks=bn_tasks,
-            reverse_transfer=reverse_transfer)
-    else:
-        model_cfg = main_cfg
+    check_state_dict(mapped, target, type(target).__name__ + f'({main_cfg})')
+    model_cfg = main_cfg if layout != 'central' else dict(
+        type='CentralModel', main=main_cfg, aux=aux_cfg, out_indices=ALL_OUTPUTS,
+        bn_tasks=bn_tasks, reverse_transfer=reverse_transfer)
     meta = dict(
         converter='intern_mm gvb2intern',
         source=src if isinstance(src, str) else '<in-memory>',
         det_bn_source=det_bn_src if isinstance(det_bn_src, str) else None,
-        layout=layout,
-        model_cfg=model_cfg,
-        key_prefix=prefix,
-        dropped_keys=dropped,
-        ignored_keys=ignored)
-    ckpt = dict(
-        meta=meta,
-        state_dict=OrderedDict((prefix + k, v.clone()) for k, v in mapped.items()))
+        layout=layout, model_cfg=model_cfg, key_prefix=prefix,
+        dropped_keys=dropped, ignored_keys=ignored)
+    ckpt = dict(meta=meta,
+                state_dict=OrderedDict((prefix + k, v.clone()) for k, v in mapped.items()))
     if dst is not None:
         torch.save(ckpt, dst)
     return ckpt

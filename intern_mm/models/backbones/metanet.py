@@ -6,14 +6,16 @@ import torch
 import torch.nn as nn
 import torch.utils.checkpoint as cp
 from mmengine.model import BaseModule
-from torch.nn.modules.batchnorm import _BatchNorm
 
 from intern_mm.registry import MODELS
 from intern_mm.utils import register_in_openmmlab
+from intern_mm.utils.checkpoint import strip_backbone_prefix
 from .attention_blocks import MetaAttentionBlock
+from .expert import PyramidExpert
+from .freezing import FreezeStagesMixin
 from .mbconv import FusedMBConv, MBConv
 
-__all__ = ['MetaNet', 'strip_backbone_prefix']
+__all__ = ['MetaNet']
 
 #: Stage strides of every MetaNet (the stem adds a further 2).
 STAGE_STRIDES = (1, 2, 2, 2, 1, 2)
@@ -29,22 +31,8 @@ STAGE_BLOCKS = {
 ARCH_KEYS = ('repeats', 'expansion', 'channels', 'mtb_type', 'head_dim', 'stem_dim')
 
 
-def strip_backbone_prefix(state_dict: dict, prefix: str) -> None:
-    """Rename ``<prefix>backbone.<key>`` to ``<prefix><key>`` in place.
-
-    Lets a backbone load converted checkpoints (keys ``backbone.*``) both through
-    ``init_cfg=dict(type='Pretrained', checkpoint=..., prefix='backbone.')`` and without
-    the prefix argument. Only used by modules without a ``backbone`` child.
-    """
-    old = prefix + 'backbone.'
-    for key in [k for k in state_dict if k.startswith(old)]:
-        new = prefix + key[len(old):]
-        if new not in state_dict:  # never shadow an unprefixed entry
-            state_dict[new] = state_dict.pop(key)
-
-
 @MODELS.register_module()
-class MetaNet(BaseModule):
+class MetaNet(FreezeStagesMixin, BaseModule, PyramidExpert):
     """MetaNet, the GV-A backbone of INTERN (arXiv 2111.08687), MN-B4 / MN-B15.
 
     A six-stage hybrid (stage strides ``[1, 2, 2, 2, 1, 2]``) after a 3x3 stride-2
@@ -158,9 +146,7 @@ class MetaNet(BaseModule):
                              f'(4 = pooled 1280-d feature), got {out_indices}')
         if len(set(out_indices)) != len(out_indices):
             raise ValueError(f'out_indices has duplicates: {out_indices}')
-        if frozen_stages not in range(-1, self.num_stages + 1):
-            raise ValueError(f'frozen_stages must be in [-1, {self.num_stages}], '
-                             f'got {frozen_stages}')
+        self.check_frozen_stages(frozen_stages)
         self.out_indices = out_indices
         self.frozen_stages = frozen_stages
         self.norm_eval = norm_eval
@@ -173,13 +159,33 @@ class MetaNet(BaseModule):
             nn.Conv2d(3, stem_dim, kernel_size=3, stride=2, padding=1, bias=False),
             nn.BatchNorm2d(stem_dim), nn.GELU())
 
+        #: ``[start, end)`` block indices of each stage.
+        self.stage_ranges: List[Tuple[int, int]] = []
+        self.blocks = nn.Sequential(
+            *self._build_blocks(drop_path_rate, drop_rate, layer_scale_init))
+
+        if 4 in out_indices:
+            self.head = nn.Sequential(
+                nn.Conv2d(channels[-1], HEAD_CHANNELS, kernel_size=1, bias=False),
+                nn.BatchNorm2d(HEAD_CHANNELS), nn.GELU())
+        else:
+            self.head = None
+        self.avgpool = nn.AdaptiveAvgPool2d(1)
+
+        #: Channels of the four pyramid levels.
+        self.level_channels = [channels[s] for s in OUT_STAGES]
+        self._freeze_stages()
+
+    def _build_blocks(self, drop_path_rate: float, drop_rate: float,
+                      layer_scale_init: float) -> List[nn.Module]:
+        """The blocks of the six stages (fills :attr:`stage_ranges`)."""
+        arch = self.arch_settings
+        channels = arch['channels']
         total = sum(arch['repeats'])
         # Linearly increasing stochastic depth (plain Python: works on the meta device).
         dpr = [drop_path_rate * i / max(total - 1, 1) for i in range(total)]
         blocks = []
-        #: ``[start, end)`` block indices of each stage.
-        self.stage_ranges: List[Tuple[int, int]] = []
-        cin = stem_dim
+        cin = arch['stem_dim']
         for stage, kind in enumerate(STAGE_BLOCKS[arch['mtb_type']]):
             start = len(blocks)
             for i in range(arch['repeats'][stage]):
@@ -204,19 +210,7 @@ class MetaNet(BaseModule):
                 blocks.append(block)
                 cin = channels[stage]
             self.stage_ranges.append((start, len(blocks)))
-        self.blocks = nn.Sequential(*blocks)
-
-        if 4 in out_indices:
-            self.head = nn.Sequential(
-                nn.Conv2d(channels[-1], HEAD_CHANNELS, kernel_size=1, bias=False),
-                nn.BatchNorm2d(HEAD_CHANNELS), nn.GELU())
-        else:
-            self.head = None
-        self.avgpool = nn.AdaptiveAvgPool2d(1)
-
-        #: Channels of the four pyramid levels.
-        self.level_channels = [channels[s] for s in OUT_STAGES]
-        self._freeze_stages()
+        return blocks
 
     @classmethod
     def _parse_arch(cls, arch: Union[str, dict]) -> dict:
@@ -282,6 +276,15 @@ class MetaNet(BaseModule):
                 x = block(x)
         return x
 
+    @property
+    def head_channels(self) -> int:
+        """Width of the pooled classification feature (out index 4)."""
+        return HEAD_CHANNELS
+
+    def level_stage(self, level: int) -> int:
+        """The ``frozen_stages`` value whose last stage produces ``level`` (2, 3, 5, 6)."""
+        return OUT_STAGES[level] + 1
+
     def forward_head(self, x: torch.Tensor) -> torch.Tensor:
         """Pooled 1280-d feature from the last level's map: 1x1 conv, BN, GELU, GAP."""
         if self.head is None:
@@ -304,36 +307,24 @@ class MetaNet(BaseModule):
             feats.append(self.forward_head(x))
         return tuple(feats[i] if i < 4 else feats[-1] for i in self.out_indices)
 
-    def _frozen_modules(self) -> List[nn.Module]:
-        if self.frozen_stages < 0:
-            return []
-        modules = [self.stem]
-        for stage in range(self.frozen_stages):
-            start, end = self.stage_ranges[stage]
-            modules.extend(self.blocks[start:end])
-        if self.frozen_stages == self.num_stages and self.head is not None:
+    @property
+    def num_freeze_stages(self) -> int:
+        """``frozen_stages`` = 6 freezes the six stages and the 1280-d head."""
+        return self.num_stages
+
+    def stage_modules(self, stage: int) -> List[nn.Module]:
+        """Freeze contract: 0 = stem, 1..6 = stage blocks (6 with the 1280-d head)."""
+        if stage == 0:
+            return [self.stem]
+        start, end = self.stage_ranges[stage - 1]
+        modules = list(self.blocks[start:end])
+        if stage == self.num_stages and self.head is not None:
             modules.append(self.head)
         return modules
-
-    def _freeze_stages(self) -> None:
-        for module in self._frozen_modules():
-            module.eval()
-            for param in module.parameters():
-                param.requires_grad = False
 
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
         strip_backbone_prefix(state_dict, prefix)
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
-
-    def train(self, mode: bool = True) -> 'MetaNet':
-        """Set train mode, keeping frozen stages (and BNs with ``norm_eval``) in eval."""
-        super().train(mode)
-        self._freeze_stages()
-        if mode and self.norm_eval:
-            for m in self.modules():
-                if isinstance(m, _BatchNorm):
-                    m.eval()
-        return self
 
 
 register_in_openmmlab(MetaNet)

@@ -1,12 +1,26 @@
-"""Task-specific BatchNorm: one set of BN parameters / statistics per task."""
-from typing import Optional, Sequence
+"""Task-specific BatchNorm: one set of BN parameters / statistics per task.
+
+This module owns the checkpoint layout of task-specific BN, ``<bn>.bns.<task>.<entry>``:
+:class:`TaskBatchNorm2d` reads the plain layout into every task, :func:`select_bn_task`
+splits one task's set back into the plain layout (Up-G export) and
+:func:`merge_task_bn` merges plain-layout variants (the release's ``cls-bn`` / ``det-bn``
+files) into it.
+"""
+import re
+from collections import OrderedDict
+from typing import Mapping, Optional, Sequence
 
 import torch
 import torch.nn as nn
 
-__all__ = ['TaskBatchNorm2d', 'convert_to_task_bn', 'set_bn_task']
+__all__ = [
+    'TaskBatchNorm2d', 'convert_to_task_bn', 'set_bn_task', 'select_bn_task', 'merge_task_bn'
+]
 
 _BN_ENTRIES = ('weight', 'bias', 'running_mean', 'running_var', 'num_batches_tracked')
+#: ``.bns.<task>.`` inside a key of the task-specific layout.
+_TASK_KEY = re.compile(r'\.bns\.([^.]+)\.')
+_MAX_LISTED = 50
 
 
 class TaskBatchNorm2d(nn.Module):
@@ -123,3 +137,102 @@ def set_bn_task(module: nn.Module, task: str) -> None:
     for m in module.modules():
         if isinstance(m, TaskBatchNorm2d):
             m.task = task
+
+
+def select_bn_task(state_dict: Mapping[str, torch.Tensor],
+                   task: str) -> 'OrderedDict[str, torch.Tensor]':
+    """Split one task's BN set out of task-specific weights, in the plain BN layout.
+
+    ``x.bns.<task>.weight`` becomes ``x.weight``; the other tasks' sets are dropped;
+    keys without task BN pass unchanged.
+
+    Args:
+        state_dict (Mapping[str, Tensor]): Weights with :class:`TaskBatchNorm2d` layers.
+        task (str): The BN set to keep.
+
+    Returns:
+        OrderedDict[str, Tensor]: Plain-BN weights.
+
+    Raises:
+        KeyError: If the state dict has task BN but none for ``task``.
+
+    Example:
+        >>> sd = {'bn.bns.cls.weight': 1, 'bn.bns.det.weight': 2, 'conv.weight': 3}
+        >>> dict(select_bn_task(sd, 'det'))
+        {'bn.weight': 2, 'conv.weight': 3}
+    """
+    out: 'OrderedDict[str, torch.Tensor]' = OrderedDict()
+    seen = set()
+    for key, value in state_dict.items():
+        m = _TASK_KEY.search(key)
+        if m is None:
+            out[key] = value
+            continue
+        seen.add(m.group(1))
+        if m.group(1) == task:
+            out[key[:m.start()] + '.' + key[m.end():]] = value
+    if seen and task not in seen:
+        raise KeyError(f'no task-specific BN set {task!r} in the checkpoint (has '
+                       f'{sorted(seen)})')
+    return out
+
+
+def _listing(title: str, items: Sequence[str]) -> str:
+    items = list(items)
+    more = f' ... and {len(items) - _MAX_LISTED} more' if len(items) > _MAX_LISTED else ''
+    return f'{title} ({len(items)}): {items[:_MAX_LISTED]}{more}'
+
+
+def merge_task_bn(
+        variants: Mapping[str, Mapping[str, torch.Tensor]]) -> 'OrderedDict[str, torch.Tensor]':
+    """Merge plain-BN variants of one set of weights into the task-specific layout.
+
+    Non-BN tensors must be identical in all variants; every BN (a prefix with a
+    ``running_mean``) gets ``<bn>.bns.<task>.<entry>`` per task.
+
+    Args:
+        variants (Mapping[str, Mapping[str, Tensor]]): Task name -> state dict (same
+            keys), e.g. ``{'cls': cls_bn, 'det': det_bn}``.
+
+    Returns:
+        OrderedDict[str, Tensor]: Weights for a model with ``bn_tasks=tuple(variants)``.
+
+    Raises:
+        ValueError: If the key sets or the non-BN tensors differ (the message lists
+            the keys).
+
+    Example:
+        >>> w, one, two = torch.zeros(1), torch.ones(1), torch.full((1, ), 2.)
+        >>> merged = merge_task_bn({'cls': {'c.weight': w, 'bn.running_mean': one},
+        ...                         'det': {'c.weight': w, 'bn.running_mean': two}})
+        >>> list(merged)
+        ['c.weight', 'bn.bns.cls.running_mean', 'bn.bns.det.running_mean']
+    """
+    tasks = list(variants)
+    ref = variants[tasks[0]]
+    for task in tasks[1:]:
+        other = variants[task]
+        if set(other) != set(ref):
+            raise ValueError(
+                f'BN variants {tasks[0]!r} and {task!r} have different keys:\n' + '\n'.join([
+                    _listing(f'only in {tasks[0]}', sorted(set(ref) - set(other))),
+                    _listing(f'only in {task}', sorted(set(other) - set(ref)))
+                ]))
+    bn_prefixes = tuple(k[:-len('running_mean')] for k in ref if k.endswith('running_mean'))
+    merged: 'OrderedDict[str, torch.Tensor]' = OrderedDict()
+    differing = []
+    for key, value in ref.items():
+        prefix = next((p for p in bn_prefixes if key.startswith(p)), None)
+        if prefix is not None:
+            for task in tasks:
+                merged[f'{prefix}bns.{task}.{key[len(prefix):]}'] = variants[task][key]
+            continue
+        if any(variants[t][key].shape != value.shape or not torch.equal(variants[t][key], value)
+               for t in tasks[1:]):
+            differing.append(key)
+        merged[key] = value
+    if differing:
+        raise ValueError(
+            _listing('BN variants differ outside BatchNorm layers (not variants of one '
+                     'checkpoint?)', differing))
+    return merged

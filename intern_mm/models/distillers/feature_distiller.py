@@ -98,7 +98,7 @@ class FeatureDistiller(BaseModel):
             data_preprocessor=copy.deepcopy(data_preprocessor or _IMAGENET_PREPROCESSOR),
             init_cfg=init_cfg)
         from intern_mm.benchmark.backbone import load_backbone_weights, \
-            probe_backbone_outputs
+            describe_backbone_outputs
         from intern_mm.benchmark.frozen import FrozenBackbone
         self.student = MODELS.build(copy.deepcopy(student))
         self.teacher = FrozenBackbone(copy.deepcopy(teacher))
@@ -115,10 +115,10 @@ class FeatureDistiller(BaseModel):
             load_backbone_weights(self.teacher.module, teacher_checkpoint)
         self.teacher.freeze()
         if student_channels is None:
-            student_channels = [c for c, _ in probe_backbone_outputs(self.student,
+            student_channels = [c for c, _ in describe_backbone_outputs(self.student,
                                                                      probe_size)]
         if teacher_channels is None:
-            teacher_channels = [c for c, _ in probe_backbone_outputs(self.teacher.module,
+            teacher_channels = [c for c, _ in describe_backbone_outputs(self.teacher.module,
                                                                      probe_size)]
         if len(student_channels) != len(teacher_channels):
             raise ValueError(f'the student returns {len(student_channels)} outputs and the '

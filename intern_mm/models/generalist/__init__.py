@@ -1,12 +1,11 @@
 """The Up-G multi-task generalist (shared CentralModel + stock task heads) and exports."""
 from intern_mm.engine.runner import (MultiTaskIterBasedTrainLoop,  # noqa: F401
                                      MultiTaskValLoop)
-from .export import export_generalist, select_bn_task
+from .export import export_generalist
 from .feature_selector import FeatureSelector
 from .generalist_model import GeneralistModel
 from .multi_task_data_preprocessor import MultiTaskDataPreprocessor
 
 __all__ = [
-    'GeneralistModel', 'FeatureSelector', 'MultiTaskDataPreprocessor', 'export_generalist',
-    'select_bn_task'
+    'GeneralistModel', 'FeatureSelector', 'MultiTaskDataPreprocessor', 'export_generalist'
 ]

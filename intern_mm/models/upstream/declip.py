@@ -137,14 +137,7 @@ class DeCLIP(BaseModel):
         self.img_feat_dim = img_feat_dim
         self.embed_dim = embed_dim
 
-        text_encoder = dict(text_encoder)
-        text_encoder.setdefault('vocab_size', tokenizer.vocab_size)
-        text_encoder.setdefault('context_length', tokenizer.context_length)
-        text_encoder.setdefault('pad_token_id', tokenizer.pad_token_id)
-        if text_encoder['vocab_size'] < tokenizer.vocab_size:
-            raise ValueError(f'text_encoder.vocab_size={text_encoder["vocab_size"]} is '
-                             f'smaller than the tokenizer vocabulary ({tokenizer.vocab_size})')
-        self.text_encoder = MODELS.build(text_encoder)
+        self.text_encoder = MODELS.build(self._text_encoder_cfg(text_encoder, tokenizer))
         width = self.text_encoder.width
 
         self.img_projection = nn.Linear(img_feat_dim, embed_dim, bias=False)
@@ -155,13 +148,39 @@ class DeCLIP(BaseModel):
         self.logit_scale = nn.Parameter(torch.tensor(math.log(logit_scale_init)))
         self.logit_scale_max = logit_scale_max
 
+        self._build_losses(loss_clip, loss_multi_view, loss_simsiam, loss_mlm, loss_nn)
+
+        if self.loss_simsiam is not None:
+            self._build_simsiam_heads(simsiam_projector, simsiam_predictor)
+        if self.loss_mlm is not None:
+            self.mlm_head = nn.Sequential(
+                nn.Linear(width, width), nn.GELU(), nn.LayerNorm(width),
+                nn.Linear(width, self.text_encoder.vocab_size))
+        self.mlm_mask_prob = mlm_mask_prob
+
+    @staticmethod
+    def _text_encoder_cfg(text_encoder: dict, tokenizer: CaptionTokenizer) -> dict:
+        """The text encoder config with the tokenizer's vocabulary / context defaults."""
+        text_encoder = dict(text_encoder)
+        text_encoder.setdefault('vocab_size', tokenizer.vocab_size)
+        text_encoder.setdefault('context_length', tokenizer.context_length)
+        text_encoder.setdefault('pad_token_id', tokenizer.pad_token_id)
+        if text_encoder['vocab_size'] < tokenizer.vocab_size:
+            raise ValueError(f'text_encoder.vocab_size={text_encoder["vocab_size"]} is '
+                             f'smaller than the tokenizer vocabulary ({tokenizer.vocab_size})')
+        return text_encoder
+
+    def _build_losses(self, loss_clip: Optional[dict], loss_multi_view: Optional[dict],
+                      loss_simsiam: Optional[dict], loss_mlm: Optional[dict],
+                      loss_nn: Optional[dict]) -> None:
+        """Build the five losses (a falsy config leaves that loss out)."""
         self.loss_clip = MODELS.build(loss_clip) if loss_clip else None
         self.loss_multi_view = MODELS.build(loss_multi_view) if loss_multi_view else None
         self.loss_simsiam = MODELS.build(loss_simsiam) if loss_simsiam else None
         self.loss_mlm = MODELS.build(loss_mlm) if loss_mlm else None
         if loss_nn:
             loss_nn = dict(loss_nn)
-            loss_nn.setdefault('embed_dim', embed_dim)
+            loss_nn.setdefault('embed_dim', self.embed_dim)
             self.loss_nn = MODELS.build(loss_nn)
         else:
             self.loss_nn = None
@@ -169,18 +188,15 @@ class DeCLIP(BaseModel):
                     self.loss_mlm, self.loss_nn)):
             raise ValueError('DeCLIP needs at least one loss')
 
-        if self.loss_simsiam is not None:
-            projector = dict(simsiam_projector or _DEFAULT_PROJECTOR)
-            projector.setdefault('in_channels', img_feat_dim)
-            self.simsiam_projector = MODELS.build(projector)
-            predictor = dict(simsiam_predictor or _DEFAULT_PREDICTOR)
-            predictor.setdefault('in_channels', projector['out_channels'])
-            self.simsiam_predictor = MODELS.build(predictor)
-        if self.loss_mlm is not None:
-            self.mlm_head = nn.Sequential(
-                nn.Linear(width, width), nn.GELU(), nn.LayerNorm(width),
-                nn.Linear(width, self.text_encoder.vocab_size))
-        self.mlm_mask_prob = mlm_mask_prob
+    def _build_simsiam_heads(self, projector: Optional[dict],
+                             predictor: Optional[dict]) -> None:
+        """SimSiam projector (on the image feature) and predictor (on its output)."""
+        projector = dict(projector or _DEFAULT_PROJECTOR)
+        projector.setdefault('in_channels', self.img_feat_dim)
+        self.simsiam_projector = MODELS.build(projector)
+        predictor = dict(predictor or _DEFAULT_PREDICTOR)
+        predictor.setdefault('in_channels', projector['out_channels'])
+        self.simsiam_predictor = MODELS.build(predictor)
 
     # ------------------------------------------------------------- checkpoint state
     def get_extra_state(self) -> Tensor:
@@ -362,6 +378,19 @@ class DeCLIP(BaseModel):
             sample.set_data({k: v[i] for k, v in feats.items()})
         return data_samples
 
+    def _check_views(self, imgs: Optional[List[Tensor]],
+                     texts: Optional[List[Tensor]]) -> int:
+        """Validate the image / text views of a batch and return the batch size."""
+        if not imgs or not texts:
+            raise ValueError('DeCLIP.loss needs image views and text views')
+        n = imgs[0].shape[0]
+        if any(x.shape[0] != n for x in list(imgs) + list(texts)):
+            raise ValueError('all image and text views must have the same batch size')
+        if self.loss_simsiam is not None and len(imgs) < 2:
+            raise ValueError('SimSiam needs 2 image views (use MultiView(num_views=2)), '
+                             f'got {len(imgs)}')
+        return n
+
     def loss(self, inputs: Dict[str, List[Tensor]],
              data_samples: Optional[List[BaseDataElement]] = None) -> Dict[str, Tensor]:
         """Compute the enabled losses (see class docstring).
@@ -374,14 +403,7 @@ class DeCLIP(BaseModel):
             dict[str, Tensor]: Weighted losses and the logged ``logit_scale``.
         """
         imgs, texts = inputs.get('imgs'), inputs.get('texts')
-        if not imgs or not texts:
-            raise ValueError('DeCLIP.loss needs image views and text views')
-        n = imgs[0].shape[0]
-        if any(x.shape[0] != n for x in list(imgs) + list(texts)):
-            raise ValueError('all image and text views must have the same batch size')
-        if self.loss_simsiam is not None and len(imgs) < 2:
-            raise ValueError('SimSiam needs 2 image views (use MultiView(num_views=2)), '
-                             f'got {len(imgs)}')
+        n = self._check_views(imgs, texts)
         logit_scale = self.get_logit_scale()
 
         # image tower: all views in one batch

@@ -117,3 +117,44 @@ def test_by_epoch_uses_epoch():
     runner.epoch = 2
     hook.before_train_epoch(runner)
     assert model.head.weight.requires_grad
+
+
+def test_frozen_stages_events_drive_the_backbone_contract():
+    """A frozen_stages event sets the backbone's own value, so its train() agrees."""
+    from torch import nn
+
+    from intern_mm.models.backbones import MetaNet
+
+    model = nn.Module()
+    model.backbone = MetaNet(arch='tiny', out_indices=(4, ), frozen_stages=-1)
+    model.head = nn.Linear(1280, 2)
+    optim = OptimWrapper(torch.optim.SGD(model.parameters(), lr=0.1))
+    runner = types.SimpleNamespace(model=model, iter=0, epoch=0, optim_wrapper=optim)
+    hook = FreezeScheduleHook([dict(begin=0, frozen_stages=6, unfreeze=['backbone.head.*']),
+                               dict(begin=3, frozen_stages=2)])
+    hook.before_train(runner)
+    model.train()  # the backbone re-applies frozen_stages=6 itself
+    hook.before_train_iter(runner, 0)
+    trainable = {n for n, p in model.named_parameters() if p.requires_grad}
+    assert model.backbone.frozen_stages == 6
+    assert {n.split('.')[1] for n in trainable if n.startswith('backbone.')} == {'head'}
+    assert 'head.weight' in trainable
+    runner.iter = 3
+    model.train()
+    hook.before_train_iter(runner, 3)
+    assert model.backbone.frozen_stages == 2
+    frozen = {n for n, p in model.named_parameters() if not p.requires_grad}
+    assert frozen and all(n.startswith(('backbone.stem.', 'backbone.blocks.0.',
+                                        'backbone.blocks.1.')) for n in frozen)
+    model.train()  # a plain train() keeps the released stages trainable
+    assert model.backbone.blocks[2].training
+    assert all(p.requires_grad for p in model.backbone.blocks[2].parameters())
+
+
+def test_frozen_stages_event_needs_a_contract():
+    hook = FreezeScheduleHook([dict(begin=0, frozen_stages=1)])
+    runner = types.SimpleNamespace(model=ToyModel(), iter=0, epoch=0, optim_wrapper=None)
+    with pytest.raises(TypeError, match='RefreezingBackbone has no frozen_stages'):
+        hook.before_train(runner)
+    with pytest.raises(ValueError, match='frozen_stages'):
+        FreezeScheduleHook([dict(begin=0, frozen_stages=-2)])

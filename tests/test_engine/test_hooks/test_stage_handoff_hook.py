@@ -1,4 +1,4 @@
-"""StageHandoffHook / map_state_dict: key mapping, reports, strictness, resume skip."""
+"""StageHandoffHook: key mapping, reports, strictness, resume skip."""
 import types
 
 import pytest
@@ -6,25 +6,8 @@ import torch
 from hook_toys import ToyModel, build_runner, clone_state
 from torch import nn
 
-from intern_mm.engine.hooks import StageHandoffHook, map_state_dict, resolve_checkpoint
+from intern_mm.engine.hooks import StageHandoffHook
 from intern_mm.models.backbones.task_norm import convert_to_task_bn
-
-
-def test_map_state_dict_prefix_and_regex():
-    sd = {'backbone.a.weight': 1, 'backbone.b.bn.weight': 2, 'head.fc.weight': 3,
-          'neck.x': 4}
-    mapped, dropped = map_state_dict(sd, prefix_mapping={'backbone.': 'backbone.main.',
-                                                         'backbone.b.': 'trunk.'})
-    # the longest prefix wins; keys outside the mapping are dropped
-    assert mapped == {'backbone.main.a.weight': 1, 'trunk.bn.weight': 2}
-    assert sorted(dropped) == ['head.fc.weight', 'neck.x']
-    mapped, dropped = map_state_dict(sd, key_mapping=[(r'^head\.fc\.', 'head.linear.'),
-                                                      (r'^neck\..*', '')])
-    assert mapped == {'backbone.a.weight': 1, 'backbone.b.bn.weight': 2,
-                      'head.linear.weight': 3}
-    assert dropped == ['neck.x']
-    with pytest.raises(ValueError, match='sends both'):
-        map_state_dict({'a.x': 1, 'b.x': 2}, key_mapping=[(r'^[ab]\.', 'c.')])
 
 
 def _save(tmp_path, model, name='src.pth'):
@@ -89,16 +72,8 @@ def test_plain_bn_checkpoint_into_task_bn(tmp_path):
     assert torch.all(dst.backbone[1].bns['cls'].weight == 3.0)
 
 
-def test_resolve_checkpoint_and_errors(tmp_path):
+def test_bad_key_mapping_raises(tmp_path):
     ckpt = _save(tmp_path, ToyModel(), 'iter_3.pth')
-    (tmp_path / 'last_checkpoint').write_text(ckpt)
-    assert resolve_checkpoint(str(tmp_path)) == ckpt
-    with pytest.raises(FileNotFoundError, match='does not exist'):
-        resolve_checkpoint(str(tmp_path / 'nope.pth'))
-    empty = tmp_path / 'empty'
-    empty.mkdir()
-    with pytest.raises(FileNotFoundError, match='last_checkpoint'):
-        resolve_checkpoint(str(empty))
     with pytest.raises(ValueError):
         StageHandoffHook(ckpt, key_mapping=[('a', 'b', 'c')])
 

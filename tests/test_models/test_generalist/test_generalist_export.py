@@ -4,16 +4,8 @@ import torch
 from generalist_toys import batches, generalist_cfg
 
 import intern_mm  # noqa: F401
-from intern_mm.models.generalist import export_generalist, select_bn_task
+from intern_mm.models.generalist import export_generalist
 from intern_mm.registry import MODELS
-
-
-def test_select_bn_task():
-    sd = {'a.bns.cls.weight': 1, 'a.bns.det.weight': 2, 'b.weight': 3}
-    assert dict(select_bn_task(sd, 'cls')) == {'a.weight': 1, 'b.weight': 3}
-    assert dict(select_bn_task(sd, 'det')) == {'a.weight': 2, 'b.weight': 3}
-    with pytest.raises(KeyError, match="'seg'"):
-        select_bn_task(sd, 'seg')
 
 
 def test_export_files_load_into_plain_models(tmp_path):
