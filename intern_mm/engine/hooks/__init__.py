@@ -1,11 +1,12 @@
 """Staged-training hooks of intern_mm (freeze schedule, stage hand-off, schedules)."""
 from .freeze_schedule_hook import FreezeScheduleHook
 from .loss_weight_schedule_hook import LossWeightScheduleHook, interpolate_schedule
+from .rng_state_hook import RNGStateHook
 from .source_ratio_schedule_hook import SourceRatioScheduleHook
 from .stage_handoff_hook import StageHandoffHook, map_state_dict, resolve_checkpoint
 
 __all__ = [
     'FreezeScheduleHook', 'StageHandoffHook', 'LossWeightScheduleHook',
     'SourceRatioScheduleHook', 'map_state_dict', 'resolve_checkpoint',
-    'interpolate_schedule'
+    'interpolate_schedule', 'RNGStateHook'
 ]
