@@ -596,6 +596,8 @@ def build_runner_cfg(ctx: ProtocolContext) -> dict:
             collate_fn=collate, dataset=eval_ds),
         test_evaluator=_evaluator(ctx),
         test_cfg=dict(type='TestLoop'),
+        # a resumed task continues the random streams of the interrupted one
+        custom_hooks=[dict(type='intern_mm.RNGStateHook')],
         train_cfg=train_cfg,
         optim_wrapper=optim_wrapper,
         param_scheduler=schedulers,

@@ -135,6 +135,8 @@ def run_stage(config: str,
     runner = build_runner(cfg)
     recorder = _MetricsRecorder()
     runner.register_hook(recorder)
+    from intern_mm.engine.hooks.rng_state_hook import ensure_rng_state_hook
+    ensure_rng_state_hook(runner)  # a resumed stage continues the random streams
     runner.train()
     if recorder.metrics is None and runner.val_loop is not None:
         # resumed at max_iters (killed between the last checkpoint and the marker)

@@ -10,7 +10,7 @@ from mmengine.logging import print_log
 
 from intern_mm.registry import HOOKS
 
-__all__ = ['RNGStateHook', 'get_rng_state', 'set_rng_state']
+__all__ = ['RNGStateHook', 'get_rng_state', 'set_rng_state', 'ensure_rng_state_hook']
 
 #: key of the states in ``checkpoint['meta']``
 META_KEY = 'rng_states'
@@ -159,3 +159,14 @@ class RNGStateHook(Hook):
                                                          state)
         else:
             set_rng_state(state)
+
+
+def ensure_rng_state_hook(runner) -> None:
+    """Register an :class:`RNGStateHook` on ``runner`` unless it has one (call before
+    ``runner.train()``: the hook must see the checkpoint a resumed run loads).
+
+    Args:
+        runner (Runner): The runner.
+    """
+    if not any(isinstance(h, RNGStateHook) for h in runner.hooks):
+        runner.register_hook(RNGStateHook())
