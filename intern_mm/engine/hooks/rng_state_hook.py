@@ -75,6 +75,11 @@ class _RestoreAfterSkip:
                 set_rng_state(self.state)
         return batch
 
+    def skip_iter(self, num: int) -> None:
+        """Skip ``num`` batches (as ``_InfiniteDataloaderIterator.skip_iter``)."""
+        for _ in range(num):
+            next(self)
+
     def __getattr__(self, name: str):
         return getattr(self.iterator, name)
 
@@ -146,6 +151,8 @@ class RNGStateHook(Hook):
         if self._loaded is None:
             return
         state, self._loaded = self._loaded[get_rank()], None
+        if runner.iter == 0:
+            return  # weights loaded with ``load_from`` (fine-tuning), not a resume
         loop = runner.train_loop
         skip = int(loop.iter) if hasattr(loop, 'dataloader_iterator') else 0
         if skip and hasattr(loop, 'dataloader_iterators'):
