@@ -10,7 +10,7 @@ from typing import Dict, Optional, Sequence
 
 def run_and_kill_when(cmd: Sequence[str], trigger: Path, log: Path,
                       env: Optional[Dict[str, str]] = None, sig: int = signal.SIGKILL,
-                      timeout: float = 300.0, cwd: Optional[str] = None) -> float:
+                      timeout: float = 900.0, cwd: Optional[str] = None) -> float:
     """Run ``cmd``; as soon as ``trigger`` exists send ``sig`` to its process group.
 
     Args:
@@ -55,7 +55,7 @@ def run_and_kill_when(cmd: Sequence[str], trigger: Path, log: Path,
 
 
 def run_ok(cmd: Sequence[str], log: Path, env: Optional[Dict[str, str]] = None,
-           timeout: float = 300.0, cwd: Optional[str] = None) -> str:
+           timeout: float = 900.0, cwd: Optional[str] = None) -> str:
     """Run ``cmd`` to completion (output into ``log``); fail with the log tail if it fails."""
     with open(log, 'w') as out:
         proc = subprocess.run(list(cmd), stdout=out, stderr=subprocess.STDOUT, env=env,
