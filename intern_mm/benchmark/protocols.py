@@ -605,8 +605,11 @@ def build_runner_cfg(ctx: ProtocolContext) -> dict:
             timer=dict(type='IterTimerHook'),
             logger=dict(type='LoggerHook', interval=ctx.log_interval),
             param_scheduler=dict(type='ParamSchedulerHook'),
+            # keep 2: mmengine deletes old checkpoints *before* writing the new one and
+            # updates last_checkpoint after it, so with 1 a kill in between leaves
+            # last_checkpoint naming a deleted file and the rerun cannot resume
             checkpoint=dict(type='CheckpointHook', interval=interval, by_epoch=by_epoch,
-                            max_keep_ckpts=1, save_last=True),
+                            max_keep_ckpts=2, save_last=True),
             sampler_seed=dict(type='DistSamplerSeedHook')),
         env_cfg=dict(
             cudnn_benchmark=False,

@@ -59,6 +59,7 @@ def test_up_a_config_runs_end_to_end(tmp_path):
     runner = Runner.from_cfg(cfg)
     runner.train()
     metrics = runner.val_loop.run()
+    print('UPA_METRICS', {k: metrics[k] for k in sorted(metrics)})
     for key in ('retrieval/i2t_top1', 'retrieval/t2i_top1', 'retrieval/i2t_top5',
                 'retrieval/chance_top1'):
         assert key in metrics and 0. <= metrics[key] <= 100.
