@@ -38,18 +38,21 @@ class DumpRankStateHook(Hook):
     priority = 'LOWEST'
 
     def __init__(self) -> None:
-        self.seen, self.losses, self.init = [], [], None
+        self.seen, self.losses, self.init, self.tasks = [], [], None, set()
 
     def before_train(self, runner) -> None:
         self.init = _params(runner)
 
     def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None) -> None:
         _image_paths(data_batch, self.seen)
+        if isinstance(data_batch, dict) and 'inputs' not in data_batch:
+            self.tasks.update(data_batch)  # a multi-task batch: task -> batch
         if outputs is not None and 'loss' in outputs:
             self.losses.append(float(outputs['loss']))
 
     def after_train(self, runner) -> None:
         assert all(math.isfinite(v) for v in self.losses), self.losses
         torch.save(dict(init=self.init, params=_params(runner), seen=self.seen,
-                        losses=self.losses, world_size=get_world_size()),
+                        losses=self.losses, tasks=sorted(self.tasks),
+                        world_size=get_world_size()),
                    osp.join(runner.work_dir, f'rank{get_rank()}_params.pth'))
