@@ -473,7 +473,9 @@ def _det_model(ctx: ProtocolContext) -> dict:
 
 
 def _norm_cfg(ctx: ProtocolContext) -> dict:
-    return dict(type='SyncBN' if ctx.launcher != 'none' else 'BN', requires_grad=True)
+    # SyncBatchNorm works on GPU modules only: plain BN for distributed runs on CPU (gloo)
+    sync = ctx.launcher != 'none' and torch.cuda.is_available()
+    return dict(type='SyncBN' if sync else 'BN', requires_grad=True)
 
 
 def _seg_model(ctx: ProtocolContext) -> dict:

@@ -21,6 +21,10 @@ Applied once when :mod:`intern_mm` is imported (idempotent):
   replace mmengine's ``is_installed`` / ``get_installed_path`` / ``package2module`` with
   equivalents built on :mod:`importlib.metadata` (standard library), whether or not
   ``pkg_resources`` exists, so behaviour does not depend on the setuptools version.
+* mmengine's auto-resume reads ``last_checkpoint``, which a kill while a checkpoint is
+  saved can leave empty or naming a deleted file: ``find_latest_checkpoint`` is replaced
+  by :func:`intern_mm.utils.resume.find_resumable_checkpoint` (falls back to the newest
+  complete checkpoint).
 * numpy 2 removed ``np.in1d`` (used by mmpretrain's retrieval metrics) and a few aliases
   (``np.float`` / ``np.int`` / ``np.bool`` / ``np.long``) that some mmdet/mmcv helpers
   still reference; we restore them as aliases of their replacements.
@@ -201,4 +205,9 @@ def apply_compat_patches() -> None:
     _patch_cpu_distributed()
     _patch_package_utils()
     _register_config_package()
+    # auto-resume survives a kill while a checkpoint was being saved (see utils/resume.py)
+    import mmengine.runner.runner as mm_runner
+
+    from .resume import find_resumable_checkpoint
+    mm_runner.find_latest_checkpoint = find_resumable_checkpoint
     _APPLIED = True

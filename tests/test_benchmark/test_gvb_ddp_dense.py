@@ -23,9 +23,7 @@ DET_SHRINK = [
     'model.roi_head.bbox_head.in_channels=16', 'model.roi_head.bbox_head.fc_out_channels=32',
     'model.train_cfg.rpn_proposal.max_per_img=64', 'model.train_cfg.rcnn.sampler.num=32',
     'model.test_cfg.rpn.nms_pre=100', 'model.test_cfg.rpn.max_per_img=32']
-DUMP = ["custom_hooks=[{'type':'intern_mm.DumpRankStateHook'}]",
-        "custom_imports={'imports':['intern_mm','intern_mm.benchmark','ddp_rank_dump'],"
-        "'allow_failed_imports':False}"]
+DUMP = ["custom_hooks=[{'type':'intern_mm.DumpRankStateHook'}]"]
 
 
 def _slice_list(src: Path, dst: Path, lists: dict, links=('images', 'annotations')):
@@ -39,8 +37,13 @@ def _slice_list(src: Path, dst: Path, lists: dict, links=('images', 'annotations
 
 
 def _torchrun(tmp_path, task, root, backbone, recipe, extra_options=()):
+    # ``custom_imports`` only act in config files: a sitecustomize on PYTHONPATH imports
+    # the dump hook in every process torchrun starts
+    site = tmp_path / 'site'
+    site.mkdir()
+    (site / 'sitecustomize.py').write_text('import ddp_rank_dump  # noqa: F401\n')
     env = dict(os.environ)
-    env['PYTHONPATH'] = os.pathsep.join([str(REPO), str(TESTS_DIR)] + [
+    env['PYTHONPATH'] = os.pathsep.join([str(REPO), str(TESTS_DIR), str(site)] + [
         p for p in env.get('PYTHONPATH', '').split(os.pathsep) if p])
     env.setdefault('OMP_NUM_THREADS', '1')
     cmd = [sys.executable, '-m', 'torch.distributed.run', '--standalone',
@@ -49,8 +52,9 @@ def _torchrun(tmp_path, task, root, backbone, recipe, extra_options=()):
            f'{task}={root}', '--work-dir', str(tmp_path / 'wd'), '--run-name', 'ddp',
            '--subset-base', str(tmp_path / 's'), '--num-workers', '0', '--recipe',
            *recipe, '--cfg-options', *DUMP, *extra_options]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=400, env=env)
-    assert proc.returncode == 0, (proc.stdout[-3000:], proc.stderr[-3000:])
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=900, env=env)
+    errors = [ln for ln in proc.stderr.splitlines() if 'Error' in ln]
+    assert proc.returncode == 0, (errors[:6], proc.stderr[-2000:])
     task_dir = tmp_path / 'wd' / 'ddp' / task
     res = json.loads((task_dir / 'result.json').read_text())
     ranks = [torch.load(task_dir / 'final' / f'rank{r}_params.pth', weights_only=False)
