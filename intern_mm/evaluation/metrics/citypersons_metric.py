@@ -9,8 +9,8 @@ CityPersons release):
 * detections are kept by score (the ``max_dets`` best), then those whose height is
   outside ``[h_min / 1.25, h_max * 1.25)`` are *removed before matching* (the reference
   order: an out-of-range detection never consumes a ground truth);
-* the remaining detections (score order) match the best unmatched regular ground truth with IoU >= 0.5;
-  failing that, the best ignored ground truth by IoA (intersection / detection area) >= 0.5
+* the remaining detections (score order) match the best unmatched regular ground truth
+  with IoU >= 0.5; failing that, the best ignored ground truth by IoA (intersection / detection area) >= 0.5
   -- such detections are ignored; all other detections are false positives;
 * miss rate vs. false positives per image, sampled at 9 FPPI points log-spaced in
   [1e-2, 1] (the miss rate at the largest FPPI <= each point; 1 when there is none),
