@@ -62,7 +62,7 @@ def _torchrun(tmp_path, task, root, backbone, recipe, extra_options=()):
     return res, ranks
 
 
-def _check_replicas(ranks, trained_prefix):
+def _check_replicas(ranks, trained_prefix, first_epoch=None):
     assert all(r['world_size'] == 2 and r['losses'] for r in ranks)
     p0, p1 = ranks[0]['params'], ranks[1]['params']
     assert p0.keys() == p1.keys()
@@ -72,7 +72,10 @@ def _check_replicas(ranks, trained_prefix):
     assert moved and all(k.startswith(trained_prefix) for k in moved), moved
     # the frozen backbone did not move on either rank
     assert not any(k.startswith('backbone.') for k in moved)
-    assert set(ranks[0]['seen']).isdisjoint(ranks[1]['seen'])
+    # the distributed sampler splits each epoch between the ranks (``first_epoch``: the
+    # number of images per rank in one epoch, when training runs longer than one)
+    seen0, seen1 = (r['seen'][:first_epoch] for r in ranks)
+    assert set(seen0).isdisjoint(seen1), (seen0, seen1)
 
 
 @pytest.mark.slow
@@ -95,4 +98,6 @@ def test_segmentation_probe_ddp(tmp_path, datasets_dir, tiny_backbone):
                             'seg.img_scale=(120,90)', 'seg.head_channels=8',
                             'seg.aux_channels=8', 'seg.batch_size=2'])
     assert res['status'] == 'done' and res['family'] == 'seg'
-    _check_replicas(ranks, ('decode_head.', 'auxiliary_head.'))
+    # 4-image subset, batch 2 per rank: every epoch is one iteration
+    assert res['subset']['counts']['subset'] == 4
+    _check_replicas(ranks, ('decode_head.', 'auxiliary_head.'), first_epoch=2)
