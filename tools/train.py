@@ -1,7 +1,7 @@
 """Train a model from an mmengine config (intern_mm, mmpretrain, mmdet or mmseg).
 
 Example:
-    python tools/train.py configs/metanet/metanet-tiny_8xb32_cifar10-10pct.py \
+    python tools/train.py configs/metanet/metanet-b4_1xb64-10k_cifar10.py \
         --work-dir work_dirs/demo --cfg-options train_cfg.max_iters=20
     python tools/train.py CONFIG --resume                   # resume from the latest checkpoint
     torchrun --nproc_per_node=2 tools/train.py CONFIG --launcher pytorch

@@ -87,7 +87,9 @@ def run_train(cfg: Config) -> Runner:
     Example:
         >>> runner = run_train(Config.fromfile('configs/metanet/xxx.py'))  # doctest: +SKIP
     """
+    from intern_mm.engine.hooks.rng_state_hook import ensure_rng_state_hook
     runner = build_runner(cfg)
+    ensure_rng_state_hook(runner)  # a resumed run continues the random streams
     runner.train()
     return runner
 

@@ -45,7 +45,8 @@ DEFAULT_RECIPES: Dict[str, dict] = dict(
              resize_size=None, test_batch_size=64),
     det=dict(optimizer='SGD', lr=0.02, momentum=0.9, weight_decay=1e-4, max_epochs=12,
              milestones=[8, 11], gamma=0.1, batch_size=2, warmup_iters=500,
-             img_scale=(1000, 600), repeat=3, test_batch_size=1),
+             warmup_ratio=0.001, img_scale=(1000, 600), train_scales=None, repeat=3,
+             grad_clip=None, test_batch_size=1),
     seg=dict(optimizer='SGD', lr=0.01, momentum=0.9, weight_decay=5e-4, max_iters=20000,
              power=0.9, eta_min=1e-4, batch_size=2, crop_size=(512, 512),
              img_scale=(2048, 512), head_channels=512, aux_channels=256,
@@ -197,10 +198,16 @@ def _cls_dataset(ctx: ProtocolContext, split: str, pipeline: list) -> dict:
 
 def _det_pipelines(ctx: ProtocolContext) -> Tuple[list, list]:
     scale = tuple(ctx.recipe['img_scale'])
+    scales = ctx.recipe.get('train_scales')
+    # ``train_scales`` [(w_min, h_min), (w_max, h_max)]: multi-scale training (a random
+    # scale in that range per image, as the CityPersons recipe of the release)
+    resize = dict(type='RandomResize', scale=[tuple(s) for s in scales],
+                  keep_ratio=True) if scales else dict(type='Resize', scale=scale,
+                                                       keep_ratio=True)
     train = [
         dict(type='LoadImageFromFile'),
         dict(type='LoadAnnotations', with_bbox=True),
-        dict(type='Resize', scale=scale, keep_ratio=True),
+        resize,
         dict(type='RandomFlip', prob=0.5),
         dict(type='PackDetInputs'),
     ]
@@ -399,7 +406,9 @@ def metric_keys(task: GVBTask) -> Dict[str, str]:
     if task.metric == 'mAP':
         return dict(mAP='pascal_voc/mAP')
     if task.metric == 'widerface_ap':
-        return dict(easy='widerface/easy', medium='widerface/medium', hard='widerface/hard')
+        # approx_lists: 1.0 when Easy/Medium/Hard are the annotation-based approximation
+        return dict(easy='widerface/easy', medium='widerface/medium', hard='widerface/hard',
+                    approx_lists='widerface/approx_lists')
     if task.metric == 'mr':
         return dict(reasonable='citypersons/reasonable', heavy='citypersons/heavy')
     if task.family == 'seg':
@@ -532,13 +541,11 @@ def _schedule(ctx: ProtocolContext) -> Tuple[dict, list, dict]:
                          val_interval=r['max_epochs'] + 1)
         schedulers = []
         if r.get('warmup_iters'):
-            schedulers.append(dict(type='LinearLR', start_factor=0.001, by_epoch=False,
-                                   begin=0, end=r['warmup_iters']))
+            schedulers.append(dict(type='LinearLR', start_factor=r.get('warmup_ratio', 0.001),
+                                   by_epoch=False, begin=0, end=r['warmup_iters']))
         schedulers.append(dict(type='MultiStepLR', by_epoch=True, begin=0,
                                end=r['max_epochs'], milestones=list(r['milestones']),
                                gamma=r['gamma']))
-        if ctx.recipe.get('grad_clip'):
-            optim_wrapper['clip_grad'] = dict(max_norm=r['grad_clip'], norm_type=2)
     elif family == 'cls':
         train_cfg = dict(type='IterBasedTrainLoop', max_iters=r['max_iters'],
                          val_interval=r['max_iters'] + 1)
@@ -549,6 +556,8 @@ def _schedule(ctx: ProtocolContext) -> Tuple[dict, list, dict]:
                          val_interval=r['max_iters'] + 1)
         schedulers = [dict(type='PolyLR', eta_min=r['eta_min'], power=r['power'],
                            begin=0, end=r['max_iters'], by_epoch=False)]
+    if r.get('grad_clip'):
+        optim_wrapper['clip_grad'] = dict(max_norm=float(r['grad_clip']), norm_type=2)
     return optim_wrapper, schedulers, train_cfg
 
 
@@ -591,6 +600,8 @@ def build_runner_cfg(ctx: ProtocolContext) -> dict:
             collate_fn=collate, dataset=eval_ds),
         test_evaluator=_evaluator(ctx),
         test_cfg=dict(type='TestLoop'),
+        # a resumed task continues the random streams of the interrupted one
+        custom_hooks=[dict(type='intern_mm.RNGStateHook')],
         train_cfg=train_cfg,
         optim_wrapper=optim_wrapper,
         param_scheduler=schedulers,
@@ -598,8 +609,11 @@ def build_runner_cfg(ctx: ProtocolContext) -> dict:
             timer=dict(type='IterTimerHook'),
             logger=dict(type='LoggerHook', interval=ctx.log_interval),
             param_scheduler=dict(type='ParamSchedulerHook'),
+            # keep 2: mmengine deletes old checkpoints *before* writing the new one and
+            # updates last_checkpoint after it, so with 1 a kill in between leaves
+            # last_checkpoint naming a deleted file and the rerun cannot resume
             checkpoint=dict(type='CheckpointHook', interval=interval, by_epoch=by_epoch,
-                            max_keep_ckpts=1, save_last=True),
+                            max_keep_ckpts=2, save_last=True),
             sampler_seed=dict(type='DistSamplerSeedHook')),
         env_cfg=dict(
             cudnn_benchmark=False,

@@ -304,6 +304,9 @@ class _FeatureStore:
 
     def _backbone(self):
         if self._module is None:
+            # seeded like the Runner protocol: a randomly initialised backbone (no
+            # checkpoint) must give the same features in every run
+            torch.manual_seed(self.ctx.seed)
             self._module = build_backbone(self.ctx.backbone)
         return self._module
 

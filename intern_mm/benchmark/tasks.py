@@ -155,7 +155,14 @@ GVB_TASKS['citypersons_det'] = GVBTask(
     dict(format='coco', train=dict(ann_file='annotations/train.json', img_prefix=''),
          test=dict(ann_file='annotations/val.json', img_prefix='')),
     _prep('citypersons_det', 'DIR_WITH_leftImg8bit_and_gtBboxCityPersons'),
-    lower_is_better=True, classes=('person', ))
+    lower_is_better=True, classes=('person', ),
+    # the release's recipe (gv-benchmark configs/det/_base_/schedules/
+    # schedule_cityperson.py and datasets/cityperson.py): 60 epochs, SGD 0.01, wd 1e-4,
+    # steps at 30/40, warm-up 500 iterations from 1/3, gradient clipping 35 (L2),
+    # one image per GPU, multi-scale training 1216x608-2048x1024, test at 2048x1024
+    recipe=dict(lr=0.01, max_epochs=60, milestones=[30, 40], warmup_iters=500,
+                warmup_ratio=1.0 / 3, grad_clip=35.0, batch_size=1, repeat=1,
+                img_scale=(2048, 1024), train_scales=[(1216, 608), (2048, 1024)]))
 GVB_TASKS['voc2012_seg'] = GVBTask(
     'voc2012_seg', 'Pascal VOC 2012 (aug)', 'seg', 'mIoU', 21,
     dict(format='seg',

@@ -122,10 +122,17 @@ def train_stage(config: str,
     cfg.resume = True  # auto-resume from the work dir's last checkpoint, if any
     cfg.load_from = None
     cfg.launcher = launcher
+    ckpt_hook = (cfg.get('default_hooks') or {}).get('checkpoint')
+    if ckpt_hook and 0 < ckpt_hook.get('max_keep_ckpts', -1) < 2:
+        # mmengine deletes old checkpoints before writing the new one and updates
+        # last_checkpoint after it: keeping one, a kill in between leaves nothing to resume
+        ckpt_hook['max_keep_ckpts'] = 2
     os.makedirs(work_dir, exist_ok=True)
     runner = build_runner(cfg)
     recorder = _MetricsRecorder()
     runner.register_hook(recorder)
+    from intern_mm.engine.hooks.rng_state_hook import ensure_rng_state_hook
+    ensure_rng_state_hook(runner)  # a resumed stage continues the random streams
     runner.train()
     if recorder.metrics is None and runner.val_loop is not None:
         # resumed at max_iters (killed between the last checkpoint and the marker)

@@ -1,4 +1,5 @@
-"""Checkpoints in one place: read, unwrap, rename keys and locate a work dir's last one.
+"""Checkpoints in one place: read, unwrap, rename keys, locate a work dir's last one and
+the one an interrupted run resumes from.
 
 Every intern_mm component that turns a checkpoint into a state dict goes through this
 module (:class:`~intern_mm.engine.hooks.StageHandoffHook`,
@@ -11,7 +12,8 @@ and the paradigm's stage runner). The task-specific BN layout
 
 Trust: :func:`read_checkpoint` unpickles local files with ``weights_only=False``
 (mmengine's own checkpoints hold ``HistoryBuffer`` / numpy objects in ``message_hub`` and
-``meta``). Only intern_mm's loaders use it; mmengine's global loader is left as it is.
+``meta``). mmengine's own local loader gets the same treatment only where the installed
+torch / mmengine pair needs it (``checkpoint_loader`` in :mod:`intern_mm.utils.compat`).
 Only read checkpoints you trust, as with any pickle.
 
 Example:
@@ -19,14 +21,18 @@ Example:
     >>> state = read_state_dict('work_dirs/up-e-cls')  # doctest: +SKIP
     >>> backbone = select_prefix(state, 'backbone.')  # doctest: +SKIP
 """
+import glob
 import os.path as osp
 import re
+import zipfile
 from collections import OrderedDict
 from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
+from mmengine.logging import print_log
 
 __all__ = [
+    'find_resumable_checkpoint',
     'read_checkpoint', 'unwrap_state_dict', 'read_state_dict', 'select_prefix',
     'backbone_state_dict', 'has_prefix', 'map_state_dict', 'strip_backbone_prefix',
     'last_checkpoint', 'resolve_checkpoint', 'WRAPPER_KEYS'
@@ -310,3 +316,62 @@ def resolve_checkpoint(path: str) -> str:
             named = f.read().strip()
         raise FileNotFoundError(f'{marker} points to {named}, which does not exist')
     return ckpt
+
+
+_CKPT_STEP = re.compile(r'(?:iter|epoch)_(\d+)\.pth$')
+
+
+def _complete_zip(path: str) -> bool:
+    """Whether ``path`` is a fully written torch (zip) checkpoint."""
+    try:
+        with zipfile.ZipFile(path) as zf:
+            return zf.testzip() is None
+    except (OSError, zipfile.BadZipFile):
+        return False
+
+
+def find_resumable_checkpoint(path: str) -> Optional[str]:
+    """The checkpoint of ``path`` to resume from (mmengine's ``find_latest_checkpoint``).
+
+    mmengine writes ``last_checkpoint`` after the checkpoint itself, and deletes old
+    checkpoints (``max_keep_ckpts``) before writing the new one. A process killed in
+    between leaves ``last_checkpoint`` empty or naming a deleted file, and auto-resume
+    then fails. Here a ``last_checkpoint`` naming an existing file is used as mmengine
+    does; otherwise the newest complete ``iter_*.pth`` / ``epoch_*.pth`` of ``path`` (a
+    file cut off by the kill is skipped), with a warning.
+
+    Args:
+        path (str): The work dir.
+
+    Returns:
+        str | None: The checkpoint, or None when there is none.
+
+    Example:
+        >>> find_resumable_checkpoint('work_dirs/demo')  # doctest: +SKIP
+        'work_dirs/demo/iter_300.pth'
+    """
+    marker = osp.join(path, 'last_checkpoint')
+    named = None
+    if osp.isfile(marker):
+        with open(marker) as f:
+            named = f.read().strip() or None
+        if named and osp.isfile(named):
+            return named
+    candidates = []
+    for ckpt in glob.glob(osp.join(path, '*.pth')):
+        match = _CKPT_STEP.search(osp.basename(ckpt))
+        if match:
+            candidates.append((int(match.group(1)), ckpt))
+    for _, ckpt in sorted(candidates, reverse=True):
+        if _complete_zip(ckpt):
+            if osp.isfile(marker):
+                print_log(f'{marker} names {named!r}, which does not exist (interrupted '
+                          f'while saving); resuming from {ckpt}', logger='current',
+                          level=30)
+            return ckpt
+    if osp.isfile(marker):
+        print_log(f'{marker} names {named!r}, which does not exist, and {path} holds no '
+                  'complete checkpoint: starting from scratch', logger='current', level=30)
+    else:
+        print_log('Did not find last_checkpoint to be resumed.', logger='current')
+    return None

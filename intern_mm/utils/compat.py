@@ -40,6 +40,12 @@ user-facing list.
   of OpenMMLab packages; ``intern_mm`` is added so that ``_base_ =
   'intern_mm::metanet/...'`` works like ``'mmdet::...'`` (not a fix: an addition to a
   table, applied whenever mmengine lacks the entry).
+* ``resume_fallback``: mmengine's auto-resume reads ``last_checkpoint``, which a kill
+  while a checkpoint is being saved can leave empty or naming a deleted file (mmengine
+  deletes old checkpoints before writing the new one): the runner's
+  ``find_latest_checkpoint`` is replaced by
+  :func:`intern_mm.utils.checkpoint.find_resumable_checkpoint`, which falls back to the newest
+  complete checkpoint. Applied whenever the runner still uses mmengine's own function.
 """
 import os
 import os.path as osp
@@ -267,6 +273,21 @@ def _patch_config_package() -> None:
     config_utils.MODULE2PACKAGE['intern_mm'] = 'intern_mm'
 
 
+
+# ------------------------------------------------------------------ resume_fallback
+def _needs_resume_fallback() -> bool:
+    import mmengine.runner.runner as mm_runner
+
+    from .checkpoint import find_resumable_checkpoint
+    return mm_runner.find_latest_checkpoint is not find_resumable_checkpoint
+
+
+def _patch_resume_fallback() -> None:
+    import mmengine.runner.runner as mm_runner
+
+    from .checkpoint import find_resumable_checkpoint
+    mm_runner.find_latest_checkpoint = find_resumable_checkpoint
+
 class Patch(NamedTuple):
     """A compatibility patch: whether the installed stack needs it, and how to apply it."""
     needed: Callable[[], bool]
@@ -280,6 +301,7 @@ PATCHES: Dict[str, Patch] = {
     'package_utils': Patch(_needs_package_utils, _patch_package_utils),
     'numpy_aliases': Patch(_needs_numpy_aliases, _patch_numpy_aliases),
     'config_package': Patch(_needs_config_package, _patch_config_package),
+    'resume_fallback': Patch(_needs_resume_fallback, _patch_resume_fallback),
 }
 
 

@@ -37,13 +37,22 @@ def test_train_linear_head_learns_separable_data():
 def test_feature_probe_returns_metrics(tiny_cifar, tiny_backbone):
     train = cls_dataset_cfg(str(tiny_cifar), data_prefix='train', img_size=32)
     test = cls_dataset_cfg(str(tiny_cifar), data_prefix='test', img_size=32)
-    res = feature_linear_probe(tiny_backbone, train, test, max_iters=5,
-                               milestones=(3, ), batch_size=16,
+    torch.manual_seed(0)  # the randomly initialised backbone
+    res = feature_linear_probe(tiny_backbone, train, test, lr=1.0, max_iters=40,
+                               milestones=(30, ), batch_size=16,
                                metric='mean_per_class')
     assert res['num_train'] == 200 and res['num_test'] == 40
     assert res['num_classes'] == 10 and res['metric'] == 'mean_per_class'
     assert res['score'] == res['mean_per_class']
-    assert 0 <= res['top1'] <= 100
+    # the zero-initialised head untrained predicts class 0 for every image: 10%
+    torch.manual_seed(0)
+    untrained = feature_linear_probe(tiny_backbone, train, test, max_iters=0,
+                                     batch_size=16, metric='mean_per_class')
+    assert untrained['top1'] == pytest.approx(10.0)
+    # seeded run (measured twice: 27.5 / 27.5; 4 test images per class, so top-1 equals
+    # mean per-class); one test image (2.5 points) of tolerance
+    assert res['top1'] == pytest.approx(27.5, abs=2.5)
+    assert res['mean_per_class'] == pytest.approx(res['top1'])
     with pytest.raises(ValueError, match='unknown metric'):
         feature_linear_probe(tiny_backbone, train, test, metric='top5')
 

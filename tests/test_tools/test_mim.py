@@ -59,6 +59,9 @@ def test_mim_train_then_test(mim_env, tmp_path):
     out = run_tool([str(MIM), 'train', 'intern_mm', config, '--work-dir', str(work),
                     '--cfg-options', *opts], env=mim_env)
     assert 'Training finished successfully' in out
+    # the validation at iteration 4 evaluates the same checkpoint on the same test folder
+    val_acc = re.findall(r'accuracy/top1: ([\d.]+)', out)
+    assert val_acc, out[-2000:]
     ckpt = work / 'iter_4.pth'
     assert ckpt.is_file()
     out = run_tool([str(MIM), 'test', 'intern_mm', config, '--checkpoint', str(ckpt),
@@ -66,4 +69,5 @@ def test_mim_train_then_test(mim_env, tmp_path):
                    env=mim_env)
     assert 'Testing finished successfully' in out
     acc = re.findall(r'accuracy/top1: ([\d.]+)', out)
-    assert acc and 0.0 <= float(acc[-1]) <= 100.0
+    # mim test of the saved checkpoint reproduces the accuracy the training run measured
+    assert acc and float(acc[-1]) == pytest.approx(float(val_acc[-1]), abs=1e-4)

@@ -106,7 +106,11 @@ def test_missing_pkg_resources_enables_package_utils():
 
 def test_numpy2_aliases_restored():
     assert np.in1d(np.array([1, 2]), np.array([2])).tolist() == [False, True]
-    assert np.float is float and np.int is int and np.bool is not None
+    # removed in numpy 1.24 and restored by intern_mm.utils.compat
+    assert np.float is float and np.int is int and np.object is object
+    # numpy 2 has np.bool (= np.bool_) and np.long again; the patch must not shadow them
+    assert np.bool is np.bool_ and np.zeros(2, dtype=np.bool).dtype == np.bool_
+    assert np.dtype(np.long).kind == 'i'
 
 
 def test_package_config_bases_resolve_without_pkg_resources():

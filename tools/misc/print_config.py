@@ -1,7 +1,7 @@
 """Print the fully resolved config (after ``_base_`` inheritance and ``--cfg-options``).
 
 Example:
-    python tools/misc/print_config.py configs/metanet/metanet-b4_faster-rcnn_fpn_1x_raccoon.py
+    python tools/misc/print_config.py configs/metanet/metanet-tiny_faster-rcnn_fpn_20e_raccoon.py
 """
 import argparse
 import os.path as osp

@@ -34,7 +34,7 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 import numpy as np
 
 __all__ = ['CONVERTERS', 'write_cls_lists', 'export_mmpretrain', 'seeded_split',
-           'widerface_difficulty', 'MMPRETRAIN_SPLITS']
+           'widerface_difficulty', 'wider_eval_lists', 'MMPRETRAIN_SPLITS']
 
 Sample = Tuple[str, int]
 
@@ -530,8 +530,17 @@ def _read_wider_gt(path: str):
     return entries
 
 
-def _wider_mat_lists(mat_path: str) -> Dict[str, Dict[int, int]]:
-    """``image name -> {box index (0-based) -> difficulty}`` from ``wider_face_val.mat``."""
+def wider_eval_lists(mat_path: str) -> Dict[str, Dict[int, int]]:
+    """Official WIDER FACE Easy/Medium/Hard lists of ``wider_face_val.mat``.
+
+    Args:
+        mat_path (str): Path of ``wider_face_val.mat`` (``file_list`` and
+            ``easy/medium/hard_gt_list``, 1-based box indices per image).
+
+    Returns:
+        dict: ``image stem -> {box index (0-based) -> difficulty}`` (0 easy, 1 medium,
+        2 hard; boxes in no list are absent).
+    """
     from scipy.io import loadmat
     mat = loadmat(mat_path)
     difficulty: Dict[str, Dict[int, int]] = defaultdict(dict)
@@ -550,7 +559,7 @@ def convert_widerface_det(src: str, out: str,
     ``occlusion``, ``ignore`` (= invalid) and ``difficulty`` (official lists from
     ``eval_mat`` = ``wider_face_val.mat`` when given, else :func:`widerface_difficulty`)."""
     raw = _link_raw(src, out)
-    mat_lists = _wider_mat_lists(eval_mat) if eval_mat else None
+    mat_lists = wider_eval_lists(eval_mat) if eval_mat else None
     counts = {}
     os.makedirs(osp.join(out, 'annotations'), exist_ok=True)
     for split in ('train', 'val'):
@@ -573,10 +582,14 @@ def convert_widerface_det(src: str, out: str,
                 anns.append(dict(id=len(anns) + 1, image_id=img_id, category_id=1,
                                  bbox=[x, y, bw, bh], area=bw * bh, iscrowd=int(invalid),
                                  ignore=int(invalid or difficulty > 2), blur=blur,
-                                 occlusion=occlusion, difficulty=min(difficulty, 2)))
+                                 occlusion=occlusion, difficulty=min(difficulty, 2),
+                                 box_index=k))
+        official = mat_lists is not None and split == 'val'
         with open(osp.join(out, 'annotations', f'{split}.json'), 'w') as f:
             json.dump(dict(images=images, annotations=anns,
-                           categories=[dict(id=1, name='face')]), f)
+                           categories=[dict(id=1, name='face')],
+                           info=dict(difficulty_source='wider_face_val.mat' if official
+                                     else 'approximation')), f)
         counts[split] = len(images)
     return counts
 

@@ -6,9 +6,11 @@ CityPersons release):
 * per setting, a ground-truth box is *ignored* when it is an ignore region / non-pedestrian
   person (``ignore`` or ``iscrowd`` set), outside the height range, outside the
   visibility range, or (optionally) too close to the image border;
-* detections whose height is outside ``[h_min / 1.25, h_max * 1.25]`` are ignored;
-* detections (score order) match the best unmatched regular ground truth with IoU >= 0.5;
-  failing that, the best ignored ground truth by IoA (intersection / detection area) >= 0.5
+* detections are kept by score (the ``max_dets`` best), then those whose height is
+  outside ``[h_min / 1.25, h_max * 1.25)`` are *removed before matching* (the reference
+  order: an out-of-range detection never consumes a ground truth);
+* the remaining detections (score order) match the best unmatched regular ground truth
+  with IoU >= 0.5; failing that, the best ignored ground truth by IoA (intersection / detection area) >= 0.5
   -- such detections are ignored; all other detections are false positives;
 * miss rate vs. false positives per image, sampled at 9 FPPI points log-spaced in
   [1e-2, 1] (the miss rate at the largest FPPI <= each point; 1 when there is none),
@@ -223,11 +225,12 @@ class CityPersonsMetric(BaseMetric):
                 dets, scores = res['bboxes'], res['scores']
                 keep = np.argsort(-scores, kind='stable')[:self.max_dets]
                 dets, scores = dets[keep], scores[keep]
+                # reference order: drop out-of-range detections BEFORE matching
                 d_h = dets[:, 3] - dets[:, 1]
-                d_ignore = (d_h < h_rng[0] / EXPAND) | (d_h > h_rng[1] * EXPAND)
+                in_range = (d_h >= h_rng[0] / EXPAND) & (d_h < h_rng[1] * EXPAND)
+                dets, scores = dets[in_range], scores[in_range]
                 order, tp, ignored = match_detections(dets, scores, boxes, ignore,
                                                       self.iou_thr)
-                ignored = ignored | d_ignore[order]
                 all_scores.append(scores[order][~ignored])
                 all_tp.append(tp[~ignored])
             scores = np.concatenate(all_scores) if all_scores else np.zeros(0)

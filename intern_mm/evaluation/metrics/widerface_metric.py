@@ -11,11 +11,20 @@ Re-implements the official evaluation (``wider_eval`` / ``widerface_evaluate``):
 * AP is the VOC area under the precision envelope.
 
 The official keep sets come from ``wider_face_val.mat`` (``easy/medium/hard_gt_list``,
-defined by detection difficulty). The converter copies them into each annotation's
-``difficulty`` field (0 easy, 1 medium, 2 hard: the Easy setting keeps difficulty 0, Medium
-<= 1, Hard <= 2) when the ``.mat`` file is given; otherwise it derives ``difficulty`` from
-the annotations (box height, occlusion, blur; see ``gvb_prepare.py``). Faces with
-``ignore``/``iscrowd`` (the ``invalid`` flag) are never kept.
+defined by detection difficulty). They are used, in this order, when
+
+1. ``eval_mat`` is given, or a ``wider_face_val.mat`` lies next to the ground-truth file
+   or in the folder above it (the prepared data root): the lists are read from it and
+   matched to the boxes by image name and ``box_index`` (the box's position in the
+   official label file; its position within the image when absent);
+2. the ground truth says ``info.difficulty_source == 'wider_face_val.mat'`` (the
+   converter copied the lists into each annotation's ``difficulty`` field).
+
+Otherwise ``difficulty`` is the converter's approximation from the annotations (box
+height, occlusion, blur; see ``gvb_prepare.py``), and the results carry
+``widerface/approx_lists = 1.0`` (``0.0`` with the official lists) so that reports can mark
+them. The Easy setting keeps difficulty 0, Medium <= 1, Hard <= 2. Without the official
+lists, faces with ``ignore``/``iscrowd`` (the ``invalid`` flag) are never kept.
 """
 import json
 import os.path as osp
@@ -28,11 +37,15 @@ from mmengine.logging import MMLogger
 
 from intern_mm.registry import METRICS
 
-__all__ = ['WiderFaceMetric', 'widerface_image_eval', 'voc_area_ap', 'WIDER_SETTINGS']
+__all__ = ['WiderFaceMetric', 'widerface_image_eval', 'voc_area_ap', 'WIDER_SETTINGS',
+           'WIDER_EVAL_MAT']
 
 #: setting -> largest difficulty kept
 WIDER_SETTINGS = OrderedDict(easy=0, medium=1, hard=2)
 NUM_THRESHOLDS = 1000
+#: file name of the official evaluation lists
+WIDER_EVAL_MAT = 'wider_face_val.mat'
+OFFICIAL_SOURCE = 'wider_face_val.mat'
 
 
 def _iou(preds: np.ndarray, gts: np.ndarray) -> np.ndarray:
@@ -104,19 +117,23 @@ class WiderFaceMetric(BaseMetric):
 
     Args:
         ann_file (str): COCO ground truth whose annotations carry ``difficulty``
-            (0/1/2) and optionally ``ignore``.
+            (0/1/2) and optionally ``ignore`` and ``box_index``.
+        eval_mat (str, optional): Official ``wider_face_val.mat``. Defaults to None
+            (looked up next to ``ann_file`` and in its parent folder).
         iou_thr (float): Defaults to 0.5.
         collect_device (str): Defaults to ``'cpu'``.
         prefix (str): Defaults to ``'widerface'``.
 
     Example:
         >>> metric = WiderFaceMetric(ann_file='annotations/val.json')
-        >>> # {'widerface/easy': 93.1, 'widerface/medium': 91.2, 'widerface/hard': 77.0}
+        >>> # {'widerface/easy': 93.1, 'widerface/medium': 91.2, 'widerface/hard': 77.0,
+        >>> #  'widerface/approx_lists': 1.0}
     """
     default_prefix = 'widerface'
 
     def __init__(self,
                  ann_file: str,
+                 eval_mat: Optional[str] = None,
                  iou_thr: float = 0.5,
                  collect_device: str = 'cpu',
                  prefix: Optional[str] = None) -> None:
@@ -126,17 +143,42 @@ class WiderFaceMetric(BaseMetric):
         with open(ann_file) as f:
             coco = json.load(f)
         self.iou_thr = iou_thr
+        if eval_mat is None:
+            here = osp.dirname(osp.abspath(ann_file))
+            found = [osp.join(d, WIDER_EVAL_MAT) for d in (here, osp.dirname(here))
+                     if osp.isfile(osp.join(d, WIDER_EVAL_MAT))]
+            eval_mat = found[0] if found else None
+        elif not osp.isfile(eval_mat):
+            raise FileNotFoundError(f'WIDER FACE evaluation lists {eval_mat} do not exist')
+        self.eval_mat = eval_mat
+        mat_lists = None
+        if eval_mat is not None:
+            from intern_mm.datasets.gvb.converters import wider_eval_lists
+            mat_lists = wider_eval_lists(eval_mat)
+        #: whether the Easy/Medium/Hard sets are the annotation-based approximation
+        self.approximate = mat_lists is None and \
+            (coco.get('info') or {}).get('difficulty_source') != OFFICIAL_SOURCE
+        stems = {img['id']: osp.splitext(osp.basename(img['file_name']))[0]
+                 for img in coco['images']}
         self.gt = {img['id']: dict(boxes=[], difficulty=[], ignore=[])
                    for img in coco['images']}
         for ann in coco['annotations']:
-            if 'difficulty' not in ann:
+            if 'difficulty' not in ann and mat_lists is None:
                 raise KeyError(f'{ann_file}: annotation {ann.get("id")} has no '
                                '"difficulty" (convert with gvb_prepare.py widerface_det)')
             entry = self.gt[ann['image_id']]
             x, y, w, h = ann['bbox']
+            if mat_lists is not None:
+                index = int(ann.get('box_index', len(entry['boxes'])))
+                # faces in no official list are kept by no setting
+                difficulty = mat_lists.get(stems[ann['image_id']], {}).get(index, 3)
+                ignore = False
+            else:
+                difficulty = int(ann['difficulty'])
+                ignore = bool(ann.get('ignore', 0) or ann.get('iscrowd', 0))
             entry['boxes'].append([x, y, x + w, y + h])  # as the official code
-            entry['difficulty'].append(int(ann['difficulty']))
-            entry['ignore'].append(bool(ann.get('ignore', 0) or ann.get('iscrowd', 0)))
+            entry['difficulty'].append(difficulty)
+            entry['ignore'].append(ignore)
 
     def process(self, data_batch, data_samples: Sequence[dict]) -> None:
         """Keep the predictions with the image id."""
@@ -192,8 +234,11 @@ class WiderFaceMetric(BaseMetric):
         return out
 
     def compute_metrics(self, results: list) -> Dict[str, float]:
-        """AP per setting (percent)."""
+        """AP per setting (percent) and ``approx_lists`` (1.0: approximated sets)."""
         metrics = self.evaluate_images(results)
         MMLogger.get_current_instance().info(
-            'WIDER FACE AP: ' + ', '.join(f'{k} {v:.2f}' for k, v in metrics.items()))
+            'WIDER FACE AP: ' + ', '.join(f'{k} {v:.2f}' for k, v in metrics.items()) +
+            (' (approximate Easy/Medium/Hard sets: no wider_face_val.mat)'
+             if self.approximate else f' (official lists: {self.eval_mat or "ann_file"})'))
+        metrics['approx_lists'] = float(self.approximate)
         return metrics

@@ -89,10 +89,20 @@ def test_runner_handoff_and_resume_skip(tmp_path):
     runner.model.backbone.stages[0].weight.register_hook(lambda g: g * 0)  # keep it fixed
     runner.train()
     assert torch.all(runner.model.backbone.stages[0].weight == 0.5)
-    # a resumed run keeps its trained weights (the hand-off is skipped)
-    runner.model.load_state_dict(ToyModel().state_dict())  # scramble in memory
-    resumed = build_runner(tmp_path / 'wd', max_iters=3, custom_hooks=[hook], resume=True)
+    trained = clone_state(runner.model)
+    moved = [k for k, v in trained.items()
+             if k.startswith('backbone.') and not torch.all(v == 0.5)]
+    assert moved, 'training did not move the handed-off backbone away from 0.5'
+    # a resumed run keeps its trained weights (the hand-off is skipped): the resumed
+    # runner starts from a freshly initialised model; resuming at max_iters trains
+    # nothing, so every weight must be the checkpoint's -- none the hand-off's 0.5 and
+    # none the fresh initialisation
+    resumed = build_runner(tmp_path / 'wd', max_iters=2, custom_hooks=[hook], resume=True)
+    fresh = clone_state(resumed.model)
+    assert any(not torch.equal(fresh[k], trained[k]) for k in moved)
     resumed.train()
+    for key, value in resumed.model.state_dict().items():
+        assert torch.equal(value, trained[key]), key
     hooks = [h for h in resumed.hooks if isinstance(h, StageHandoffHook)]
     assert hooks and hooks[0].report is None
 

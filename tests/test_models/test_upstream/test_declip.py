@@ -96,7 +96,10 @@ def test_a_few_train_steps_decrease_the_loss():
         last = {k: v.item() for k, v in model(batch, mode='loss').items()}
     assert _total(last) < _total(first) - 0.2, (first, last)
     assert last['loss_clip'] < first['loss_clip']
-    assert last['loss_mlm'] < first['loss_mlm'] + 1e-6 or last['loss_mlm'] < 0.3
+    # seeded run (measured twice, identical): MLM 0.632 -> 0.403 after 12 steps; the
+    # masked-token loss must fall by at least 0.15 and land within 0.02 of the measurement
+    assert last['loss_mlm'] < first['loss_mlm'] - 0.15, (first, last)
+    assert last['loss_mlm'] == pytest.approx(0.4032, abs=0.02)
 
 
 def test_disabling_losses_and_weights():

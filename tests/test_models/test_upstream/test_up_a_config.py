@@ -59,9 +59,15 @@ def test_up_a_config_runs_end_to_end(tmp_path):
     runner = Runner.from_cfg(cfg)
     runner.train()
     metrics = runner.val_loop.run()
-    for key in ('retrieval/i2t_top1', 'retrieval/t2i_top1', 'retrieval/i2t_top5',
-                'retrieval/chance_top1'):
-        assert key in metrics and 0. <= metrics[key] <= 100.
+    # 4 val pairs with distinct captions: chance top-1 is 100 / 4; the seeded run
+    # (measured: i2t / t2i top-1 25.0, top-5 100.0) is at chance after 3 iterations --
+    # these pin the values, the learning itself is checked by test_declip.py
+    num_val = len(runner.val_dataloader.dataset)
+    assert num_val == 4
+    assert metrics['retrieval/chance_top1'] == pytest.approx(100.0 / num_val)
+    assert metrics['retrieval/i2t_top1'] == pytest.approx(25.0)
+    assert metrics['retrieval/t2i_top1'] == pytest.approx(25.0)
+    assert metrics['retrieval/i2t_top5'] == pytest.approx(100.0)
 
     ckpt_path = osp.join(cfg.work_dir, 'iter_3.pth')
     ckpt = torch.load(ckpt_path, map_location='cpu', weights_only=False)
