@@ -22,4 +22,5 @@ downstream = dict(
         det=dict(repeat=1, batch_size=4, warmup_iters=1),
         seg=dict(max_iters=2, batch_size=4),
         depth=dict(max_iters=2, batch_size=4)),
-    probe_grid=[dict(lr=0.01, weight_decay=1e-4, momentum=0.9)])
+    probe_grid=[dict(lr=0.01, weight_decay=1e-4, momentum=0.9)],
+    ota=dict(distill=dict(max_iters=2, batch_size=4)))

@@ -78,4 +78,7 @@ downstream = dict(
     # fine-tuning keeps the pre-trained backbone close (lr_mult), heads at the full rate
     cfg_options=dict(finetune={
         'optim_wrapper.paramwise_cfg': dict(custom_keys={'backbone': dict(lr_mult=0.1)})}),
+    # OTA: teacher = the backbone fine-tuned on the 10% (its finetune run); student = the
+    # distilled stage's student; distillation on augmented / mixed 10% images only
+    ota=dict(student='distill', distill=dict(max_iters=100, batch_size=32, img_size=64)),
 )

@@ -15,9 +15,9 @@ Every adaptation run goes through the GV-B machinery, so the paradigm and
   :mod:`intern_mm.benchmark.feature_probe` over the published search grid
   (:func:`~intern_mm.benchmark.search.search_grid`, chosen by
   :func:`~intern_mm.benchmark.search.select_best` on ``val``);
-* ``ota``: :func:`intern_mm.benchmark.ota.run_ota` (fine-tune the foundation model on
-  the 10%, distil it into a small student on images derived from the 10%, adapt the
-  student), when that module is installed.
+* ``ota``: :func:`intern_mm.benchmark.ota.run_ota`: the foundation model fine-tuned on
+  the 10% (this module's ``finetune`` run) is distilled into a small student on images
+  derived from the 10% (no upstream data) and the student is adapted on the 10% labels.
 
 Every run trains on the training subset, is scored on the world's ``val`` split (for
 selection) and on ``test`` (reported), and writes ``result.json`` in its folder; a
@@ -49,6 +49,7 @@ from intern_mm.benchmark.search import search_grid, select_best
 from intern_mm.benchmark.suite import (SuiteConfig, _named_metrics, _out_channels,
                                        ensure_subset, preserve_default_scope, task_score)
 from intern_mm.benchmark.tasks import GVBTask, get_task, resolve_layout
+from .stage_runner import _final_checkpoint
 
 __all__ = ['DownstreamAdapter', 'ADAPT_PROTOCOLS', 'SCRATCH_PROTOCOLS', 'backbone_spec',
            'OTA_FUNCTION']
@@ -217,12 +218,14 @@ class DownstreamAdapter:
             cfg_options (dict, optional): Extra Runner overrides of this run.
             scratch (bool): A from-scratch baseline: the ``'scratch'`` entry of the
                 adapter's ``cfg_options`` applies instead of the protocol's.
-            **kwargs: Passed to the OTA function.
+            **kwargs: OTA: ``teacher_checkpoint`` (the backbone fine-tuned on the
+                subset) and ``student`` (:class:`BackboneSpec`), then options of the OTA
+                function (``distill``, ``student_recipe``).
 
         Returns:
             dict: ``val`` / ``test`` (named metrics), ``val_score`` / ``test_score``,
             ``metric``, ``lower_is_better``, ``fraction``, ``num_train``, ``time_s``,
-            and the probe's search trials.
+            ``final_checkpoint`` (Runner runs) and the probe's search trials.
         """
         fraction = self.fraction if fraction is None else float(fraction)
         if protocol not in ADAPT_PROTOCOLS:
@@ -251,10 +254,12 @@ class DownstreamAdapter:
         ctx = self._context(family, spec, mode, fraction, run_dir, cfg_options,
                             'scratch' if scratch else mode)
         torch.manual_seed(self.seed)
+        result_extra = {}
         if protocol == 'probe' and family == 'cls':
             metrics = self._cached_probe(ctx)
         elif protocol == 'ota':
             metrics = self._ota(ctx, run_dir, **kwargs)
+            result_extra = dict(student=metrics['student'], teacher=metrics['teacher'])
         else:
             metrics = self._runner(ctx)
         manifest = self.subset(family, fraction)
@@ -267,7 +272,8 @@ class DownstreamAdapter:
             trials=metrics.get('trials'), num_train=manifest['counts']['subset'],
             subset=dict(dir=manifest['dir'], manifest_sha256=manifest['manifest_sha256']),
             checkpoint=spec.checkpoint, recipe=ctx.recipe,
-            time_s=round(time.time() - start, 1))
+            final_checkpoint=_final_checkpoint(run_dir),
+            time_s=round(time.time() - start, 1), **result_extra)
         _write_json(path, result)
         return result
 
@@ -318,15 +324,37 @@ class DownstreamAdapter:
         best = select_best(trials, ctx.task.lower_is_better)
         return dict(val=best['val'], test=best['test'], trials=trials)
 
-    def _ota(self, ctx: ProtocolContext, run_dir: str, **kwargs) -> dict:
-        """The OTA protocol (``OTA_FUNCTION``); scored on ``val`` and ``test``."""
+    def _ota(self, ctx: ProtocolContext, run_dir: str, teacher_checkpoint: str,
+             student: BackboneSpec, **kwargs) -> dict:
+        """OTA (``OTA_FUNCTION``): the fine-tuned teacher distilled into ``student`` on
+        images derived from the subset, the student adapted and scored on ``test``; its
+        adapted checkpoint is then scored on ``val`` as well."""
         module_name, func_name = OTA_FUNCTION.split(':')
         try:
             func = getattr(importlib.import_module(module_name), func_name)
         except (ImportError, AttributeError) as err:
             raise NotImplementedError(f'the ota protocol needs {OTA_FUNCTION} ({err})')
         options = dict(self.ota, **kwargs)
+        options.pop('student', None)
         with preserve_default_scope():
-            out = func(ctx=ctx, val_ctx=self.split_context(ctx, 'val'), work_dir=run_dir,
-                       **options)
-        return dict(val=out['val'], test=out['test'])
+            out = func(ctx=ctx, student_backbone=student, work_dir=run_dir,
+                       teacher_checkpoint=teacher_checkpoint, **options)
+        # the adapted student on the world's val split (weights only, no training)
+        adapted = copy.copy(ctx)
+        adapted.backbone = BackboneSpec(
+            cfg=copy.deepcopy(out['student']['cfg']), checkpoint=out['student']['checkpoint'],
+            data_preprocessor=ctx.backbone.data_preprocessor, source='ota-student')
+        adapted.out_channels = _out_channels(adapted.backbone, ctx.task.family)
+        adapted.recipe = out['recipe']
+        adapted.work_dir = osp.join(run_dir, 'adapt')
+        with open(osp.join(adapted.work_dir, 'last_checkpoint')) as f:
+            final = f.read().strip()
+        val_ctx = self.split_context(adapted, 'val')
+        val_ctx.work_dir = osp.join(run_dir, 'val')
+        val_ctx.cfg_options = dict(val_ctx.cfg_options or {}, resume=False, load_from=final)
+        from mmengine.config import Config
+        from mmengine.runner import Runner
+        with preserve_default_scope():
+            val_raw = Runner.from_cfg(Config(build_runner_cfg(val_ctx))).test()
+        return dict(val=_named_metrics(ctx.task, val_raw), test=out['metrics'],
+                    student=out['student'], teacher=out.get('teacher'))

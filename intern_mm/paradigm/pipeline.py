@@ -502,21 +502,40 @@ class ParadigmPipeline:
         chosen = (min if lower else max)(names, key=lambda n: probes[n]['val_score'])
         runs = {}
         for protocol in protocols:
-            runs[protocol] = probes[chosen] if protocol == 'probe' else self._adapt_run(
-                adapter, family, chosen, specs[chosen], protocol)
+            if protocol == 'probe':
+                runs[protocol] = probes[chosen]
+                continue
+            kwargs = {}
+            if protocol == 'ota':  # teacher: this backbone fine-tuned on the subset
+                tuned = runs.get('finetune') or self._adapt_run(
+                    adapter, family, chosen, specs[chosen], 'finetune')
+                kwargs = dict(teacher_checkpoint=tuned.get('final_checkpoint'),
+                              student=self._ota_student())
+            runs[protocol] = self._adapt_run(adapter, family, chosen, specs[chosen],
+                                             protocol, **kwargs)
         if len(names) > 1:
             runs['candidates'] = {n: dict(val_score=p['val_score'],
                                           test_score=p['test_score'])
                                   for n, p in probes.items()}
         return chosen, runs
 
+    def _ota_student(self):
+        """The OTA student: ``downstream.ota.student`` = a stage name (its downstream
+        backbone, e.g. the distilled student) or a backbone config (random init)."""
+        from .downstream import backbone_spec
+        student = (self.cfg.downstream.get('ota') or {}).get('student', 'distill')
+        if isinstance(student, str):
+            return self.stage_backbone(student)
+        return backbone_spec(dict(student), None)
+
     def _adapt_run(self, adapter, family: str, name: str, spec, protocol: str,
-                   fraction: Optional[float] = None, scratch: bool = False) -> dict:
+                   fraction: Optional[float] = None, scratch: bool = False,
+                   **kwargs) -> dict:
         tag = f'{family}/{name}/{protocol}' + (f' ({round(fraction * 100)}%)'
                                                 if fraction is not None else '')
         try:
             res = adapter.run(family, name, spec, protocol, fraction=fraction,
-                              scratch=scratch)
+                              scratch=scratch, **kwargs)
         except NotImplementedError as err:
             _log(f'downstream {tag}: not run ({err})')
             return dict(status='unavailable', reason=str(err))
