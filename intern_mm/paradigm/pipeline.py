@@ -404,9 +404,10 @@ class ParadigmPipeline:
             return export_generalist(done['checkpoint'], out_dir,
                                      backbone_cfg=self._probe_backbone_cfg(stage), **opts)
         if stage['kind'] == 'distill':
-            from intern_mm.models import export_student  # the FeatureDistiller's export
+            from intern_mm.models.distillers import export_student
             os.makedirs(out_dir, exist_ok=True)
-            export_student(done['checkpoint'], files['backbone'])
+            export_student(done['checkpoint'], files['backbone'],
+                           backbone_cfg=self._probe_backbone_cfg(stage))
             return files
         raise ValueError(f'stage {stage["name"]} (kind {stage["kind"]!r}) has no export')
 
