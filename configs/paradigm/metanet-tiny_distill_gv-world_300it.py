@@ -14,6 +14,23 @@
 # Export the student: intern_mm.models.export_student(CKPT, 'student.pth').
 _base_ = ['../_base_/datasets/gv_world_cls.py', '../_base_/default_runtime.py']
 
+# (a base file's variables are not names in a config: the ones used below, as there)
+data_root = 'data/gv_world/'
+cls_sources = ('shape', 'colour', 'coarse')
+cls_source_classes = dict(
+    shape=('circle', 'square', 'triangle', 'star', 'cross', 'ring', 'diamond', 'hexagon'),
+    colour=('red', 'green', 'blue', 'yellow', 'magenta', 'cyan'),
+    coarse=('round', 'polygon', 'spiky'))
+cls_train_pipeline = [
+    dict(type='mmpretrain.LoadImageFromFile'),
+    dict(type='mmpretrain.RandomFlip', prob=0.5, direction='horizontal'),
+    dict(type='mmpretrain.PackInputs'),
+]
+cls_test_pipeline = [
+    dict(type='mmpretrain.LoadImageFromFile'),
+    dict(type='mmpretrain.PackInputs'),
+]
+
 teacher_checkpoint = None  # e.g. 'work_dirs/demo/stages/up-g/export/backbone.pth'
 
 #: The student: a MetaNet of the tiny layout with half the channels (an intern_mm-only
