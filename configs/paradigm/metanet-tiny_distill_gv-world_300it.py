@@ -71,7 +71,8 @@ def _images(split, pipeline, indices=None):
         if indices is not None:
             dataset['indices'] = indices
         sources.append(dataset)
-    return dict(type='ConcatDataset', datasets=sources)
+    # the sources' class lists differ (labels are unused here)
+    return dict(type='ConcatDataset', datasets=sources, ignore_keys=['classes'])
 
 
 batch_size = 32
