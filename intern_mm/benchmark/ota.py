@@ -104,8 +104,13 @@ def _distill_pipeline(recipe: dict) -> list:
         dict(type='mmpretrain.RandomFlip', prob=0.5, direction='horizontal'),
     ]
     if recipe['rand_augment']:
+        # mmpretrain's own ops, scoped: under a det / seg Runner (default scope mmdet /
+        # mmseg) the bare names ('Rotate', ...) would build mmdet's transforms
+        from mmpretrain.datasets.transforms.auto_augment import RANDAUG_POLICIES
+        policies = [dict(p, type=f"mmpretrain.{p['type']}")
+                    for p in RANDAUG_POLICIES['timm_increasing']]
         pipeline.append(dict(
-            type='mmpretrain.RandAugment', policies='timm_increasing', num_policies=2,
+            type='mmpretrain.RandAugment', policies=policies, num_policies=2,
             total_level=10, magnitude_level=9, magnitude_std=0.5,
             hparams=dict(pad_val=[104, 116, 124], interpolation='bicubic')))
     pipeline.append(dict(type='mmpretrain.PackInputs', meta_keys=('img_path', )))
