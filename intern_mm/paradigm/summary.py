@@ -99,7 +99,7 @@ def claim_table(adaptation: dict) -> dict:
                 run['score'] > ref['score'])
             families[family] = dict(
                 protocol=best, score=run['score'], val_score=run['val_score'],
-                scratch_100pct=ref['score'], metric=run['metric'],
+                scratch_100pct=ref['score'], metric=run['metric'], fraction=run['fraction'],
                 lower_is_better=run['lower_is_better'], beats_scratch_100pct=better,
                 line=(f'{family}: Up-G adapted with {round(run["fraction"] * 100)}% '
                       f'({best}, chosen on val) {run["score"]:.2f} vs scratch on 100% '
@@ -211,7 +211,8 @@ def _adaptation_lines(summary: dict) -> List[str]:
     if claim.get('families'):
         lines += ['## The claim', '']
         lines += [f'* {c["line"]}' for c in claim['families'].values()]
-        lines.append(f'* Up-G adapted with 10% beats scratch on 100% in '
+        pct = round(next(iter(claim['families'].values()))['fraction'] * 100)
+        lines.append(f'* Up-G adapted with {pct}% beats scratch on 100% in '
                      f'{claim["generalist_beats"]} of {claim["num_families"]} families.')
         if claim.get('mean_relative'):
             lines.append('* Mean relative score over the families (% better than scratch on '
