@@ -72,7 +72,7 @@ def test_distill_stage_trains_data_parallel_from_the_generalist_export(tiny_worl
                gdir / 'export' / 'backbone.pth')
     cfg = Config(dict(
         launcher='subprocess', nproc_per_stage=2, world=dict(root=tiny_world),
-        stages=[dict(name='up-g', kind='generalist', config=up_g, export=dict()),
+        stages=[dict(name='up-g', kind='generalist', config=up_g, export=dict(bn_tasks=())),
                 dict(name='distill', kind='distill', teacher='up-g', config=distill)],
         stage_cfg_options={'train_cfg.max_iters': 2, 'train_cfg.val_interval': 2,
                            'default_hooks.logger.interval': 1}))
