@@ -29,10 +29,10 @@ writes ``done.json`` (and ``progress.jsonl``, one JSON line per logged iteration
 the pipeline prints as progress lines). A stage's ``kind`` says what the pipeline does
 with it: ``'train'`` (default), ``'generalist'`` (Up-G: exported with task-specific BN)
 or ``'distill'`` (teacher = the backbone export of the stage named by ``teacher``; the
-student backbone is exported). With ``nproc_per_stage = N > 1`` every training stage (and the
-scratch baselines) runs as ``torchrun --standalone --nproc_per_node N`` with mmengine's
-``pytorch`` launcher (DDP; NCCL with CUDA, gloo on CPU). Re-running the pipeline skips stages with a ``done.json`` and
-resumes an interrupted one. The summary (``summary.md`` / ``summary.json``) lists every
+student backbone is exported). With ``nproc_per_stage = N > 1`` every training stage runs
+as ``torchrun --standalone --nproc_per_node N`` with mmengine's ``pytorch`` launcher (DDP;
+NCCL with CUDA, gloo on CPU); the adaptation runs stay in the pipeline's process.
+Re-running the pipeline skips stages with a ``done.json`` and resumes an interrupted one. The summary (``summary.md`` / ``summary.json``) lists every
 stage's metrics and the Downstream-Adaptation claim table
 (:mod:`intern_mm.paradigm.downstream`). A failing stage ends the run with
 :class:`StageFailedError`, one line naming the stage and its log.
