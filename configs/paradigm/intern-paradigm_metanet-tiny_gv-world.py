@@ -73,8 +73,9 @@ downstream = dict(
         'distilled': 'distill',
     },
     protocols={'default': ('probe', 'finetune'), 'up-g': ('probe', 'finetune', 'ota')},
-    # the Up-G architecture from random initialisation, on 10% and on 100%
-    scratch=dict(stage='up-g', fractions=(0.1, 1.0)),
+    # the Up-G architecture from random initialisation, on the same subset (`fraction`)
+    # and on 100% (`fractions` defaults to (fraction, 1.0))
+    scratch=dict(stage='up-g'),
     # fine-tuning keeps the pre-trained backbone close (lr_mult), heads at the full rate
     cfg_options=dict(finetune={
         'optim_wrapper.paramwise_cfg': dict(custom_keys={'backbone': dict(lr_mult=0.1)})}),
