@@ -184,13 +184,13 @@ def _adaptation_lines(summary: dict) -> List[str]:
     adaptation = summary.get('adaptation') or {}
     if not adaptation:
         return []
+    pct = round((summary['downstream'] or {}).get('fraction', 0.1) * 100)
     cols = [('probe', 'probe'), ('finetune', 'fine-tune'), ('ota', 'OTA'),
-            ('10pct', '10%'), ('100pct', '100%')]
+            (f'{pct}pct', f'{pct}%'), ('100pct', '100%')]
     lines = ['', '## Downstream-Adaptation (test scores; val in parentheses)', '',
              'Tasks never supervised upstream (docs/gv_world.md). Adapted backbones train on '
-             f'{round((summary["downstream"] or {}).get("fraction", 0.1) * 100)}% of each '
-             'task\'s training split; scratch = the Up-G architecture from random '
-             'initialisation on 10% and 100%.', '']
+             f'{pct}% of each task\'s training split; scratch = the Up-G architecture from '
+             f'random initialisation on {pct}% and 100%.', '']
     for family, roles in adaptation.items():
         first = next(iter(next(iter(roles.values())).values()))
         arrow = 'lower is better' if first['lower_is_better'] else 'higher is better'
