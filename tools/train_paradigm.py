@@ -37,6 +37,8 @@ def parse_args(argv=None) -> argparse.Namespace:
         '(DDP; gloo without CUDA); overrides nproc_per_stage of the config')
     parser.add_argument('--verbose', action='store_true',
                         help='stream the full stage logs instead of progress lines')
+    parser.add_argument('--debug', action='store_true',
+                        help='show the traceback when a stage fails')
     return parser.parse_args(argv)
 
 
@@ -56,7 +58,14 @@ def main(argv=None) -> None:
         cfg.nproc_per_stage = args.nproc_per_stage
     work_dir = args.work_dir or cfg.get('work_dir') or osp.join(
         'work_dirs', osp.splitext(osp.basename(args.config))[0])
-    ParadigmPipeline(cfg, work_dir=work_dir, verbose=args.verbose).run()
+    from intern_mm.paradigm import StageFailedError
+    try:
+        ParadigmPipeline(cfg, work_dir=work_dir, verbose=args.verbose).run()
+    except StageFailedError as err:
+        if args.debug:
+            raise
+        # one line: the failing stage and its log (the traceback with --debug)
+        sys.exit(f'error: {err}')
 
 
 if __name__ == '__main__':

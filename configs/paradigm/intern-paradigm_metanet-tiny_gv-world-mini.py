@@ -1,7 +1,8 @@
 # A minute-scale variant of the paradigm pipeline for tests and quick checks: a 48-image
-# world, every stage (and the scratch baselines) trained for 2 iterations with a checkpoint
-# after each, short probes, all stages in one process. Numbers are meaningless; it checks the
-# plumbing (hand-offs, exports, skip / resume, summary).
+# world, every stage trained for 2 iterations with a checkpoint after each, every
+# Downstream-Adaptation protocol for a few iterations, all in one process. Numbers are
+# meaningless; it checks the plumbing (hand-offs, exports, distillation, adaptation
+# protocols, skip / resume, summary).
 _base_ = ['./intern-paradigm_metanet-tiny_gv-world.py']
 
 work_dir = 'work_dirs/intern-paradigm_metanet-tiny_gv-world-mini'
@@ -14,4 +15,12 @@ stage_cfg_options = {
     'default_hooks.logger.interval': 1,
     'default_hooks.checkpoint.max_keep_ckpts': -1,
 }
-downstream = dict(probe=dict(lrs=(0.03, ), max_iters=10, batch_size=16))
+downstream = dict(
+    fraction=0.25,
+    recipes=dict(
+        cls=dict(max_iters=3, milestones=[2], batch_size=4),
+        det=dict(repeat=1, batch_size=4, warmup_iters=1),
+        seg=dict(max_iters=2, batch_size=4),
+        depth=dict(max_iters=2, batch_size=4)),
+    probe_grid=[dict(lr=0.01, weight_decay=1e-4, momentum=0.9)],
+    ota=dict(distill=dict(max_iters=2, batch_size=4)))

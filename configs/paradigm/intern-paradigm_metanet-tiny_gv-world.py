@@ -1,14 +1,17 @@
-# The INTERN paradigm in miniature (the README's demo; about 15 minutes on 2 CPU cores):
+# The INTERN paradigm in miniature (the README's demo; <= 15 minutes on 2 CPU cores):
 #   GV world -> Up-A (DeCLIP image-text) -> Up-E experts (cls / det / seg, each from Up-A)
 #   -> Up-G (CentralModel from the cls + det experts, cls + det + seg losses together)
-#   -> downstream check on a task not supervised upstream (number of objects):
-#      10% linear probes of the Up-G, Up-A and Up-E backbones vs the Up-G architecture
-#      trained from scratch on 10% and on 100% of the downstream training data.
+#   -> distillation of Up-G's backbone into a small MetaNet (the deployment path)
+#   -> Downstream-Adaptation on four tasks no upstream stage supervises (count / colour
+#      boxes / texture masks / depth): Up-A, best Up-E, Up-G and the distilled student
+#      adapted with 10% of each task's data (linear probe, fine-tuning, OTA) vs the Up-G
+#      architecture trained from scratch on 10% and on 100%.
 #
 #   python tools/train_paradigm.py configs/paradigm/intern-paradigm_metanet-tiny_gv-world.py \
 #       --work-dir work_dirs/demo
 #
-# Re-running skips finished stages and resumes an interrupted one. See docs/paradigm.md.
+# Re-running skips finished stages and runs; an interrupted one resumes. See
+# docs/paradigm.md.
 work_dir = 'work_dirs/intern-paradigm_metanet-tiny_gv-world'
 # 'subprocess': one fresh process per stage (robust: isolated memory and global state);
 # 'inprocess': all stages in this process (saves ~6 s of imports per stage).
@@ -31,6 +34,7 @@ stages = [
          handoffs=_up_a_to_expert, main_metric='mean/mIoU'),
     dict(
         name='up-g',
+        kind='generalist',
         config='configs/paradigm/metanet-tiny_up-g_gv-world_200it.py',
         handoffs=[
             dict(stage='up-e-cls',
@@ -46,17 +50,36 @@ stages = [
         main_metric='cls/mean/accuracy/top1',
         # cls-bn.pth / det-bn.pth (task-specific BN) and backbone.pth (backbone.*, cls BN)
         export=dict(bn_tasks=('cls', 'det'), backbone_bn='cls'),
-        # probe the 1280-d pooled feature of the main stream
+        # the 1280-d pooled feature of the main stream for classification (dense tasks
+        # use the four maps)
         probe_backbone=dict(out_indices=(4, ))),
+    # teacher: Up-G's exported backbone; the student backbone is exported as backbone.pth
+    dict(name='distill', kind='distill', teacher='up-g',
+         config='configs/paradigm/metanet-tiny_distill_gv-world_300it.py',
+         main_metric='feat_cosine/mean', probe_backbone=dict(out_indices=(4, ))),
 ]
 
+# Downstream-Adaptation (docs/paradigm.md): every family's GV world task, 10% subsets
+# (GV-B subsets), selection on the world's val split, test scores reported.
 downstream = dict(
     fraction=0.1,
     seed=0,
-    ann_dir='downstream',
-    probe_stages=['up-a', 'up-e-cls', 'up-e-det', 'up-e-seg', 'up-g'],
-    probe=dict(lrs=(0.003, 0.03, 0.3), max_iters=300, batch_size=64, weight_decay=1e-4),
-    scratch=dict(
-        config='configs/paradigm/metanet-tiny-central_scratch_gv-world-downstream_120it.py',
-        fractions=(0.1, 1.0),
-        metric='accuracy/top1'))
+    families=('cls', 'det', 'seg', 'depth'),
+    # role -> stage (a list: every candidate is probed, the best on val is adapted)
+    backbones={
+        'up-a': 'up-a',
+        'best-up-e': ['up-e-cls', 'up-e-det', 'up-e-seg'],
+        'up-g': 'up-g',
+        'distilled': 'distill',
+    },
+    protocols={'default': ('probe', 'finetune'), 'up-g': ('probe', 'finetune', 'ota')},
+    # the Up-G architecture from random initialisation, on the same subset (`fraction`)
+    # and on 100% (`fractions` defaults to (fraction, 1.0))
+    scratch=dict(stage='up-g'),
+    # fine-tuning keeps the pre-trained backbone close (lr_mult), heads at the full rate
+    cfg_options=dict(finetune={
+        'optim_wrapper.paramwise_cfg': dict(custom_keys={'backbone': dict(lr_mult=0.1)})}),
+    # OTA: teacher = the backbone fine-tuned on the 10% (its finetune run); student = the
+    # distilled stage's student; distillation on augmented / mixed 10% images only
+    ota=dict(student='distill', distill=dict(max_iters=100, batch_size=32, img_size=64)),
+)

@@ -630,9 +630,10 @@ def build_runner_cfg(ctx: ProtocolContext) -> dict:
     if ctx.launcher != 'none':
         cfg['model_wrapper_cfg'] = dict(type='MMDistributedDataParallel',
                                         find_unused_parameters=ctx.mode == 'probe')
-    if ctx.cfg_options:
-        from mmengine.config import Config
-        merged = Config(cfg)
-        merged.merge_from_dict(copy.deepcopy(ctx.cfg_options))
-        cfg = merged.to_dict()
+    for options in (ctx.task.cfg_options, ctx.cfg_options):  # the task's, then the run's
+        if options:
+            from mmengine.config import Config
+            merged = Config(cfg)
+            merged.merge_from_dict(copy.deepcopy(options))
+            cfg = merged.to_dict()
     return cfg

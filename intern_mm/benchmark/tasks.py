@@ -65,6 +65,8 @@ class GVBTask:
         column (str): Official-results column (defaults to ``name``).
         classes (tuple[str], optional): Class names when fixed.
         recipe (dict): Overrides of the family's default recipe.
+        cfg_options (dict): Merged into every Runner config of the task before the
+            run's own ``cfg_options`` (e.g. anchors for small images).
     """
     name: str
     title: str
@@ -78,6 +80,7 @@ class GVBTask:
     column: str = ''
     classes: Optional[Tuple[str, ...]] = None
     recipe: dict = field(default_factory=dict)
+    cfg_options: dict = field(default_factory=dict)
 
     def __post_init__(self):
         if self.family not in FAMILIES:
@@ -213,6 +216,10 @@ EXTRA_TASKS: Dict[str, GVBTask] = {
         'use ../shared/datasets/camvid: --data-root camvid_seg=../shared/datasets/camvid',
         in_gvb=False, classes=CAMVID_CLASSES),
 }
+
+# the GV world's downstream tasks (one per family; docs/gv_world.md)
+from .gv_world_tasks import GV_WORLD_TASKS  # noqa: E402
+EXTRA_TASKS.update({_n: GVBTask(**copy.deepcopy(_t)) for _n, _t in GV_WORLD_TASKS.items()})
 
 
 def _all_tasks() -> Dict[str, GVBTask]:

@@ -5,7 +5,8 @@ background. The same scene carries every kind of supervision the INTERN stages n
 captions (Up-A), image-level labels from three classification sources with different label
 spaces, boxes from two detection sources with different class sets, masks from two
 segmentation sources (each labels only its own classes; other objects are ``255`` = ignore),
-a depth map, and a downstream task never supervised upstream (the number of objects).
+a depth map, and four downstream tasks never supervised upstream, one per family (the
+number of objects; boxes classed by colour; masks classed by texture; depth).
 
 Everything is written in the standard formats the stock OpenMMLab datasets read; the format
 contract is ``docs/gv_world.md``. Image ``i`` is drawn from a random generator seeded with
@@ -30,7 +31,8 @@ from PIL import Image, ImageDraw
 
 __all__ = [
     'SHAPES', 'COLOURS', 'TEXTURES', 'COARSE', 'CLS_SOURCES', 'DET_SOURCES',
-    'SEG_SOURCES', 'DOWNSTREAM_CLASSES', 'GV_WORLD_VERSION', 'render_scene',
+    'SEG_SOURCES', 'DOWNSTREAM_CLASSES', 'DOWNSTREAM_DET_CLASSES',
+    'DOWNSTREAM_SEG_CLASSES', 'DOWNSTREAM_TASKS', 'GV_WORLD_VERSION', 'render_scene',
     'split_sizes', 'generate_gv_world', 'gv_world_metainfo'
 ]
 
@@ -82,6 +84,30 @@ SEG_SOURCES: Dict[str, Tuple[str, ...]] = {
 
 #: Downstream task (never supervised upstream): the number of objects in the scene.
 DOWNSTREAM_CLASSES: Tuple[str, ...] = ('one', 'two', 'three', 'four')
+
+#: Downstream detection (never supervised upstream): every visible object boxed with its
+#: *colour* as the class. Upstream detection sources box object kinds only.
+DOWNSTREAM_DET_CLASSES: Tuple[str, ...] = tuple(COLOURS)
+
+#: Downstream segmentation (never supervised upstream): every object's pixels labelled with
+#: its *surface texture*; upstream segmentation sources label object kinds only and no
+#: upstream source labels textures (they are named in Up-A's captions only).
+DOWNSTREAM_SEG_CLASSES: Tuple[str, ...] = ('background', *TEXTURES)
+
+#: The four downstream tasks (one per family) and their files (``{split}``: train / val /
+#: test). Fixed before any result was seen; see docs/gv_world.md.
+DOWNSTREAM_TASKS: Dict[str, Dict] = {
+    'cls': dict(name='count', target='number of objects', classes=DOWNSTREAM_CLASSES,
+                ann_file='downstream/{split}.txt', classes_file='downstream/classes.txt'),
+    'det': dict(name='colour_det', target='boxes of every visible object, class = colour',
+                classes=DOWNSTREAM_DET_CLASSES, ann_file='downstream_det/{split}.json'),
+    'seg': dict(name='texture_seg', target='pixels of every object, class = texture',
+                classes=DOWNSTREAM_SEG_CLASSES, ann_file='downstream_seg/{split}.txt',
+                seg_map_path='downstream_seg/{split}'),
+    'depth': dict(name='depth', target='per-pixel depth in metres (uint16 mm files)',
+                  classes=(), ann_file='downstream_depth/{split}.txt',
+                  depth_map_path='depth/{split}', depth_scale=1000.0),
+}
 
 _SHAPE_TO_COARSE = {s: c for c, shapes in COARSE.items() for s in shapes}
 _BG_PATTERNS = ('noise', 'gradient', 'blotches', 'grid')
@@ -353,6 +379,10 @@ def _image_record(args: Tuple[int, int, int, str, str]) -> Dict:
             label = classes.index(obj['shape']) if obj['shape'] in classes else 255
             seg[inst == k] = label
         Image.fromarray(seg).save(osp.join(out, 'seg', source, split, name))
+    texture = np.zeros(inst.shape, np.uint8)  # downstream texture segmentation
+    for k, obj in enumerate(objects):
+        texture[inst == k] = DOWNSTREAM_SEG_CLASSES.index(obj['texture'])
+    Image.fromarray(texture).save(osp.join(out, 'downstream_seg', split, name))
     rng = np.random.default_rng([seed, index, GV_WORLD_VERSION, 1])
     main = objects[0]
     return dict(
@@ -365,8 +395,8 @@ def _image_record(args: Tuple[int, int, int, str, str]) -> Dict:
             'coarse': tuple(COARSE).index(_SHAPE_TO_COARSE[main['shape']]),
         },
         count=len(objects),
-        objects=[dict(shape=o['shape'], bbox=o['bbox'], area=o['area'])
-                 for o in objects],
+        objects=[dict(shape=o['shape'], colour=o['colour'], texture=o['texture'],
+                      bbox=o['bbox'], area=o['area']) for o in objects],
         background=scene['background'])
 
 
@@ -410,7 +440,9 @@ def gv_world_metainfo(seed: int, num: int, img_size: int,
         captions=dict(ann_file='captions/{split}.json', per_image=3),
         depth=dict(path='depth/{split}', unit='mm', dtype='uint16'),
         textures=list(TEXTURES),
-        coarse_taxonomy={k: list(v) for k, v in COARSE.items()})
+        coarse_taxonomy={k: list(v) for k, v in COARSE.items()},
+        downstream_tasks={f: dict(t, classes=list(t['classes']))
+                          for f, t in DOWNSTREAM_TASKS.items()})
 
 
 def _write_lines(path: str, lines: Sequence[str]) -> None:
@@ -418,17 +450,19 @@ def _write_lines(path: str, lines: Sequence[str]) -> None:
         f.write(''.join(f'{line}\n' for line in lines))
 
 
-def _coco(records: List[Dict], classes: Sequence[str], size: int) -> Dict:
+def _coco(records: List[Dict], classes: Sequence[str], size: int,
+          key: str = 'shape') -> Dict:
+    """COCO dict boxing the objects whose ``key`` attribute is one of ``classes``."""
     images, annotations = [], []
     for rec in records:
         images.append(dict(id=rec['index'], file_name=rec['img_path'], width=size,
                            height=size))
         for obj in rec['objects']:
-            if obj['shape'] not in classes or obj['bbox'] is None:
+            if obj[key] not in classes or obj['bbox'] is None:
                 continue
             annotations.append(dict(
                 id=len(annotations) + 1, image_id=rec['index'],
-                category_id=classes.index(obj['shape']) + 1, bbox=obj['bbox'],
+                category_id=classes.index(obj[key]) + 1, bbox=obj['bbox'],
                 area=float(obj['area']), iscrowd=0))
     return dict(
         images=images,
@@ -441,10 +475,12 @@ def _make_world_dirs(out: str) -> None:
     for split in _SPLITS:
         os.makedirs(osp.join(out, 'images', split), exist_ok=True)
         os.makedirs(osp.join(out, 'depth', split), exist_ok=True)
+        os.makedirs(osp.join(out, 'downstream_seg', split), exist_ok=True)
         for source in SEG_SOURCES:
             os.makedirs(osp.join(out, 'seg', source, split), exist_ok=True)
     for source in (*[f'cls/{s}' for s in CLS_SOURCES],
-                   *[f'det/{s}' for s in DET_SOURCES], 'downstream', 'captions'):
+                   *[f'det/{s}' for s in DET_SOURCES], 'downstream', 'downstream_det',
+                   'downstream_depth', 'captions'):
         os.makedirs(osp.join(out, source), exist_ok=True)
 
 
@@ -459,6 +495,11 @@ def _write_split_annotations(out: str, split: str, records: List[dict],
             json.dump(_coco(records, classes, img_size), f)
     _write_lines(osp.join(out, 'downstream', f'{split}.txt'),
                  [f"{r['img_path']} {r['count'] - 1}" for r in records])
+    with open(osp.join(out, 'downstream_det', f'{split}.json'), 'w') as f:
+        json.dump(_coco(records, DOWNSTREAM_DET_CLASSES, img_size, key='colour'), f)
+    ids = [f"{r['index']:06d}" for r in records]
+    _write_lines(osp.join(out, 'downstream_seg', f'{split}.txt'), ids)
+    _write_lines(osp.join(out, 'downstream_depth', f'{split}.txt'), ids)
     with open(osp.join(out, 'captions', f'{split}.json'), 'w') as f:
         json.dump(dict(
             metainfo=dict(dataset_type='gv_world_captions', split=split),

@@ -1,10 +1,13 @@
-"""The INTERN upstream paradigm pipeline (Up-A -> Up-E -> Up-G -> downstream)."""
-from .downstream import downstream_dataset_cfg, make_subset, probe_backbone
-from .pipeline import ParadigmPipeline, rebase_paths
-from .stage_runner import read_done, run_stage
-from .summary import build_summary, render_markdown
+"""The INTERN paradigm pipeline (Up-A -> Up-E -> Up-G -> distil -> Downstream-Adaptation)."""
+from .downstream import ADAPT_PROTOCOLS, SCRATCH_PROTOCOLS, DownstreamAdapter, backbone_spec
+from .pipeline import STAGE_KINDS, ParadigmPipeline, StageFailedError, rebase_paths
+from .stage_runner import ProgressHook, read_done, train_stage
+from .summary import (adaptation_table, build_summary, claim_table, render_markdown,
+                      write_summary)
 
 __all__ = [
-    'ParadigmPipeline', 'rebase_paths', 'run_stage', 'read_done', 'make_subset',
-    'downstream_dataset_cfg', 'probe_backbone', 'build_summary', 'render_markdown'
+    'ParadigmPipeline', 'StageFailedError', 'STAGE_KINDS', 'rebase_paths', 'train_stage',
+    'read_done', 'ProgressHook', 'DownstreamAdapter', 'ADAPT_PROTOCOLS',
+    'SCRATCH_PROTOCOLS', 'backbone_spec', 'build_summary', 'render_markdown',
+    'write_summary', 'adaptation_table', 'claim_table'
 ]

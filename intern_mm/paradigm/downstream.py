@@ -1,164 +1,360 @@
-"""Downstream check of the paradigm: 10% linear probes of frozen backbones.
+"""Downstream-Adaptation, INTERN's fourth learning stage, on the GV world's four tasks.
 
-Every backbone (Up-A, each Up-E expert, Up-G) goes through the same protocol, built on
-GV-B's cached-feature probe (:mod:`intern_mm.benchmark.feature_probe`): features of the
-frozen backbone (eval mode) are extracted once for the 10% training subset, the val split
-and the test split; a zero-initialised linear head is trained with SGD for each learning
-rate of a small grid (GV-B published numbers also come from a search); the learning rate
-with the best val top-1 is selected and its **test** top-1 reported.
+Every adaptation run goes through the GV-B machinery, so the paradigm and
+``tools/gvb.py`` compute the same thing:
+
+* tasks: the GV world's downstream tasks registered as GV-B tasks
+  (:mod:`intern_mm.benchmark.gv_world_tasks`: count / colour boxes / texture masks /
+  depth, none supervised upstream);
+* subsets: :func:`intern_mm.benchmark.suite.ensure_subset` (seeded, stratified, with a
+  manifest; verified when it exists). The world has its own ``val`` split, so no
+  validation part is carved out of the 10% (``val_ratio=0``);
+* protocols: :func:`intern_mm.benchmark.protocols.build_runner_cfg` (``probe``: frozen
+  backbone, task head trained; ``finetune``: everything trained), and for the
+  classification probe the cached-feature probe of
+  :mod:`intern_mm.benchmark.feature_probe` over the published search grid
+  (:func:`~intern_mm.benchmark.search.search_grid`, chosen by
+  :func:`~intern_mm.benchmark.search.select_best` on ``val``);
+* ``ota``: :func:`intern_mm.benchmark.ota.run_ota`: the foundation model fine-tuned on
+  the 10% (this module's ``finetune`` run) is distilled into a small student on images
+  derived from the 10% (no upstream data) and the student is adapted on the 10% labels.
+
+Every run trains on the training subset, is scored on the world's ``val`` split (for
+selection) and on ``test`` (reported), and writes ``result.json`` in its folder; a
+finished run is skipped, an interrupted Runner run resumes from its last checkpoint, and
+a run whose backbone checkpoint changed since (``backbone.json``) starts afresh.
+
+Example:
+    >>> adapter = DownstreamAdapter('data/gv_world', 'work_dirs/demo/downstream')
+    >>> spec = BackboneSpec(cfg=dict(type='intern_mm.MetaNet', arch='tiny',
+    ...                              out_indices=(4, )), checkpoint='up-a.pth')
+    >>> adapter.run('cls', 'up-a', spec, 'probe')['test_score']  # doctest: +SKIP
 """
+import copy
+import importlib
 import json
 import os
 import os.path as osp
-import random
+import shutil
 import time
-from collections import defaultdict
-from typing import Dict, List, Optional, Sequence
+from typing import Callable, Dict, Optional
 
 import torch
 
-__all__ = ['make_subset', 'downstream_dataset_cfg', 'probe_backbone']
+from intern_mm.benchmark.backbone import BackboneSpec, normalize_backbone_type
+from intern_mm.benchmark.gv_world_tasks import GV_WORLD_TASK_OF_FAMILY
+from intern_mm.benchmark.protocols import (ProtocolContext, build_runner_cfg, dataset_cfgs,
+                                           family_recipe)
+from intern_mm.benchmark.search import search_grid, select_best
+from intern_mm.benchmark.suite import (SuiteConfig, _named_metrics, _out_channels,
+                                       ensure_subset, preserve_default_scope, task_score)
+from intern_mm.benchmark.tasks import GVBTask, get_task, resolve_layout
+from .stage_runner import _final_checkpoint
+
+__all__ = ['DownstreamAdapter', 'ADAPT_PROTOCOLS', 'SCRATCH_PROTOCOLS', 'backbone_spec',
+           'OTA_FUNCTION']
+
+#: Protocols of a pre-trained backbone (fraction = the subset) and of the scratch baseline.
+ADAPT_PROTOCOLS = ('probe', 'finetune', 'ota')
+SCRATCH_PROTOCOLS = ('10pct', '100pct')
+#: ``module:function`` of the OTA protocol (built by the distillation work).
+OTA_FUNCTION = 'intern_mm.benchmark.ota:run_ota'
+RESULT_FILE = 'result.json'
+STAMP_FILE = 'backbone.json'
 
 
-def make_subset(ann_file: str, out_file: str, fraction: float, seed: int = 0) -> int:
-    """Write a class-stratified random ``fraction`` of an mmpretrain annotation file.
+def backbone_spec(cfg: dict, checkpoint: Optional[str]) -> BackboneSpec:
+    """A GV-B :class:`BackboneSpec` of a stage's backbone config and weights.
 
     Args:
-        ann_file (str): ``path label`` lines (mmpretrain ``CustomDataset`` format).
-        out_file (str): Where to write the subset (same format, original order).
-        fraction (float): Fraction in ``(0, 1]`` kept from every class (at least one
-            sample per class).
-        seed (int): Sampling seed. Defaults to 0.
+        cfg (dict): Backbone config (intern_mm scope by default).
+        checkpoint (str, optional): Weights (full model or ``backbone.*``); None = random.
 
     Returns:
-        int: Number of lines written.
+        BackboneSpec: The spec.
+    """
+    cfg = copy.deepcopy(cfg)
+    if '.' not in str(cfg.get('type', '')):
+        cfg['type'] = f"intern_mm.{cfg['type']}"
+    return BackboneSpec(cfg=normalize_backbone_type(cfg), checkpoint=checkpoint,
+                        source=checkpoint or 'random init')
 
-    Raises:
-        FileNotFoundError: If ``ann_file`` does not exist.
-        ValueError: If ``fraction`` is not in ``(0, 1]``.
+
+def _write_json(path: str, data: dict) -> None:
+    tmp = f'{path}.tmp'
+    with open(tmp, 'w') as f:
+        json.dump(data, f, indent=1, default=repr)
+    os.replace(tmp, path)
+
+
+class DownstreamAdapter:
+    """Run adaptation protocols of backbones on the GV world's downstream tasks.
+
+    Args:
+        world_root (str): GV world root (``docs/gv_world.md``).
+        work_dir (str): Output folder (subsets, one folder per run).
+        fraction (float): Training fraction of the adaptation protocols. Defaults to 0.1.
+        seed (int): Subset and training seed. Defaults to 0.
+        recipes (dict, optional): Per-family recipe overrides (GV-B recipe keys).
+        cfg_options (dict, optional): Runner overrides per protocol (``'probe'``,
+            ``'finetune'``) and for the scratch baselines (``'scratch'``), e.g.
+            ``{'finetune': {'optim_wrapper.paramwise_cfg': dict(custom_keys=dict(
+            backbone=dict(lr_mult=0.1)))}}``.
+        probe_grid (list[dict], optional): Grid of the cached classification probe
+            (default: the published 18-trial GV-B grid).
+        ota (dict, optional): Keyword arguments of the OTA function (e.g. ``student``).
+        verbose (bool): Keep the Runners' INFO logs on the console. Defaults to False.
+        log (Callable, optional): Progress printer.
 
     Example:
-        >>> make_subset('data/gv_world/downstream/train.txt', '/tmp/10pct.txt', 0.1)
-        140
+        >>> adapter = DownstreamAdapter('data/gv_world', '/tmp/ds', fraction=0.1)
+        >>> adapter.task('det').name
+        'gvw_colour_det'
     """
-    if not 0 < fraction <= 1:
-        raise ValueError(f'fraction must be in (0, 1], got {fraction}')
-    if not osp.isfile(ann_file):
-        raise FileNotFoundError(f'annotation file {ann_file} does not exist')
-    with open(ann_file) as f:
-        lines = [ln.rstrip('\n') for ln in f if ln.strip()]
-    by_class: Dict[str, List[int]] = defaultdict(list)
-    for i, line in enumerate(lines):
-        by_class[line.rsplit(' ', 1)[-1]].append(i)
-    rng = random.Random(seed)
-    keep = []
-    for label in sorted(by_class):
-        idx = by_class[label]
-        k = max(1, round(len(idx) * fraction))
-        keep.extend(rng.sample(idx, k))
-    keep.sort()
-    os.makedirs(osp.dirname(osp.abspath(out_file)), exist_ok=True)
-    with open(out_file, 'w') as f:
-        f.writelines(lines[i] + '\n' for i in keep)
-    return len(keep)
 
+    def __init__(self,
+                 world_root: str,
+                 work_dir: str,
+                 fraction: float = 0.1,
+                 seed: int = 0,
+                 recipes: Optional[Dict[str, dict]] = None,
+                 cfg_options: Optional[Dict[str, dict]] = None,
+                 probe_grid: Optional[list] = None,
+                 ota: Optional[dict] = None,
+                 verbose: bool = False,
+                 log: Optional[Callable[[str], None]] = None) -> None:
+        self.world_root = osp.abspath(world_root)
+        self.work_dir = osp.abspath(work_dir)
+        self.fraction = float(fraction)
+        self.seed = int(seed)
+        self.recipes = dict(recipes or {})
+        self.cfg_options = dict(cfg_options or {})
+        self.probe_grid = probe_grid
+        self.ota = dict(ota or {})
+        self.verbose = verbose
+        self.log = log or (lambda msg: None)
+        self._layouts: Dict[str, dict] = {}
 
-def downstream_dataset_cfg(data_root: str, ann_file: str, classes_file: str) -> dict:
-    """Config of an mmpretrain ``CustomDataset`` for probing (no augmentation).
+    # ------------------------------------------------------------------ tasks
+    @staticmethod
+    def task(family: str) -> GVBTask:
+        """The GV-B task of a family's downstream task."""
+        if family not in GV_WORLD_TASK_OF_FAMILY:
+            raise KeyError(f'unknown family "{family}"; known: {list(GV_WORLD_TASK_OF_FAMILY)}')
+        return get_task(GV_WORLD_TASK_OF_FAMILY[family])
 
-    Args:
-        data_root (str): World root (image paths are relative to it).
-        ann_file (str): Annotation file (absolute, or relative to ``data_root``).
-        classes_file (str): ``classes.txt`` (absolute path).
+    def layout(self, family: str) -> dict:
+        """The task's resolved layout under the world root (missing files raise)."""
+        if family not in self._layouts:
+            task = self.task(family)
+            layout, missing = resolve_layout(task, self.world_root)
+            val_ann = osp.join(self.world_root, task.layout['val']['ann_file'])
+            if not osp.exists(val_ann):
+                missing.append(val_ann)
+            if layout is None or missing:
+                raise FileNotFoundError(
+                    f'downstream task {task.name}: missing {", ".join(missing)} (a world '
+                    'written before the downstream tasks existed: delete its meta.json '
+                    'to regenerate it)')
+            self._layouts[family] = layout
+        return self._layouts[family]
 
-    Returns:
-        dict: The dataset config (mmpretrain scope).
-    """
-    return dict(
-        type='mmpretrain.CustomDataset',
-        data_root=data_root,
-        ann_file=ann_file,
-        data_prefix='',
-        classes=classes_file,
-        pipeline=[dict(type='mmpretrain.LoadImageFromFile'),
-                  dict(type='mmpretrain.PackInputs')])
+    def subset(self, family: str, fraction: float) -> dict:
+        """Create or verify the task's training subset (GV-B subsets, manifest)."""
+        task = self.task(family)
+        cfg = SuiteConfig(backbone=None, subset_base=osp.join(self.work_dir, 'subsets'),
+                          ratio=fraction, val_ratio=0.0, seed=self.seed)
+        return ensure_subset(cfg, task, self.world_root, self.layout(family))
 
+    def recipe(self, family: str, fraction: float) -> dict:
+        """The family recipe; detection repeats the subset so that every fraction gets
+        the same number of iterations (``repeat`` scaled by ``self.fraction / fraction``).
+        """
+        task = self.task(family)
+        recipe = family_recipe(task, self.recipes.get(family))
+        if family == 'det' and fraction != self.fraction:
+            recipe['repeat'] = max(1, int(round(recipe.get('repeat', 1) * self.fraction /
+                                                fraction)))
+        return recipe
 
-def probe_backbone(backbone_cfg: dict,
-                   checkpoint: Optional[str],
-                   datasets: Dict[str, dict],
-                   lrs: Sequence[float] = (0.003, 0.03, 0.3),
-                   max_iters: int = 300,
-                   batch_size: int = 64,
-                   momentum: float = 0.9,
-                   weight_decay: float = 1e-4,
-                   seed: int = 0,
-                   data_preprocessor: Optional[dict] = None,
-                   cache_file: Optional[str] = None) -> dict:
-    """10% linear probe of one frozen backbone with val-selected learning rate.
+    def _context(self, family: str, spec: BackboneSpec, mode: str, fraction: float,
+                 work_dir: str, cfg_options: Optional[dict],
+                 options_key: str) -> ProtocolContext:
+        task = self.task(family)
+        manifest = self.subset(family, fraction)
+        options = copy.deepcopy(self.cfg_options.get(options_key) or {})
+        options.update(cfg_options or {})
+        if not self.verbose:
+            options.setdefault('log_level', 'WARNING')
+        recipe = self.recipe(family, fraction)
+        return ProtocolContext(
+            task=task, data_root=self.world_root, layout=self.layout(family),
+            subset_dir=manifest['dir'], backbone=spec,
+            out_channels=_out_channels(spec, family), mode=mode, recipe=recipe,
+            work_dir=work_dir, train_split='subset', eval_split='test', seed=self.seed,
+            num_workers=0, log_interval=max(1, min(50, recipe.get('max_iters', 50))),
+            cfg_options=options)
 
-    Args:
-        backbone_cfg (dict): Backbone config (scoped or intern_mm / mmpretrain type).
-        checkpoint (str, optional): Checkpoint with the backbone weights (``backbone.*``
-            or bare); None probes the randomly initialised backbone.
-        datasets (dict[str, dict]): ``train`` (the 10% subset), ``val`` and ``test``
-            dataset configs.
-        lrs (Sequence[float]): Learning-rate grid. Defaults to ``(0.003, 0.03, 0.3)``.
-        max_iters (int): SGD iterations per grid point (step decay at 60% / 85%).
-        batch_size (int): Batch size.
-        momentum (float): SGD momentum.
-        weight_decay (float): Weight decay.
-        seed (int): Sampling seed.
-        data_preprocessor (dict, optional): Normalisation (default: ImageNet).
-        cache_file (str, optional): JSON file caching the result (reused when it was
-            made from the same checkpoint file with the same modification time).
+    @staticmethod
+    def split_context(ctx: ProtocolContext, split: str) -> ProtocolContext:
+        """A copy of ``ctx`` whose evaluation split is the world's ``split``."""
+        ctx = copy.copy(ctx)
+        ctx.layout = dict(ctx.layout, test=ctx.layout[split])
+        ctx.eval_split = 'test'
+        return ctx
 
-    Returns:
-        dict: ``top1`` (test, at the selected lr), ``val_top1``, ``lr``, ``grid``
-        (``{lr: {'val': ..., 'test': ...}}``), ``num_train``, ``feat_dim``, ``time_s``.
-    """
-    stamp = osp.getmtime(checkpoint) if checkpoint else None
-    if cache_file and osp.isfile(cache_file):
-        with open(cache_file) as f:
-            cached = json.load(f)
-        if cached.get('checkpoint') == checkpoint and cached.get('ckpt_mtime') == stamp:
-            return cached
-    from intern_mm.benchmark.backbone import build_backbone
-    from intern_mm.benchmark.feature_probe import (evaluate_linear_head,
-                                                   extract_features,
-                                                   train_linear_head)
-    start = time.time()
-    torch.manual_seed(seed)
-    module = build_backbone(backbone_cfg, checkpoint=checkpoint)
-    feats = {
-        split: extract_features(module, datasets[split], data_preprocessor=data_preprocessor)
-        for split in ('train', 'val', 'test')
-    }
-    num_classes = int(max(int(f[1].max()) for f in feats.values())) + 1
-    grid = {}
-    for lr in lrs:
-        head = train_linear_head(
-            *feats['train'], num_classes, lr=lr, momentum=momentum,
-            weight_decay=weight_decay, max_iters=max_iters,
-            milestones=(int(max_iters * 0.6), int(max_iters * 0.85)), batch_size=batch_size,
-            seed=seed)
-        grid[str(lr)] = dict(
-            val=evaluate_linear_head(head, *feats['val'])['top1'],
-            test=evaluate_linear_head(head, *feats['test'])['top1'])
-    best = max(grid, key=lambda k: (grid[k]['val'], -float(k)))
-    result = dict(
-        top1=grid[best]['test'],
-        val_top1=grid[best]['val'],
-        lr=float(best),
-        grid=grid,
-        num_train=int(feats['train'][0].shape[0]),
-        num_test=int(feats['test'][0].shape[0]),
-        feat_dim=int(feats['train'][0].shape[1]),
-        checkpoint=checkpoint,
-        ckpt_mtime=stamp,
-        time_s=round(time.time() - start, 1))
-    if cache_file:
-        os.makedirs(osp.dirname(osp.abspath(cache_file)), exist_ok=True)
-        with open(cache_file, 'w') as f:
-            json.dump(result, f, indent=2)
-    return result
+    # -------------------------------------------------------------- protocols
+    def run(self, family: str, name: str, spec: BackboneSpec, protocol: str,
+            fraction: Optional[float] = None, cfg_options: Optional[dict] = None,
+            scratch: bool = False, **kwargs) -> dict:
+        """Run (or reuse) one adaptation run and return its result.
+
+        Args:
+            family (str): ``'cls'``, ``'det'``, ``'seg'`` or ``'depth'``.
+            name (str): Backbone name (folder name).
+            spec (BackboneSpec): The backbone.
+            protocol (str): ``'probe'``, ``'finetune'`` or ``'ota'``.
+            fraction (float, optional): Training fraction (default: ``self.fraction``).
+            cfg_options (dict, optional): Extra Runner overrides of this run.
+            scratch (bool): A from-scratch baseline: the ``'scratch'`` entry of the
+                adapter's ``cfg_options`` applies instead of the protocol's.
+            **kwargs: OTA: ``teacher_checkpoint`` (the backbone fine-tuned on the
+                subset) and ``student`` (:class:`BackboneSpec`), then options of the OTA
+                function (``distill``, ``student_recipe``).
+
+        Returns:
+            dict: ``val`` / ``test`` (named metrics), ``val_score`` / ``test_score``,
+            ``metric``, ``lower_is_better``, ``fraction``, ``num_train``, ``time_s``,
+            ``final_checkpoint`` (Runner runs) and the probe's search trials.
+        """
+        fraction = self.fraction if fraction is None else float(fraction)
+        if protocol not in ADAPT_PROTOCOLS:
+            raise ValueError(f'unknown protocol "{protocol}", expected one of '
+                             f'{ADAPT_PROTOCOLS}')
+        task = self.task(family)
+        run_dir = osp.join(self.work_dir, family, name,
+                           f'{protocol}_{round(fraction * 100)}pct')
+        stamp = dict(checkpoint=spec.checkpoint, ckpt_mtime=osp.getmtime(spec.checkpoint)
+                     if spec.checkpoint else None)
+        stamp_file = osp.join(run_dir, STAMP_FILE)
+        if osp.isfile(stamp_file):
+            with open(stamp_file) as f:
+                if json.load(f) != stamp:  # the backbone changed: start this run afresh
+                    self.log(f'downstream {family}/{name}/{protocol}: the backbone '
+                             'checkpoint changed, rerunning')
+                    shutil.rmtree(run_dir)
+        path = osp.join(run_dir, RESULT_FILE)
+        if osp.isfile(path):
+            with open(path) as f:
+                return json.load(f)
+        os.makedirs(run_dir, exist_ok=True)
+        _write_json(stamp_file, stamp)
+        start = time.time()
+        mode = 'finetune' if protocol == 'ota' else protocol
+        ctx = self._context(family, spec, mode, fraction, run_dir, cfg_options,
+                            'scratch' if scratch else mode)
+        torch.manual_seed(self.seed)
+        result_extra = {}
+        if protocol == 'probe' and family == 'cls':
+            metrics = self._cached_probe(ctx)
+        elif protocol == 'ota':
+            metrics = self._ota(ctx, run_dir, **kwargs)
+            result_extra = dict(student=metrics['student'], teacher=metrics['teacher'])
+        else:
+            metrics = self._runner(ctx)
+        manifest = self.subset(family, fraction)
+        result = dict(
+            task=task.name, family=family, backbone=name, protocol=protocol,
+            fraction=fraction, metric=task.metric, lower_is_better=task.lower_is_better,
+            val=metrics['val'], test=metrics['test'],
+            val_score=task_score(task, metrics['val']),
+            test_score=task_score(task, metrics['test']),
+            trials=metrics.get('trials'), num_train=manifest['counts']['subset'],
+            subset=dict(dir=manifest['dir'], manifest_sha256=manifest['manifest_sha256']),
+            checkpoint=spec.checkpoint, recipe=ctx.recipe,
+            final_checkpoint=_final_checkpoint(run_dir),
+            time_s=round(time.time() - start, 1), **result_extra)
+        _write_json(path, result)
+        return result
+
+    def _runner(self, ctx: ProtocolContext) -> dict:
+        """Train through mmengine's Runner; score on ``val`` and ``test``."""
+        from mmengine.config import Config
+        from mmengine.runner import Runner, TestLoop
+        import intern_mm.benchmark  # noqa: F401  (FrozenBackbone, metrics, depth head)
+        val_cfg = build_runner_cfg(self.split_context(ctx, 'val'))
+        with preserve_default_scope():
+            runner = Runner.from_cfg(Config(build_runner_cfg(ctx)))
+            runner.train()
+            test_raw = runner.test()
+            val_raw = TestLoop(runner, val_cfg['test_dataloader'],
+                               val_cfg['test_evaluator']).run()
+        return dict(val=_named_metrics(ctx.task, val_raw),
+                    test=_named_metrics(ctx.task, test_raw))
+
+    def _cached_probe(self, ctx: ProtocolContext) -> dict:
+        """GV-B's cached-feature linear probe; grid point chosen on ``val``."""
+        from mmengine.registry import DefaultScope
+        from intern_mm.benchmark.backbone import build_backbone
+        from intern_mm.benchmark.feature_probe import (build_cls_dataset,
+                                                       evaluate_linear_head,
+                                                       extract_features,
+                                                       train_linear_head)
+        module = build_backbone(ctx.backbone)
+        feats = {}
+        for split in ('train', 'val', 'test'):
+            sctx = ctx if split == 'train' else self.split_context(ctx, split)
+            train_ds, eval_ds = dataset_cfgs(sctx)
+            with DefaultScope.overwrite_default_scope('mmpretrain'):
+                dataset = build_cls_dataset(train_ds if split == 'train' else eval_ds)
+            feats[split] = extract_features(
+                module, dataset, data_preprocessor=ctx.backbone.data_preprocessor,
+                batch_size=ctx.recipe['test_batch_size'])
+        r = ctx.recipe
+        trials = []
+        for params in (self.probe_grid or search_grid()):
+            head = train_linear_head(
+                *feats['train'], ctx.task.num_classes, lr=params['lr'],
+                momentum=params['momentum'], weight_decay=params['weight_decay'],
+                max_iters=r['max_iters'], milestones=r['milestones'], gamma=r['gamma'],
+                batch_size=r['batch_size'], seed=self.seed)
+            val = evaluate_linear_head(head, *feats['val'])
+            test = evaluate_linear_head(head, *feats['test'])
+            trials.append(dict(params=params, val=val, test=test, score=val[ctx.task.metric]))
+        best = select_best(trials, ctx.task.lower_is_better)
+        return dict(val=best['val'], test=best['test'], trials=trials)
+
+    def _ota(self, ctx: ProtocolContext, run_dir: str, teacher_checkpoint: str,
+             student: BackboneSpec, **kwargs) -> dict:
+        """OTA (``OTA_FUNCTION``): the fine-tuned teacher distilled into ``student`` on
+        images derived from the subset, the student adapted and scored on ``test``; its
+        adapted checkpoint is then scored on ``val`` as well."""
+        module_name, func_name = OTA_FUNCTION.split(':')
+        try:
+            func = getattr(importlib.import_module(module_name), func_name)
+        except (ImportError, AttributeError) as err:
+            raise NotImplementedError(f'the ota protocol needs {OTA_FUNCTION} ({err})')
+        options = dict(self.ota, **kwargs)
+        options.pop('student', None)
+        with preserve_default_scope():
+            out = func(ctx=ctx, student_backbone=student, work_dir=run_dir,
+                       teacher_checkpoint=teacher_checkpoint, **options)
+        # the adapted student on the world's val split (weights only, no training)
+        adapted = copy.copy(ctx)
+        adapted.backbone = BackboneSpec(
+            cfg=copy.deepcopy(out['student']['cfg']), checkpoint=out['student']['checkpoint'],
+            data_preprocessor=ctx.backbone.data_preprocessor, source='ota-student')
+        adapted.out_channels = _out_channels(adapted.backbone, ctx.task.family)
+        adapted.recipe = out['recipe']
+        adapted.work_dir = osp.join(run_dir, 'adapt')
+        with open(osp.join(adapted.work_dir, 'last_checkpoint')) as f:
+            final = f.read().strip()
+        val_ctx = self.split_context(adapted, 'val')
+        val_ctx.work_dir = osp.join(run_dir, 'val')
+        val_ctx.cfg_options = dict(val_ctx.cfg_options or {}, resume=False, load_from=final)
+        from mmengine.config import Config
+        from mmengine.runner import Runner
+        with preserve_default_scope():
+            val_raw = Runner.from_cfg(Config(build_runner_cfg(val_ctx))).test()
+        return dict(val=_named_metrics(ctx.task, val_raw), test=out['metrics'],
+                    student=out['student'], teacher=out.get('teacher'))

@@ -1,4 +1,4 @@
-"""The INTERN paradigm pipeline: world -> Up-A -> Up-E experts -> Up-G -> downstream.
+"""The INTERN paradigm: world -> Up-A -> Up-E experts -> Up-G (-> distil) -> adaptation.
 
 A *pipeline config* (mmengine ``Config`` file) names the world, the stages and the
 downstream check::
@@ -11,10 +11,12 @@ downstream check::
         dict(name='up-e-cls', config='...', handoffs=[
             dict(stage='up-a', prefix_mapping={'backbone.': 'backbone.'})]),
         ...
-        dict(name='up-g', config='...', handoffs=[...], export=dict(bn_tasks=('cls', 'det'))),
+        dict(name='up-g', kind='generalist', config='...', handoffs=[...],
+             export=dict(bn_tasks=('cls', 'det'))),
+        dict(name='distill', kind='distill', config='...', teacher='up-g'),
     ]
-    downstream = dict(fraction=0.1, probe_stages=['up-a', 'up-e-cls', ..., 'up-g'],
-                      scratch=dict(config='...scratch....py', fractions=(0.1, 1.0)))
+    downstream = dict(fraction=0.1, families=('cls', 'det', 'seg', 'depth'),
+                      backbones={'up-a': 'up-a', 'best-up-e': ['up-e-cls', ...], ...})
     stage_cfg_options = {'train_cfg.max_iters': 2}   # optional, applied to every stage
 
 Every stage's config is rebased onto the world root (string values starting with the
@@ -23,17 +25,22 @@ stage config's own ``data_root`` are rewritten), receives one
 earlier stage's final checkpoint) and optional ``cfg_options``; the resulting config is
 saved as ``<work_dir>/stages/<name>/stage_config.py`` and trained by
 :mod:`intern_mm.paradigm.stage_runner`, which auto-resumes from the last checkpoint and
-writes ``done.json``. With ``nproc_per_stage = N > 1`` every training stage (and the
-scratch baselines) runs as ``torchrun --standalone --nproc_per_node N`` with mmengine's
-``pytorch`` launcher (DDP; NCCL with CUDA, gloo on CPU). Re-running the pipeline skips stages with a ``done.json`` and
-resumes an interrupted one. The summary (``summary.md`` / ``summary.json``) lists every
-stage's metrics and the downstream comparison.
+writes ``done.json`` (and ``progress.jsonl``, one JSON line per logged iteration, which
+the pipeline prints as progress lines). A stage's ``kind`` says what the pipeline does
+with it: ``'train'`` (default), ``'generalist'`` (Up-G: exported with task-specific BN)
+or ``'distill'`` (teacher = the backbone export of the stage named by ``teacher``; the
+student backbone is exported). With ``nproc_per_stage = N > 1`` every training stage runs
+as ``torchrun --standalone --nproc_per_node N`` with mmengine's ``pytorch`` launcher (DDP;
+NCCL with CUDA, gloo on CPU); the adaptation runs stay in the pipeline's process.
+Re-running the pipeline skips stages with a ``done.json`` and resumes an interrupted one. The summary (``summary.md`` / ``summary.json``) lists every
+stage's metrics and the Downstream-Adaptation claim table
+(:mod:`intern_mm.paradigm.downstream`). A failing stage ends the run with
+:class:`StageFailedError`, one line naming the stage and its log.
 """
 import copy
 import json
 import os
 import os.path as osp
-import re
 import subprocess
 import sys
 import time
@@ -41,16 +48,22 @@ from typing import Any, Dict, List, Optional
 
 from mmengine.config import Config
 
-from .stage_runner import read_done, to_jsonable
+from .stage_runner import PROGRESS_FILE, read_done, to_jsonable
 
-__all__ = ['ParadigmPipeline', 'rebase_paths']
-
-_ITER_RE = re.compile(r'Iter\((train|val)\)\s*\[\s*(\d+)/(\d+)\]')
-_LOSS_RE = re.compile(r'\sloss: ([0-9.]+)')
+__all__ = ['ParadigmPipeline', 'rebase_paths', 'StageFailedError', 'STAGE_KINDS']
 
 #: Stage-entry keys understood by the pipeline.
 STAGE_KEYS = {'name', 'config', 'kind', 'handoffs', 'cfg_options', 'export', 'main_metric',
-              'probe_backbone', 'description'}
+              'probe_backbone', 'teacher', 'description'}
+#: Keys of the ``downstream`` entry.
+DOWNSTREAM_KEYS = {'fraction', 'seed', 'families', 'backbones', 'protocols', 'scratch',
+                   'recipes', 'cfg_options', 'probe_grid', 'ota'}
+#: Stage kinds: what the pipeline does with a stage besides training it.
+STAGE_KINDS = ('train', 'generalist', 'distill')
+
+
+class StageFailedError(RuntimeError):
+    """A stage failed; the message is one line naming the stage and its log."""
 
 
 def rebase_paths(obj: Any, old: str, new: str) -> Any:
@@ -157,9 +170,28 @@ class ParadigmPipeline:
                     raise ValueError(f'stage {stage["name"]}: hand-off from '
                                      f'{handoff.get("stage")!r}, which is not an earlier stage '
                                      f'(earlier: {names})')
+            self._check_kind(stage, checked)
             names.append(stage['name'])
             checked.append(stage)
         return checked
+
+    @staticmethod
+    def _check_kind(stage: dict, earlier: List[dict]) -> None:
+        name = stage['name']
+        kind = stage.setdefault('kind', 'train')
+        if kind not in STAGE_KINDS:
+            raise ValueError(f'stage {name}: unknown kind {kind!r} (known: {STAGE_KINDS})')
+        if stage.get('export') is not None and kind != 'generalist':
+            raise ValueError(f"stage {name}: 'export' options belong to kind='generalist' "
+                             f'stages (this one is {kind!r})')
+        if (kind == 'distill') != ('teacher' in stage):
+            raise ValueError(f"stage {name}: kind='distill' stages, and only they, name a "
+                             "'teacher' stage")
+        if kind == 'distill':
+            kinds = {s['name']: s['kind'] for s in earlier}
+            if kinds.get(stage['teacher']) != 'generalist':
+                raise ValueError(f'stage {name}: teacher {stage["teacher"]!r} is not an '
+                                 f"earlier kind='generalist' stage (earlier: {kinds})")
 
     def stage_dir(self, name: str) -> str:
         """Work dir of a stage."""
@@ -169,9 +201,20 @@ class ParadigmPipeline:
     def ensure_world(self) -> dict:
         """Generate the world unless ``<root>/meta.json`` exists; return its meta."""
         meta_file = osp.join(self.world_root, 'meta.json')
-        if not osp.isfile(meta_file):
+        stale = False
+        if osp.isfile(meta_file):
+            with open(meta_file) as f:
+                stale = 'downstream_tasks' not in json.load(f)
+            if stale:
+                _log(f'the world at {self.world_root} predates the downstream tasks: '
+                     'regenerating it (same images)')
+        if stale or not osp.isfile(meta_file):
             from intern_mm.datasets.gv_world import generate_gv_world
             args = {k: v for k, v in self.world.items() if k != 'root'}
+            if stale:  # the same world, with the downstream task files added
+                with open(meta_file) as f:
+                    old = json.load(f)
+                args.update({k: old[k] for k in ('num', 'seed', 'img_size')})
             _log(f'generating the GV world at {self.world_root} ({args})')
             start = time.time()
             generate_gv_world(self.world_root, **args)
@@ -208,6 +251,9 @@ class ParadigmPipeline:
                                   checkpoint=done['checkpoint'], name=src, **handoff))
             cfg.custom_hooks = hooks
         options = dict(self.cfg.get('stage_cfg_options') or {})
+        if stage['kind'] == 'distill':  # the teacher: the generalist's exported backbone
+            teacher = next(s for s in self.stages if s['name'] == stage['teacher'])
+            options['model.teacher_checkpoint'] = self.export_stage(teacher)['backbone']
         options.update(stage.get('cfg_options') or {})
         if options:
             from intern_mm.apis import merge_cfg_options
@@ -238,19 +284,32 @@ class ParadigmPipeline:
              f'({osp.relpath(stage["config"], self.repo_root)})')
         start = time.time()
         if self.launcher == 'inprocess':
-            from .stage_runner import run_stage
-            done = run_stage(cfg_file, wd, name)
+            from .stage_runner import train_stage
+            try:
+                done = train_stage(cfg_file, wd, name)
+            except Exception as err:
+                raise StageFailedError(f'stage {name} failed ({type(err).__name__}: '
+                                       f'{str(err).splitlines()[0] if str(err) else ""}); '
+                                       f'log: {self._mmengine_log(wd)}') from err
         else:
             self._run_subprocess(name, cfg_file, wd)
             done = read_done(wd)
             if done is None:
-                raise RuntimeError(f'stage {name} exited without writing its done-marker')
+                raise StageFailedError(f'stage {name} exited without writing its '
+                                       f'done-marker; log: {osp.join(wd, "stage_output.log")}')
         self.timings[name] = round(time.time() - start, 1)
         metric = self._main_metric(stage, done)
         _log(f'stage {name}: finished in {self.timings[name]}s'
              + (f' ({metric[0]} = {metric[1]:.2f})' if metric else ''))
         self.results[name] = done
         return done
+
+    @staticmethod
+    def _mmengine_log(wd: str) -> str:
+        """The newest mmengine log file of a stage work dir (or the dir itself)."""
+        logs = [osp.join(root, f) for root, _, files in os.walk(wd) for f in files
+                if f.endswith('.log')]
+        return max(logs, key=osp.getmtime) if logs else wd
 
     def _run_subprocess(self, name: str, cfg_file: str, wd: str) -> None:
         cmd = [sys.executable, '-m', 'intern_mm.paradigm.stage_runner', cfg_file,
@@ -268,45 +327,51 @@ class ParadigmPipeline:
                 cmd, stdout=None if self.verbose else out,
                 stderr=subprocess.STDOUT if not self.verbose else None, env=env)
             try:
-                self._follow(name, proc, log_file)
+                self._follow(name, proc, osp.join(wd, PROGRESS_FILE))
             except BaseException:
                 proc.kill()
                 proc.wait()
                 raise
         if proc.returncode != 0:
-            tail = ''
-            if osp.isfile(log_file):
-                with open(log_file) as f:
-                    tail = ''.join(f.readlines()[-40:])
-            raise RuntimeError(f'stage {name} failed (exit code {proc.returncode}); last lines '
-                               f'of {log_file}:\n{tail}')
+            raise StageFailedError(f'stage {name} failed (exit code {proc.returncode}); '
+                                   f'log: {log_file}')
 
-    def _follow(self, name: str, proc: subprocess.Popen, log_file: str) -> None:
-        """Print compact progress lines while the stage process runs."""
-        pos, last, start = 0, None, time.time()
+    def _follow(self, name: str, proc: subprocess.Popen, progress_file: str) -> None:
+        """Print the progress records the stage's hook writes while its process runs."""
+        pos, start = 0, time.time()
         while True:
             ret = proc.poll()
-            if not self.verbose and osp.isfile(log_file):
-                with open(log_file) as f:
+            if not self.verbose and osp.isfile(progress_file):
+                with open(progress_file) as f:
                     f.seek(pos)
                     chunk = f.read()
-                    pos = f.tell()
+                # only complete lines; a partly written one is read next time
+                chunk = chunk[:chunk.rfind('\n') + 1]
+                pos += len(chunk.encode())
                 for line in chunk.splitlines():
-                    m = _ITER_RE.search(line)
-                    if m and m.group(1) == 'train':
-                        loss = _LOSS_RE.search(line)
-                        msg = (f'  {name}: iter {m.group(2)}/{m.group(3)}'
-                               + (f'  loss {float(loss.group(1)):.3f}' if loss else '')
-                               + f'  ({time.time() - start:.0f}s)')
-                        if msg != last:
-                            print(msg, flush=True)
-                            last = msg
-                    elif ('resumed from' in line and not line.rstrip().endswith('None.')) \
-                            or 'Advance' in line or 'StageHandoffHook(' in line:
-                        print(f'  {name}: {line.strip().split(" - ")[-1][:160]}', flush=True)
+                    msg = self._progress_line(name, json.loads(line), time.time() - start)
+                    if msg:
+                        print(msg, flush=True)
             if ret is not None:
                 return
             time.sleep(1.0)
+
+    @staticmethod
+    def _progress_line(name: str, rec: dict, elapsed: float) -> Optional[str]:
+        """One console line of a progress record (``None``: nothing to show)."""
+        event = rec.get('event')
+        if event == 'train':
+            loss = rec.get('loss')
+            return (f'  {name}: iter {rec["iter"]}/{rec["max_iters"]}'
+                    + (f'  loss {loss:.3f}' if loss is not None else '')
+                    + f'  ({elapsed:.0f}s)')
+        if event == 'start' and rec.get('iter'):
+            return f'  {name}: resumed at iteration {rec["iter"]}/{rec["max_iters"]}'
+        if event == 'val':
+            return f'  {name}: validation ' + ', '.join(
+                f'{k}={v:.2f}' for k, v in list(rec.get('metrics', {}).items())[:4]
+                if isinstance(v, (int, float)))
+        return None
 
     @staticmethod
     def _main_metric(stage: dict, done: dict):
@@ -317,25 +382,48 @@ class ParadigmPipeline:
         return None
 
     # ------------------------------------------------------------------ export
-    def export_generalist(self, stage: dict) -> Dict[str, str]:
-        """Export ``cls-bn`` / ``det-bn`` / ``backbone`` checkpoints of an Up-G stage."""
-        from intern_mm.models.generalist import export_generalist
-        done = self.results[stage['name']]
+    def export_stage(self, stage: dict) -> Dict[str, str]:
+        """Export a ``generalist`` or ``distill`` stage (cached until its checkpoint
+        changes); returns the files, ``backbone`` among them."""
+        done = self.results.get(stage['name']) or read_done(self.stage_dir(stage['name']))
+        if done is None:
+            raise RuntimeError(f'stage {stage["name"]} must be done before its export')
+        self.results[stage['name']] = done
         out_dir = osp.join(self.stage_dir(stage['name']), 'export')
         opts = dict(stage.get('export') or {})
-        files = {k: osp.join(out_dir, f'{k}.pth') for k in
-                 [f'{b}-bn' for b in opts.get('bn_tasks', ('cls', 'det'))] + ['backbone']}
+        if stage['kind'] == 'generalist':
+            names = [f'{b}-bn' for b in opts.get('bn_tasks', ('cls', 'det'))] + ['backbone']
+        else:
+            names = ['backbone']
+        files = {k: osp.join(out_dir, f'{k}.pth') for k in names}
         ckpt_time = osp.getmtime(done['checkpoint'])
         if all(osp.isfile(p) and osp.getmtime(p) >= ckpt_time for p in files.values()):
             return files
-        backbone_cfg = self._probe_backbone_cfg(stage)
-        return export_generalist(done['checkpoint'], out_dir, backbone_cfg=backbone_cfg, **opts)
+        if stage['kind'] == 'generalist':
+            from intern_mm.models.generalist import export_generalist
+            return export_generalist(done['checkpoint'], out_dir,
+                                     backbone_cfg=self._probe_backbone_cfg(stage), **opts)
+        if stage['kind'] == 'distill':
+            from intern_mm.models.distillers import export_student
+            os.makedirs(out_dir, exist_ok=True)
+            export_student(done['checkpoint'], files['backbone'],
+                           backbone_cfg=self._probe_backbone_cfg(stage))
+            return files
+        raise ValueError(f'stage {stage["name"]} (kind {stage["kind"]!r}) has no export')
+
+    def export_generalist(self, stage: dict) -> Dict[str, str]:
+        """Export ``cls-bn`` / ``det-bn`` / ``backbone`` checkpoints of an Up-G stage."""
+        return self.export_stage(stage)
 
     # --------------------------------------------------------------- downstream
     def _probe_backbone_cfg(self, stage: dict) -> dict:
+        """The backbone config downstream runs use for a stage (by its ``kind``)."""
         cfg = Config.fromfile(stage['config'])
-        backbone = copy.deepcopy(cfg.model.backbone.to_dict())
-        if stage.get('export') is not None:  # an Up-G stage: plain-BN exported backbone
+        if stage['kind'] == 'distill':
+            backbone = copy.deepcopy(cfg.model.student.to_dict())
+        else:
+            backbone = copy.deepcopy(cfg.model.backbone.to_dict())
+        if stage['kind'] == 'generalist':  # plain-BN exported backbone
             backbone.pop('bn_tasks', None)
             backbone.pop('task', None)
         for key in ('init_cfg', 'frozen_stages'):
@@ -346,68 +434,119 @@ class ParadigmPipeline:
         return backbone
 
     def _probe_checkpoint(self, stage: dict) -> str:
-        if stage.get('export') is not None:
-            return self.export_generalist(stage)['backbone']
+        if stage['kind'] in ('generalist', 'distill'):
+            return self.export_stage(stage)['backbone']
         return self.results[stage['name']]['checkpoint']
 
+    def stage_backbone(self, name: str):
+        """The :class:`~intern_mm.benchmark.BackboneSpec` of a finished stage."""
+        from .downstream import backbone_spec
+        stage = self._stage(name)
+        return backbone_spec(self._probe_backbone_cfg(stage), self._probe_checkpoint(stage))
+
+    def _stage(self, name: str) -> dict:
+        for stage in self.stages:
+            if stage['name'] == name:
+                return stage
+        raise KeyError(f'downstream names unknown stage {name!r} (stages: '
+                       f'{[s["name"] for s in self.stages]})')
+
     def run_downstream(self) -> dict:
-        """Probe the upstream backbones with 10% data and train the scratch baselines."""
-        from .downstream import downstream_dataset_cfg, make_subset, probe_backbone
-        ds_cfg = dict(self.cfg.get('downstream') or {})
-        if not ds_cfg:
+        """Downstream-Adaptation: every backbone x protocol x family, and scratch."""
+        from .downstream import DownstreamAdapter, backbone_spec
+        ds = dict(self.cfg.get('downstream') or {})
+        if not ds:
             return {}
-        fraction = float(ds_cfg.get('fraction', 0.1))
-        seed = int(ds_cfg.get('seed', 0))
-        ann_dir = osp.join(self.world_root, ds_cfg.get('ann_dir', 'downstream'))
-        out_dir = osp.join(self.work_dir, 'downstream')
-        subset = osp.join(out_dir, f'train_{round(fraction * 100)}pct.txt')
-        n_sub = make_subset(osp.join(ann_dir, 'train.txt'), subset, fraction, seed)
-        classes = osp.join(ann_dir, 'classes.txt')
-        datasets = dict(
-            train=downstream_dataset_cfg(self.world_root, subset, classes),
-            val=downstream_dataset_cfg(self.world_root, osp.join(ann_dir, 'val.txt'), classes),
-            test=downstream_dataset_cfg(self.world_root, osp.join(ann_dir, 'test.txt'),
-                                        classes))
-        with open(osp.join(ann_dir, 'train.txt')) as f:
-            n_full = sum(1 for ln in f if ln.strip())
-        result = dict(fraction=fraction, num_train_subset=n_sub, num_train_full=n_full,
-                      probes={}, scratch={})
-        stages = {s['name']: s for s in self.stages}
+        unknown = set(ds) - DOWNSTREAM_KEYS
+        if unknown:
+            raise KeyError(f'downstream: unknown keys {sorted(unknown)} (allowed: '
+                           f'{sorted(DOWNSTREAM_KEYS)})')
+        adapter = DownstreamAdapter(
+            self.world_root, osp.join(self.work_dir, 'downstream'),
+            fraction=ds.get('fraction', 0.1), seed=ds.get('seed', 0),
+            recipes=ds.get('recipes'), cfg_options=ds.get('cfg_options'),
+            probe_grid=ds.get('probe_grid'), ota=ds.get('ota'), verbose=self.verbose,
+            log=_log)
+        backbones = dict(ds.get('backbones') or {})
+        protocols = dict(ds.get('protocols') or {})
+        default_protocols = tuple(protocols.get('default', ('probe', 'finetune')))
         start = time.time()
-        for name in ds_cfg.get('probe_stages', [s['name'] for s in self.stages]):
-            if name not in stages:
-                raise KeyError(f'downstream.probe_stages names unknown stage {name!r}')
-            stage = stages[name]
-            _log(f'downstream: {round(fraction * 100)}% linear probe of the {name} backbone')
-            res = probe_backbone(
-                self._probe_backbone_cfg(stage), self._probe_checkpoint(stage), datasets,
-                cache_file=osp.join(out_dir, f'probe_{name}.json'),
-                seed=seed, **dict(ds_cfg.get('probe') or {}))
-            _log(f'downstream: {name}: test top-1 {res["top1"]:.2f} (val {res["val_top1"]:.2f},'
-                 f' lr {res["lr"]})')
-            result['probes'][name] = res
-        scratch = ds_cfg.get('scratch')
-        if scratch:
-            for frac in scratch.get('fractions', (fraction, 1.0)):
-                tag = f'scratch-{round(frac * 100)}pct'
-                ann = subset if frac == fraction else (
-                    osp.join(ann_dir, 'train.txt') if frac == 1.0 else None)
-                if ann is None:
-                    ann = osp.join(out_dir, f'train_{round(frac * 100)}pct.txt')
-                    make_subset(osp.join(ann_dir, 'train.txt'), ann, frac, seed)
-                opts = dict(scratch.get('cfg_options') or {})
-                opts['train_dataloader.dataset.ann_file'] = ann
-                stage = dict(name=tag, config=osp.abspath(self._path(scratch['config'])),
-                             cfg_options=opts, main_metric=scratch.get('metric',
-                                                                       'accuracy/top1'))
-                done = self.run_stage(stage)
-                metric = stage['main_metric']
-                result['scratch'][tag] = dict(
-                    fraction=frac, top1=float(done['metrics'].get(metric, float('nan'))),
-                    iters=done.get('iters'), wall_time_s=done.get('wall_time_s'),
-                    checkpoint=done['checkpoint'])
+        results: Dict[str, dict] = {}
+        for family in ds.get('families', ('cls', 'det', 'seg', 'depth')):
+            fam = results.setdefault(family, {})
+            for role, names in backbones.items():
+                candidates = [names] if isinstance(names, str) else list(names)
+                names_done = [n for n in candidates if self._stage(n)]
+                wanted = tuple(protocols.get(role, default_protocols))
+                chosen, runs = self._adapt_role(adapter, family, role, names_done, wanted)
+                fam[role] = dict(stage=chosen, runs=runs)
+            scratch = ds.get('scratch')
+            if scratch:
+                spec = backbone_spec(self._probe_backbone_cfg(self._stage(scratch['stage'])),
+                                     None)
+                runs = {}
+                for frac in scratch.get('fractions', (adapter.fraction, 1.0)):
+                    tag = f'{round(frac * 100)}pct'
+                    runs[tag] = self._adapt_run(adapter, family, 'scratch', spec, 'finetune',
+                                                fraction=frac, scratch=True)
+                fam['scratch'] = dict(stage=f'{scratch["stage"]} architecture, random init',
+                                      runs=runs)
         self.timings['downstream'] = round(time.time() - start, 1)
-        return result
+        return dict(fraction=adapter.fraction, seed=adapter.seed, results=results)
+
+    def _adapt_role(self, adapter, family: str, role: str, names: List[str],
+                    protocols: tuple):
+        """Probe every candidate stage of a role, keep the best on val, adapt it."""
+        specs = {n: self.stage_backbone(n) for n in names}
+        probes = {n: self._adapt_run(adapter, family, n, specs[n], 'probe') for n in names}
+        lower = adapter.task(family).lower_is_better
+        chosen = (min if lower else max)(names, key=lambda n: probes[n]['val_score'])
+        runs = {}
+        for protocol in protocols:
+            if protocol == 'probe':
+                runs[protocol] = probes[chosen]
+                continue
+            kwargs = {}
+            if protocol == 'ota':  # teacher: this backbone fine-tuned on the subset
+                tuned = runs.get('finetune') or self._adapt_run(
+                    adapter, family, chosen, specs[chosen], 'finetune')
+                kwargs = dict(teacher_checkpoint=tuned.get('final_checkpoint'),
+                              student=self._ota_student())
+            runs[protocol] = self._adapt_run(adapter, family, chosen, specs[chosen],
+                                             protocol, **kwargs)
+        if len(names) > 1:
+            runs['candidates'] = {n: dict(val_score=p['val_score'],
+                                          test_score=p['test_score'])
+                                  for n, p in probes.items()}
+        return chosen, runs
+
+    def _ota_student(self):
+        """The OTA student: ``downstream.ota.student`` = a stage name (its downstream
+        backbone, e.g. the distilled student) or a backbone config (random init)."""
+        from .downstream import backbone_spec
+        student = (self.cfg.downstream.get('ota') or {}).get('student', 'distill')
+        if isinstance(student, str):
+            return self.stage_backbone(student)
+        return backbone_spec(dict(student), None)
+
+    def _adapt_run(self, adapter, family: str, name: str, spec, protocol: str,
+                   fraction: Optional[float] = None, scratch: bool = False,
+                   **kwargs) -> dict:
+        tag = f'{family}/{name}/{protocol}' + (f' ({round(fraction * 100)}%)'
+                                                if fraction is not None else '')
+        try:
+            res = adapter.run(family, name, spec, protocol, fraction=fraction,
+                              scratch=scratch, **kwargs)
+        except NotImplementedError as err:
+            _log(f'downstream {tag}: not run ({err})')
+            return dict(status='unavailable', reason=str(err))
+        except Exception as err:
+            raise StageFailedError(f'downstream {tag} failed ({type(err).__name__}: '
+                                   f'{str(err).splitlines()[0] if str(err) else ""}); log: '
+                                   f'{self._mmengine_log(adapter.work_dir)}') from err
+        _log(f'downstream {tag}: test {res["metric"]} {res["test_score"]:.2f} '
+             f'(val {res["val_score"]:.2f}, {res["time_s"]}s)')
+        return res
 
     # -------------------------------------------------------------------- run
     def run(self) -> dict:
@@ -416,7 +555,7 @@ class ParadigmPipeline:
         Returns:
             dict: The summary (also written to ``summary.json`` / ``summary.md``).
         """
-        from .summary import build_summary, render_markdown
+        from .summary import build_summary, write_summary
         os.makedirs(self.work_dir, exist_ok=True)
         t0 = time.time()
         _log(f'work dir {self.work_dir}; {len(self.stages)} stages; launcher '
@@ -425,18 +564,14 @@ class ParadigmPipeline:
         meta = self.ensure_world()
         for stage in self.stages:
             self.run_stage(stage)
-            if stage.get('export') is not None:
-                files = self.export_generalist(stage)
+            if stage['kind'] in ('generalist', 'distill'):
+                files = self.export_stage(stage)
                 _log(f'stage {stage["name"]}: exported ' + ', '.join(
                     osp.relpath(p, self.work_dir) for p in files.values()))
         downstream = self.run_downstream()
         total = round(time.time() - t0, 1)
         summary = build_summary(self, meta, downstream, total)
-        with open(osp.join(self.work_dir, 'summary.json'), 'w') as f:
-            json.dump(to_jsonable(summary), f, indent=2)
-        md = render_markdown(summary)
-        with open(osp.join(self.work_dir, 'summary.md'), 'w') as f:
-            f.write(md)
+        md = write_summary(to_jsonable(summary), self.work_dir)
         print(md, flush=True)
         _log(f'finished in {total}s; summary: {osp.join(self.work_dir, "summary.md")}')
         return summary

@@ -7,7 +7,11 @@ validation loop once more when a resumed run had nothing left to train), and wri
 
 * ``metrics.json``: the last validation metrics and the last logged training losses,
 * ``done.json``: the done-marker (final checkpoint, metrics, wall time) that the
-  pipeline uses to skip finished stages.
+  pipeline uses to skip finished stages,
+* ``progress.jsonl``: one JSON record per line, written while the stage runs by
+  :class:`ProgressHook` (``{"event": "start" | "train" | "val" | "done", "iter": ...,
+  "max_iters": ..., "loss": ..., "metrics": {...}, "time": ...}``); the pipeline prints
+  them as progress lines.
 
 Command line (the pipeline runs stages this way, one process per stage, or under
 torchrun with ``nproc_per_stage > 1``)::
@@ -29,10 +33,12 @@ from mmengine.hooks import Hook
 
 from intern_mm.utils.checkpoint import last_checkpoint
 
-__all__ = ['train_stage', 'run_stage', 'read_done', 'DONE_FILE', 'METRICS_FILE', 'to_jsonable']
+__all__ = ['train_stage', 'read_done', 'DONE_FILE', 'METRICS_FILE', 'PROGRESS_FILE',
+           'ProgressHook', 'to_jsonable']
 
 DONE_FILE = 'done.json'
 METRICS_FILE = 'metrics.json'
+PROGRESS_FILE = 'progress.jsonl'
 
 
 def to_jsonable(obj: Any) -> Any:
@@ -74,6 +80,58 @@ class _MetricsRecorder(Hook):
     def after_val_epoch(self, runner, metrics: Optional[Dict[str, float]] = None) -> None:
         if metrics is not None:
             self.metrics = dict(metrics)
+
+
+class ProgressHook(Hook):
+    """Append the stage's progress to a JSON-lines file (rank 0 only).
+
+    Records: ``start`` (iteration the run starts at, > 0 when resumed), ``train`` (every
+    ``interval`` iterations and the last one: iteration, total loss), ``val``
+    (validation metrics), ``done``. Each line is flushed when written, so a reader
+    following the file sees complete records.
+
+    Args:
+        path (str): The JSON-lines file (appended to).
+        interval (int): Iterations between ``train`` records. Defaults to 10.
+
+    Example:
+        >>> runner.register_hook(ProgressHook('work_dirs/x/progress.jsonl'))
+    """
+
+    priority = 'LOW'
+
+    def __init__(self, path: str, interval: int = 10) -> None:
+        self.path = path
+        self.interval = max(1, int(interval))
+        self._start = time.time()
+
+    def _write(self, runner, **record) -> None:
+        if get_rank() != 0:
+            return
+        record = dict(record, max_iters=int(runner.max_iters),
+                      time=round(time.time() - self._start, 1))
+        with open(self.path, 'a') as f:
+            f.write(json.dumps(to_jsonable(record)) + '\n')
+
+    def before_train(self, runner) -> None:
+        self._start = time.time()
+        self._write(runner, event='start', iter=int(runner.iter))
+
+    def after_train_iter(self, runner, batch_idx: int, data_batch=None,
+                         outputs=None) -> None:
+        it = runner.iter + 1
+        if it % self.interval and it != runner.max_iters:
+            return
+        loss = None
+        if isinstance(outputs, dict) and 'loss' in outputs:
+            loss = float(outputs['loss'])
+        self._write(runner, event='train', iter=it, loss=loss)
+
+    def after_val_epoch(self, runner, metrics: Optional[Dict[str, float]] = None) -> None:
+        self._write(runner, event='val', iter=int(runner.iter), metrics=dict(metrics or {}))
+
+    def after_train(self, runner) -> None:
+        self._write(runner, event='done', iter=int(runner.iter))
 
 
 def _train_scalars(runner) -> Dict[str, float]:
@@ -133,6 +191,8 @@ def train_stage(config: str,
     runner.register_hook(recorder)
     from intern_mm.engine.hooks.rng_state_hook import ensure_rng_state_hook
     ensure_rng_state_hook(runner)  # a resumed stage continues the random streams
+    interval = (cfg.get('default_hooks') or {}).get('logger', {}).get('interval', 10)
+    runner.register_hook(ProgressHook(osp.join(work_dir, PROGRESS_FILE), interval))
     runner.train()
     if recorder.metrics is None and runner.val_loop is not None:
         # resumed at max_iters (killed between the last checkpoint and the marker)
@@ -164,12 +224,6 @@ def _write_markers(work_dir: str, result: dict) -> None:
             json.dump(dict(val=result['metrics'], train=result['train']), f, indent=2)
         with open(osp.join(work_dir, DONE_FILE), 'w') as f:
             json.dump(result, f, indent=2)
-
-
-def run_stage(*args, **kwargs) -> dict:
-    """Deprecated name of :func:`train_stage` (``ParadigmPipeline.run_stage`` is the
-    pipeline's method that schedules a stage); kept for ``paradigm/pipeline.py``."""
-    return train_stage(*args, **kwargs)
 
 
 def parse_args(argv=None) -> argparse.Namespace:

@@ -1,25 +1,126 @@
-"""Summary (JSON + Markdown) of a paradigm run."""
+"""Summary (JSON + Markdown) of a paradigm run: stages and the Downstream-Adaptation claim.
+
+``summary["adaptation"][family][backbone][protocol]`` holds ``score`` (test), ``metric``,
+``lower_is_better``, ``fraction`` (plus ``val_score`` and the ``stage`` it came from) for
+families ``cls`` / ``det`` / ``seg`` / ``depth``, backbones ``up-a``, ``best-up-e``,
+``up-g``, ``distilled`` (protocols ``probe``, ``finetune``, ``ota``) and ``scratch``
+(protocols ``10pct``, ``100pct``). ``summary["claim"]`` answers, per family, whether the
+10%-adapted generalist (its best protocol, chosen on val) beats full-data scratch, and
+compares Up-G with its parents on the mean relative score over the families.
+"""
+import json
 import math
 import os.path as osp
 import time
-from typing import Any, Dict, List, Optional
+from typing import Dict, List, Optional
 
-__all__ = ['build_summary', 'render_markdown']
+__all__ = ['build_summary', 'render_markdown', 'write_summary', 'adaptation_table',
+           'claim_table', 'relative_score']
 
-#: Pretty names of the stage kinds in the comparison table.
-_LABELS = {'up-a': 'Up-A (amateur, image-text)', 'up-g': 'Up-G (generalist)'}
+#: Display names of the backbone roles.
+ROLE_LABELS = {'up-a': 'Up-A', 'best-up-e': 'best Up-E', 'up-g': 'Up-G',
+               'distilled': 'distilled (student of Up-G)', 'scratch': 'scratch (Up-G arch.)'}
+GENERALIST = 'up-g'
 
 
-def _label(name: str) -> str:
-    if name in _LABELS:
-        return _LABELS[name]
-    if name.startswith('up-e-'):
-        return f'Up-E {name[5:]} expert'
-    return name
+def adaptation_table(downstream: dict) -> Dict[str, Dict[str, Dict[str, dict]]]:
+    """``[family][backbone][protocol] -> {score, metric, lower_is_better, fraction, ...}``.
+
+    Args:
+        downstream (dict): :meth:`ParadigmPipeline.run_downstream`'s result.
+
+    Returns:
+        dict: The table (runs that did not happen are left out).
+    """
+    table: Dict[str, Dict[str, Dict[str, dict]]] = {}
+    for family, roles in (downstream.get('results') or {}).items():
+        for role, entry in roles.items():
+            for protocol, run in entry['runs'].items():
+                if protocol == 'candidates' or 'test_score' not in run:
+                    continue
+                table.setdefault(family, {}).setdefault(role, {})[protocol] = dict(
+                    score=float(run['test_score']), metric=run['metric'],
+                    lower_is_better=bool(run['lower_is_better']),
+                    fraction=float(run['fraction']), val_score=float(run['val_score']),
+                    stage=entry['stage'])
+    return table
+
+
+def relative_score(score: float, reference: float, lower_is_better: bool) -> float:
+    """Gain over a reference in % of it (positive = better, for either direction).
+
+    Example:
+        >>> relative_score(55.0, 50.0, False), relative_score(0.9, 1.0, True)
+        (10.0, 10.0)
+    """
+    if not reference:
+        return float('nan')
+    gain = (reference - score) if lower_is_better else (score - reference)
+    return 100.0 * gain / abs(reference)
+
+
+def _best_on_val(protocols: Dict[str, dict]) -> Optional[str]:
+    """The protocol with the best val score (adaptation protocols only)."""
+    cands = {p: r for p, r in protocols.items() if p in ('probe', 'finetune', 'ota')}
+    if not cands:
+        return None
+    lower = next(iter(cands.values()))['lower_is_better']
+    return (min if lower else max)(cands, key=lambda p: cands[p]['val_score'])
+
+
+def claim_table(adaptation: dict) -> dict:
+    """Per family: does the 10%-adapted generalist beat full-data scratch? And the mean
+    relative score (vs scratch 100%) of every backbone over the families.
+
+    Args:
+        adaptation (dict): :func:`adaptation_table`'s result.
+
+    Returns:
+        dict: ``families`` (per family: chosen protocol, scores, ``beats_scratch_100pct``,
+        ``line``), ``mean_relative`` (backbone -> mean % gain over scratch 100%, each
+        backbone at its protocol chosen on val), ``generalist_beats`` (count) and
+        ``up_g_vs_parents`` (``{parent: bool}``).
+    """
+    families, rel = {}, {}
+    for family, roles in adaptation.items():
+        ref = roles.get('scratch', {}).get('100pct')
+        for role, protocols in roles.items():
+            if role == 'scratch' or ref is None:
+                continue
+            best = _best_on_val(protocols)
+            if best is None:
+                continue
+            run = protocols[best]
+            rel.setdefault(role, {})[family] = relative_score(
+                run['score'], ref['score'], run['lower_is_better'])
+            if role != GENERALIST:
+                continue
+            better = (run['score'] < ref['score']) if run['lower_is_better'] else (
+                run['score'] > ref['score'])
+            families[family] = dict(
+                protocol=best, score=run['score'], val_score=run['val_score'],
+                scratch_100pct=ref['score'], metric=run['metric'], fraction=run['fraction'],
+                lower_is_better=run['lower_is_better'], beats_scratch_100pct=better,
+                line=(f'{family}: Up-G adapted with {round(run["fraction"] * 100)}% '
+                      f'({best}, chosen on val) {run["score"]:.2f} vs scratch on 100% '
+                      f'{ref["score"]:.2f} {run["metric"]}'
+                      f'{" (lower is better)" if run["lower_is_better"] else ""}: '
+                      f'{"beats it" if better else "does NOT beat it"}'))
+    n_fam = len(families)
+    mean_rel = {role: sum(v.values()) / len(v) for role, v in rel.items()
+                if len(v) == n_fam and n_fam}
+    vs_parents = {}
+    if GENERALIST in mean_rel:
+        for parent in ('up-a', 'best-up-e'):
+            if parent in mean_rel:
+                vs_parents[parent] = mean_rel[GENERALIST] >= mean_rel[parent]
+    return dict(families=families, mean_relative=mean_rel,
+                generalist_beats=sum(f['beats_scratch_100pct'] for f in families.values()),
+                num_families=n_fam, up_g_vs_parents=vs_parents)
 
 
 def build_summary(pipeline, world_meta: dict, downstream: dict, total_s: float) -> dict:
-    """Collect every stage's result and the downstream comparison.
+    """Collect every stage's result and the Downstream-Adaptation tables.
 
     Args:
         pipeline (ParadigmPipeline): The finished pipeline.
@@ -28,8 +129,8 @@ def build_summary(pipeline, world_meta: dict, downstream: dict, total_s: float) 
         total_s (float): Wall time of this invocation.
 
     Returns:
-        dict: ``world``, ``stages`` (name -> metrics, iterations, wall time, main
-        metric), ``downstream`` and ``comparison`` (rows of the table), ``timings``.
+        dict: ``world``, ``stages`` (name -> kind, metrics, iterations, wall time, main
+        metric), ``downstream`` (every run), ``adaptation``, ``claim``, ``timings``.
     """
     stages = {}
     for stage in pipeline.stages:
@@ -37,6 +138,7 @@ def build_summary(pipeline, world_meta: dict, downstream: dict, total_s: float) 
         metrics = done.get('metrics', {})
         key = stage.get('main_metric')
         stages[stage['name']] = dict(
+            kind=stage.get('kind', 'train'),
             config=done.get('config'),
             checkpoint=done.get('checkpoint'),
             iters=done.get('iters'),
@@ -45,32 +147,7 @@ def build_summary(pipeline, world_meta: dict, downstream: dict, total_s: float) 
             main_value=metrics.get(key) if key else None,
             metrics=metrics,
             train=done.get('train', {}))
-    rows: List[Dict[str, Any]] = []
-    probes = downstream.get('probes', {})
-    experts = {k: v for k, v in probes.items() if k.startswith('up-e-')}
-    best_expert: Optional[str] = max(experts, key=lambda k: experts[k]['val_top1']) \
-        if experts else None
-    frac = downstream.get('fraction', 0.1)
-    pct = f'{round(frac * 100)}%'
-    for name in ('up-g', 'up-a'):
-        if name in probes:
-            rows.append(dict(backbone=_label(name), protocol='linear probe (frozen)',
-                             train_data=pct, top1=probes[name]['top1'],
-                             val_top1=probes[name]['val_top1'], source=name))
-    if best_expert:
-        rows.append(dict(backbone=f'best Up-E ({best_expert[5:]}, chosen on val)',
-                         protocol='linear probe (frozen)', train_data=pct,
-                         top1=probes[best_expert]['top1'],
-                         val_top1=probes[best_expert]['val_top1'], source=best_expert))
-    for name, res in probes.items():
-        if name not in ('up-g', 'up-a') and name != best_expert:
-            rows.append(dict(backbone=_label(name), protocol='linear probe (frozen)',
-                             train_data=pct, top1=res['top1'], val_top1=res['val_top1'],
-                             source=name))
-    for tag, res in downstream.get('scratch', {}).items():
-        rows.append(dict(backbone='same architecture from scratch',
-                         protocol='full training', train_data=f'{round(res["fraction"] * 100)}%',
-                         top1=res['top1'], val_top1=None, source=tag))
+    adaptation = adaptation_table(downstream or {})
     return dict(
         created=time.strftime('%Y-%m-%d %H:%M:%S'),
         work_dir=pipeline.work_dir,
@@ -78,8 +155,8 @@ def build_summary(pipeline, world_meta: dict, downstream: dict, total_s: float) 
                                                 ('num', 'seed', 'img_size', 'splits')}),
         stages=stages,
         downstream=downstream,
-        best_expert=best_expert,
-        comparison=rows,
+        adaptation=adaptation,
+        claim=claim_table(adaptation),
         timings=dict(pipeline.timings, total_this_run_s=total_s))
 
 
@@ -103,42 +180,96 @@ def _other_metrics(stage: dict, limit: int = 6) -> str:
     return text
 
 
-def _claim_figure_link(summary: dict) -> str:
-    """Draw ``<work_dir>/summary.png`` from ``summary['adaptation']``; its Markdown link."""
-    from intern_mm.visualization.claim_figure import plot_claim
-    plot_claim(summary['adaptation'], osp.join(summary['work_dir'], 'summary.png'))
-    return '![10%-adapted backbones vs scratch training, per task family](summary.png)'
+#: The claim figure written next to ``summary.md`` when the summary has adaptation results.
+CLAIM_FIGURE = 'summary.png'
+CLAIM_FIGURE_LINK = (f'![10%-adapted backbones vs scratch training, per task family]'
+                     f'({CLAIM_FIGURE})')
+
+
+def _adaptation_lines(summary: dict) -> List[str]:
+    adaptation = summary.get('adaptation') or {}
+    if not adaptation:
+        return []
+    pct = round((summary['downstream'] or {}).get('fraction', 0.1) * 100)
+    cols = [('probe', 'probe'), ('finetune', 'fine-tune'), ('ota', 'OTA'),
+            (f'{pct}pct', f'{pct}%'), ('100pct', '100%')]
+    lines = ['', '## Downstream-Adaptation (test scores; val in parentheses)', '',
+             'Tasks never supervised upstream (docs/gv_world.md). Adapted backbones train on '
+             f'{pct}% of each task\'s training split; scratch = the Up-G architecture from '
+             f'random initialisation on {pct}% and 100%.', '']
+    for family, roles in adaptation.items():
+        first = next(iter(next(iter(roles.values())).values()))
+        arrow = 'lower is better' if first['lower_is_better'] else 'higher is better'
+        lines += [f'### {family} ({first["metric"]}, {arrow})', '',
+                  '| backbone | stage | ' + ' | '.join(c[1] for c in cols) + ' |',
+                  '|---|---|' + '---|' * len(cols)]
+        for role, protocols in roles.items():
+            stage = next(iter(protocols.values()))['stage']
+            cells = []
+            for key, _ in cols:
+                run = protocols.get(key)
+                cells.append('-' if run is None else
+                             f'{_fmt(run["score"])} ({_fmt(run["val_score"])})')
+            lines.append(f'| {ROLE_LABELS.get(role, role)} | {stage} | '
+                         + ' | '.join(cells) + ' |')
+        lines.append('')
+    claim = summary.get('claim') or {}
+    if claim.get('families'):
+        lines += ['## The claim', '']
+        lines += [f'* {c["line"]}' for c in claim['families'].values()]
+        pct = round(next(iter(claim['families'].values()))['fraction'] * 100)
+        lines.append(f'* Up-G adapted with {pct}% beats scratch on 100% in '
+                     f'{claim["generalist_beats"]} of {claim["num_families"]} families.')
+        if claim.get('mean_relative'):
+            lines.append('* Mean relative score over the families (% better than scratch on '
+                         '100%, each backbone at its protocol chosen on val): ' + ', '.join(
+                             f'{ROLE_LABELS.get(r, r)} {_fmt(v, 1)}'
+                             for r, v in claim['mean_relative'].items()))
+        for parent, ok in (claim.get('up_g_vs_parents') or {}).items():
+            lines.append(f'* Up-G {"is at or above" if ok else "is BELOW"} '
+                         f'{ROLE_LABELS.get(parent, parent)} on that mean.')
+    return lines
 
 
 def render_markdown(summary: dict) -> str:
-    """Render the summary as Markdown (stage table + downstream comparison)."""
+    """Render the summary as Markdown (stage table, adaptation tables, claim)."""
     lines = ['# INTERN paradigm summary', '']
     world = summary['world']
     lines.append(f'World: `{world["root"]}` ({world.get("num")} images, seed '
                  f'{world.get("seed")}, {world.get("img_size")}px, splits '
                  f'{world.get("splits")})')
-    lines += ['', '## Stages', '', '| stage | iters | wall time (s) | main metric | value | '
-              'other validation metrics |', '|---|---|---|---|---|---|']
+    lines += ['', '## Stages', '', '| stage | kind | iters | wall time (s) | main metric | '
+              'value | other validation metrics |', '|---|---|---|---|---|---|---|']
     for name, st in summary['stages'].items():
-        lines.append(f'| {name} | {_fmt(st["iters"])} | {_fmt(st["wall_time_s"], 1)} | '
-                     f'{st["main_metric"] or "-"} | {_fmt(st["main_value"])} | '
-                     f'{_other_metrics(st) or "-"} |')
-    ds = summary.get('downstream') or {}
-    if ds:
-        lines += ['', '## Downstream: a task not supervised upstream', '',
-                  f'Training data: {ds.get("num_train_subset")} images '
-                  f'({round(ds.get("fraction", 0.1) * 100)}%) of {ds.get("num_train_full")}; '
-                  'metric: top-1 accuracy (%) on the test split. Probes: frozen backbone, '
-                  'linear head, learning rate chosen on the val split.', '',
-                  '| backbone | protocol | train data | test top-1 | val top-1 |',
-                  '|---|---|---|---|---|']
-        for row in summary['comparison']:
-            lines.append(f'| {row["backbone"]} | {row["protocol"]} | {row["train_data"]} | '
-                         f'{_fmt(row["top1"])} | {_fmt(row["val_top1"])} |')
+        lines.append(f'| {name} | {st.get("kind", "train")} | {_fmt(st["iters"])} | '
+                     f'{_fmt(st["wall_time_s"], 1)} | {st["main_metric"] or "-"} | '
+                     f'{_fmt(st["main_value"])} | {_other_metrics(st) or "-"} |')
+    lines += _adaptation_lines(summary)
     timings = summary.get('timings', {})
     if timings:
         lines += ['', 'Wall time this run (s): ' + ', '.join(
             f'{k}={_fmt(v, 1)}' for k, v in timings.items())]
     if summary.get('adaptation'):
-        lines += ['', _claim_figure_link(summary)]
+        lines += ['', CLAIM_FIGURE_LINK]
     return '\n'.join(lines) + '\n'
+
+
+def write_summary(summary: dict, work_dir: str) -> str:
+    """Write ``summary.json`` and ``summary.md`` (and the claim plot) into ``work_dir``.
+
+    Args:
+        summary (dict): JSON-serialisable summary (:func:`build_summary`).
+        work_dir (str): Output folder.
+
+    Returns:
+        str: The Markdown text.
+    """
+    with open(osp.join(work_dir, 'summary.json'), 'w') as f:
+        json.dump(summary, f, indent=2)
+    if summary.get('adaptation'):
+        from intern_mm.visualization.claim_figure import plot_claim
+        plot_claim(summary['adaptation'], osp.join(work_dir, CLAIM_FIGURE))
+    md = render_markdown(summary)
+    with open(osp.join(work_dir, 'summary.md'), 'w') as f:
+        f.write(md)
+    return md

@@ -9,8 +9,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from intern_mm.datasets.gv_world import (CLS_SOURCES, DET_SOURCES, SEG_SOURCES, SHAPES,
-                                         generate_gv_world, render_scene, split_sizes)
+from intern_mm.datasets.gv_world import (CLS_SOURCES, COLOURS, DET_SOURCES,
+                                         DOWNSTREAM_SEG_CLASSES, SEG_SOURCES, SHAPES,
+                                         TEXTURES, generate_gv_world, render_scene,
+                                         split_sizes)
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 NUM = 40
@@ -103,6 +105,43 @@ def test_labels_consistent_across_sources(world):
              for a in det_a['annotations'] if a['image_id'] == first['id']
              if det_a['categories'][a['category_id'] - 1]['name'] in SEG_SOURCES['seg_a']}
     assert boxed <= set(np.unique(seg).tolist())
+
+
+def test_downstream_tasks_label_what_no_upstream_source_labels(world):
+    """Colour boxes, texture masks and depth ids describe the rendered objects."""
+    meta = json.loads((world / 'meta.json').read_text())
+    assert sorted(meta['downstream_tasks']) == ['cls', 'depth', 'det', 'seg']
+    upstream_names = {c for src in meta['sources'].values() if 'classes' not in src
+                      for v in src.values() for c in v['classes']}
+    # no downstream class (besides background) is a class of any upstream source
+    assert upstream_names and not (set(COLOURS) | set(TEXTURES)) & (
+        upstream_names - set(CLS_SOURCES['colour']))
+    sizes = split_sizes(NUM, 0.15, 0.15)
+    for split, n in sizes.items():
+        det = json.loads((world / f'downstream_det/{split}.json').read_text())
+        shape_a = json.loads((world / f'det/det_a/{split}.json').read_text())
+        shape_b = json.loads((world / f'det/det_b/{split}.json').read_text())
+        assert [c['name'] for c in det['categories']] == list(COLOURS)
+        assert len(det['images']) == n
+        # every object boxed by a kind source (star twice) is boxed once by colour
+        kind_boxes = {(a['image_id'], tuple(a['bbox']))
+                      for a in shape_a['annotations'] + shape_b['annotations']}
+        assert {(a['image_id'], tuple(a['bbox'])) for a in det['annotations']} == kind_boxes
+        ids = (world / f'downstream_seg/{split}.txt').read_text().split()
+        assert ids == (world / f'downstream_depth/{split}.txt').read_text().split()
+        assert len(ids) == n
+    # texture masks: object pixels (labelled by a kind source, 255 = the other
+    # source's objects) carry a texture class, background pixels 0
+    for img_id in (world / 'downstream_seg/train.txt').read_text().split()[:5]:
+        tex = np.asarray(Image.open(world / f'downstream_seg/train/{img_id}.png'))
+        seg_a = np.asarray(Image.open(world / f'seg/seg_a/train/{img_id}.png'))
+        assert set(np.unique(tex).tolist()) <= set(range(len(DOWNSTREAM_SEG_CLASSES)))
+        assert ((tex > 0) == (seg_a > 0)).all()
+        scene = render_scene(3, int(img_id), 64)
+        for k, obj in enumerate(scene['objects']):
+            pixels = scene['instance_map'] == k
+            if pixels.any():
+                assert (tex[pixels] == DOWNSTREAM_SEG_CLASSES.index(obj['texture'])).all()
 
 
 def test_read_back_mmpretrain(world):

@@ -5,8 +5,7 @@ from typing import List
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 UP_A = osp.join(REPO, 'configs/paradigm/metanet-tiny_up-a_gv-world_150it.py')
 UP_E_CLS = osp.join(REPO, 'configs/paradigm/metanet-tiny_up-e-cls_gv-world_300it.py')
-SCRATCH = osp.join(REPO,
-                   'configs/paradigm/metanet-tiny-central_scratch_gv-world-downstream_120it.py')
+MINI = osp.join(REPO, 'configs/paradigm/intern-paradigm_metanet-tiny_gv-world-mini.py')
 
 
 def two_stages() -> List[dict]:

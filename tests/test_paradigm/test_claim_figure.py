@@ -2,7 +2,7 @@
 import pytest
 from PIL import Image
 
-from intern_mm.paradigm.summary import render_markdown
+from intern_mm.paradigm.summary import render_markdown, write_summary
 from intern_mm.visualization.claim_figure import claim_verdict, plot_claim
 
 
@@ -73,10 +73,10 @@ def test_summary_links_claim_figure(adaptation, tmp_path):
     summary = dict(world=dict(root='w', num=10, seed=0, img_size=32, splits=None),
                    stages={}, downstream={}, timings={}, work_dir=str(tmp_path),
                    adaptation=adaptation)
-    md = render_markdown(summary)
+    md = write_summary(summary, str(tmp_path))
     assert '](summary.png)' in md
     assert (tmp_path / 'summary.png').is_file()
     summary.pop('adaptation')
     (tmp_path / 'summary.png').unlink()
-    assert 'summary.png' not in render_markdown(summary)
+    assert 'summary.png' not in write_summary(summary, str(tmp_path))
     assert not (tmp_path / 'summary.png').exists()

@@ -46,3 +46,47 @@ def test_nproc_per_stage_needs_subprocess_launcher(tiny_world):
     cfg.nproc_per_stage = 0
     with pytest.raises(ValueError, match='positive integer'):
         ParadigmPipeline(cfg)
+
+
+def test_distill_stage_trains_data_parallel_from_the_generalist_export(tiny_world,
+                                                                        tmp_path):
+    """kind='distill': teacher = the generalist's exported backbone, 2 gloo processes."""
+    import os
+    import os.path as osp
+    from intern_mm.registry import MODELS
+    from paradigm_testutils import REPO
+    up_g = osp.join(REPO, 'configs/paradigm/metanet-tiny_up-g_gv-world_200it.py')
+    distill = osp.join(REPO, 'configs/paradigm/metanet-tiny_distill_gv-world_300it.py')
+    wd = tmp_path / 'wd'
+    # a finished generalist stage with its export (the pipeline skips and reuses it)
+    gdir = wd / 'stages' / 'up-g'
+    os.makedirs(gdir / 'export')
+    torch.save(dict(state_dict={}), gdir / 'iter_1.pth')
+    (gdir / 'done.json').write_text(json.dumps(dict(
+        stage='up-g', checkpoint=str(gdir / 'iter_1.pth'), iters=1, metrics={},
+        wall_time_s=0.0)))
+    torch.manual_seed(0)
+    teacher = MODELS.build(Config.fromfile(distill).model.teacher)
+    torch.save(dict(state_dict={f'backbone.{k}': v for k, v in
+                                teacher.state_dict().items()}),
+               gdir / 'export' / 'backbone.pth')
+    cfg = Config(dict(
+        launcher='subprocess', nproc_per_stage=2, world=dict(root=tiny_world),
+        stages=[dict(name='up-g', kind='generalist', config=up_g, export=dict(bn_tasks=())),
+                dict(name='distill', kind='distill', teacher='up-g', config=distill)],
+        stage_cfg_options={'train_cfg.max_iters': 2, 'train_cfg.val_interval': 2,
+                           'default_hooks.logger.interval': 1}))
+    pipe = ParadigmPipeline(cfg, work_dir=str(wd))
+    summary = pipe.run()
+    with open(wd / 'stages' / 'distill' / 'done.json') as f:
+        done = json.load(f)
+    assert done['world_size'] == 2 and done['iters'] == 2
+    stage_cfg = Config.fromfile(str(wd / 'stages' / 'distill' / 'stage_config.py'))
+    assert stage_cfg.model.teacher_checkpoint == str(gdir / 'export' / 'backbone.pth')
+    # the exported student is a plain backbone the downstream runs can load
+    files = pipe.export_stage(pipe.stages[1])
+    state = torch.load(files['backbone'], map_location='cpu', weights_only=False)
+    state = state.get('state_dict', state)
+    student = MODELS.build(pipe._probe_backbone_cfg(pipe.stages[1]))
+    student.load_state_dict({k[len('backbone.'):]: v for k, v in state.items()}, strict=True)
+    assert summary['stages']['distill']['kind'] == 'distill'

@@ -1,5 +1,7 @@
-"""The paradigm pipeline end to end on a tiny world: hand-off, probes, scratch baselines,
-summary, skipping finished stages and resuming an interrupted one (in-process stages)."""
+"""The paradigm pipeline end to end on a tiny world: hand-off, Downstream-Adaptation
+(probes, fine-tuning, scratch baselines), the claim table, skipping finished stages and
+runs, resuming an interrupted stage (in-process stages), and the shipped mini pipeline
+with every stage kind and protocol."""
 import json
 import os
 import os.path as osp
@@ -7,7 +9,7 @@ import os.path as osp
 from mmengine.config import Config
 
 from intern_mm.paradigm import ParadigmPipeline
-from paradigm_testutils import SCRATCH, two_stages
+from paradigm_testutils import MINI, two_stages
 
 FAST = {
     'train_cfg.max_iters': 2,
@@ -26,9 +28,12 @@ def _cfg(world):
         stage_cfg_options=FAST,
         downstream=dict(
             fraction=0.25,
-            probe_stages=['up-a', 'up-e-cls'],
-            probe=dict(lrs=(0.03, ), max_iters=5, batch_size=8),
-            scratch=dict(config=SCRATCH, fractions=(0.25, 1.0)))))
+            families=('cls', ),
+            backbones={'up-a': 'up-a', 'best-up-e': ['up-e-cls']},
+            scratch=dict(stage='up-e-cls', fractions=(0.25, 1.0)),
+            recipes=dict(cls=dict(max_iters=3, milestones=[2], batch_size=4)),
+            probe_grid=[dict(lr=0.01, weight_decay=1e-4, momentum=0.9),
+                        dict(lr=0.1, weight_decay=1e-4, momentum=0.9)])))
 
 
 def test_pipeline_skip_and_resume(tiny_world, tmp_path, monkeypatch):
@@ -43,37 +48,43 @@ def test_pipeline_skip_and_resume(tiny_world, tmp_path, monkeypatch):
     hooks = [h for h in stage_cfg.custom_hooks if 'StageHandoffHook' in h['type']]
     assert hooks[0]['checkpoint'] == summary['stages']['up-a']['checkpoint']
     assert stage_cfg.train_dataloader.dataset.datasets[0].data_root.startswith(tiny_world)
-    # the comparison table: probes (best Up-E chosen on val) and the two scratch runs
-    rows = {r['source']: r for r in summary['comparison']}
-    assert set(rows) == {'up-a', 'up-e-cls', 'scratch-25pct', 'scratch-100pct'}
-    assert rows['up-e-cls']['backbone'].startswith('best Up-E')
-    # every row reports what its run measured: the probes' cached results and the
-    # scratch stages' final validation
-    for source, row in rows.items():
-        if source.startswith('scratch'):
-            with open(osp.join(wd, 'stages', source, 'done.json')) as f:
-                measured = json.load(f)['metrics']['accuracy/top1']
-            assert row['top1'] == measured, source
-        else:
-            with open(osp.join(wd, 'downstream', f'probe_{source}.json')) as f:
-                probe = json.load(f)
-            assert (row['top1'], row['val_top1']) == (probe['top1'], probe['val_top1'])
-    ds = summary['downstream']
-    assert ds['num_train_subset'] < ds['num_train_full']
+    # the adaptation table: both backbones x (probe, finetune), scratch 25% / 100%
+    table = summary['adaptation']['cls']
+    assert set(table) == {'up-a', 'best-up-e', 'scratch'}
+    assert set(table['up-a']) == set(table['best-up-e']) == {'probe', 'finetune'}
+    assert set(table['scratch']) == {'25pct', '100pct'}
+    assert table['best-up-e']['probe']['stage'] == 'up-e-cls'
+    runs = summary['downstream']['results']['cls']
+    for role in ('up-a', 'best-up-e'):
+        for protocol, entry in table[role].items():
+            run = runs[role]['runs'][protocol]
+            assert entry['score'] == run['test_score'] == run['test']['top1']
+            assert entry['fraction'] == 0.25 and entry['metric'] == 'top1'
+    assert table['scratch']['100pct']['fraction'] == 1.0
+    assert runs['scratch']['runs']['100pct']['num_train'] > \
+        runs['scratch']['runs']['25pct']['num_train']
+    assert summary['claim']['families'] == {}  # no 'up-g' role in this pipeline
+    # progress came from the stage's hook (JSON lines), not from its log
+    with open(osp.join(wd, 'stages/up-e-cls/progress.jsonl')) as f:
+        events = [json.loads(ln)['event'] for ln in f]
+    assert events[0] == 'start' and events[-1] == 'done' and 'train' in events
     for name in ('summary.md', 'summary.json'):
         assert osp.isfile(osp.join(wd, name))
     with open(osp.join(wd, 'summary.json')) as f:
-        assert json.load(f)['comparison']
+        assert json.load(f)['adaptation'] == summary['adaptation']
 
-    # re-running skips every finished stage (no training at all)
+    # re-running skips every finished stage and adaptation run (no training at all)
     import intern_mm.paradigm.stage_runner as stage_runner
+    from intern_mm.paradigm.downstream import DownstreamAdapter
 
     def _no_training(*args, **kwargs):
-        raise AssertionError('a finished stage was run again')
+        raise AssertionError('a finished stage or run was run again')
 
-    monkeypatch.setattr(stage_runner, 'run_stage', _no_training)
+    monkeypatch.setattr(stage_runner, 'train_stage', _no_training)
+    monkeypatch.setattr(DownstreamAdapter, '_runner', _no_training)
+    monkeypatch.setattr(DownstreamAdapter, '_cached_probe', _no_training)
     again = ParadigmPipeline(_cfg(tiny_world), work_dir=wd).run()
-    assert again['comparison'] == summary['comparison']
+    assert again['adaptation'] == summary['adaptation']
     monkeypatch.undo()
 
     # an interrupted stage (checkpoint of iteration 1, no done-marker) resumes from it
@@ -88,7 +99,31 @@ def test_pipeline_skip_and_resume(tiny_world, tmp_path, monkeypatch):
         done = json.load(f)
     assert done['resumed_from_iter'] == 1 and done['iters'] == 2
     assert resumed['stages']['up-e-cls']['checkpoint'].endswith('iter_2.pth')
-    # the probe of the re-trained expert was recomputed from the new checkpoint
-    with open(osp.join(wd, 'downstream/probe_up-e-cls.json')) as f:
-        probe = json.load(f)
-    assert probe['ckpt_mtime'] == osp.getmtime(done['checkpoint'])
+    # the runs of the re-trained expert were redone from the new checkpoint; Up-A's kept
+    with open(osp.join(wd, 'downstream/cls/up-e-cls/finetune_25pct/backbone.json')) as f:
+        assert json.load(f)['ckpt_mtime'] == osp.getmtime(done['checkpoint'])
+    assert resumed['adaptation']['cls']['up-a'] == summary['adaptation']['cls']['up-a']
+
+
+def test_mini_pipeline_runs_every_stage_kind_and_protocol(tmp_path):
+    """The shipped mini config: 6 stages (generalist export, distillation), four families,
+    every role and protocol, and the claim lines."""
+    cfg = Config.fromfile(MINI)
+    cfg.world.root = str(tmp_path / 'world')
+    summary = ParadigmPipeline(cfg, work_dir=str(tmp_path / 'wd')).run()
+    assert summary['stages']['distill']['kind'] == 'distill'
+    assert osp.isfile(tmp_path / 'wd/stages/distill/export/backbone.pth')
+    adaptation = summary['adaptation']
+    assert set(adaptation) == {'cls', 'det', 'seg', 'depth'}
+    for family, roles in adaptation.items():
+        assert set(roles) == {'up-a', 'best-up-e', 'up-g', 'distilled', 'scratch'}
+        assert set(roles['scratch']) == {'25pct', '100pct'}
+        assert {'probe', 'finetune'} <= set(roles['up-g'])
+        assert roles['best-up-e']['probe']['stage'] in ('up-e-cls', 'up-e-det', 'up-e-seg')
+        assert roles['distilled']['probe']['stage'] == 'distill'
+    assert adaptation['depth']['up-g']['probe']['lower_is_better'] is True
+    claim = summary['claim']
+    assert set(claim['families']) == {'cls', 'det', 'seg', 'depth'}
+    md = (tmp_path / 'wd/summary.md').read_text()
+    for family in ('cls', 'det', 'seg', 'depth'):
+        assert claim['families'][family]['line'] in md

@@ -1,11 +1,14 @@
-"""Unit tests of the paradigm helpers: path rebasing, subsets, config checks, summary."""
+"""Unit tests of the paradigm helpers: path rebasing, stage kinds, progress records,
+failure messages, config checks, the claim table and the summary."""
 import json
+import math
 
 import pytest
 from mmengine.config import Config
 
-from intern_mm.paradigm import (ParadigmPipeline, make_subset, rebase_paths,
-                                render_markdown)
+from intern_mm.paradigm import (ParadigmPipeline, StageFailedError, claim_table,
+                                rebase_paths, render_markdown)
+from intern_mm.paradigm.summary import relative_score
 
 
 def test_rebase_paths():
@@ -14,24 +17,6 @@ def test_rebase_paths():
     out = rebase_paths(cfg, 'data/gv_world/', '/tmp/w')
     assert out == dict(data_root='/tmp/w/', a=['/tmp/w/x.json', 'data/gv_worldx',
                                                dict(ann='/tmp/w/cls/t.txt')], n=3)
-
-
-def test_make_subset_is_stratified_and_deterministic(tmp_path):
-    ann = tmp_path / 'train.txt'
-    ann.write_text(''.join(f'images/train/{i:06d}.png {i % 4}\n' for i in range(200)))
-    n = make_subset(str(ann), str(tmp_path / 'a.txt'), 0.1, seed=0)
-    make_subset(str(ann), str(tmp_path / 'b.txt'), 0.1, seed=0)
-    lines = (tmp_path / 'a.txt').read_text().splitlines()
-    assert n == len(lines) == 20
-    assert (tmp_path / 'b.txt').read_text() == (tmp_path / 'a.txt').read_text()
-    labels = [ln.split()[1] for ln in lines]
-    assert all(labels.count(str(c)) == 5 for c in range(4))
-    assert make_subset(str(ann), str(tmp_path / 'c.txt'), 0.1, seed=1) == 20
-    assert (tmp_path / 'c.txt').read_text() != (tmp_path / 'a.txt').read_text()
-    with pytest.raises(ValueError, match='fraction'):
-        make_subset(str(ann), str(tmp_path / 'd.txt'), 0.0)
-    with pytest.raises(FileNotFoundError):
-        make_subset(str(tmp_path / 'nope.txt'), str(tmp_path / 'd.txt'), 0.1)
 
 
 def _pipe(tmp_path, stages, **kw):
@@ -58,18 +43,124 @@ def test_pipeline_config_errors(tmp_path):
         ParadigmPipeline(_pipe(tmp_path, [dict(name='a', config=cfg_file)], launcher='x'))
 
 
-def test_render_markdown_lists_stages_and_comparison():
+def test_stage_kinds_are_explicit(tmp_path):
+    up_g = 'configs/paradigm/metanet-tiny_up-g_gv-world_200it.py'
+    up_e = 'configs/paradigm/metanet-tiny_up-e-cls_gv-world_300it.py'
+    with pytest.raises(ValueError, match='unknown kind'):
+        ParadigmPipeline(_pipe(tmp_path, [dict(name='a', config=up_e, kind='expert')]))
+    # an export without kind='generalist' is refused (kinds are not guessed from keys)
+    with pytest.raises(ValueError, match="belong to kind='generalist'"):
+        ParadigmPipeline(_pipe(tmp_path, [dict(name='g', config=up_g, export=dict())]))
+    with pytest.raises(ValueError, match="name a 'teacher'"):
+        ParadigmPipeline(_pipe(tmp_path, [dict(name='d', config=up_e, kind='distill')]))
+    with pytest.raises(ValueError, match="not an earlier kind='generalist'"):
+        ParadigmPipeline(_pipe(tmp_path, [
+            dict(name='a', config=up_e),
+            dict(name='d', config=up_e, kind='distill', teacher='a')]))
+    pipe = ParadigmPipeline(_pipe(tmp_path, [
+        dict(name='a', config=up_e), dict(name='g', config=up_g, kind='generalist')]))
+    assert [s['kind'] for s in pipe.stages] == ['train', 'generalist']
+    # the generalist's downstream backbone is the plain-BN CentralModel
+    assert 'bn_tasks' not in pipe._probe_backbone_cfg(pipe.stages[1])
+    assert 'bn_tasks' in Config.fromfile(up_g).model.backbone
+
+
+def test_progress_records_become_lines():
+    line = ParadigmPipeline._progress_line
+    assert line('up-a', dict(event='train', iter=25, max_iters=150, loss=1.23456), 7.2) == \
+        '  up-a: iter 25/150  loss 1.235  (7s)'
+    assert line('up-a', dict(event='start', iter=0, max_iters=150), 0) is None
+    assert 'resumed at iteration 75/150' in line(
+        'up-a', dict(event='start', iter=75, max_iters=150), 0)
+    assert line('x', dict(event='val', iter=2, metrics={'acc': 50.0, 's': 'x'}), 0) == \
+        '  x: validation acc=50.00'
+
+
+def test_progress_hook_writes_json_lines(tmp_path):
+    from intern_mm.paradigm import ProgressHook
+
+    class _Runner:
+        iter, max_iters = 0, 3
+
+    path = tmp_path / 'progress.jsonl'
+    hook = ProgressHook(str(path), interval=2)
+    runner = _Runner()
+    hook.before_train(runner)
+    for it in range(3):
+        runner.iter = it
+        hook.after_train_iter(runner, it, outputs=dict(loss=float(it)))
+    runner.iter = 3
+    hook.after_val_epoch(runner, {'acc': 1.0})
+    hook.after_train(runner)
+    recs = [json.loads(ln) for ln in path.read_text().splitlines()]
+    assert [(r['event'], r['iter']) for r in recs] == [
+        ('start', 0), ('train', 2), ('train', 3), ('val', 3), ('done', 3)]
+    assert recs[1]['loss'] == 1.0 and recs[2]['loss'] == 2.0
+    assert recs[3]['metrics'] == {'acc': 1.0}
+
+
+@pytest.mark.parametrize('launcher', ['inprocess', 'subprocess'])
+def test_failing_stage_is_named_with_its_log_in_one_line(launcher, tiny_world, tmp_path):
+    cfg = Config(dict(
+        launcher=launcher, world=dict(root=tiny_world),
+        stages=[dict(name='up-e-cls',
+                     config='configs/paradigm/metanet-tiny_up-e-cls_gv-world_300it.py',
+                     cfg_options={'train_cfg.max_iters': 1,
+                                  'optim_wrapper.optimizer.type': 'NoSuchOptimizer'})]))
+    with pytest.raises(StageFailedError) as info:
+        ParadigmPipeline(cfg, work_dir=str(tmp_path / 'wd')).run()
+    msg = str(info.value)
+    assert '\n' not in msg and msg.startswith('stage up-e-cls failed')
+    log = msg.rsplit('log: ', 1)[1]
+    assert log.startswith(str(tmp_path / 'wd' / 'stages' / 'up-e-cls'))
+    assert (tmp_path / 'wd' / 'stages' / 'up-e-cls').is_dir()
+    import os.path as osp
+    assert osp.isfile(log)
+
+
+def _run(score, val, lower=False, frac=0.1, stage='s'):
+    return dict(score=score, val_score=val, metric='m', lower_is_better=lower,
+                fraction=frac, stage=stage)
+
+
+def test_claim_table_picks_the_protocol_on_val_and_compares_with_scratch():
+    adaptation = dict(
+        cls={'up-g': dict(probe=_run(70., 60.), finetune=_run(65., 66.)),
+             'up-a': dict(probe=_run(50., 50.)),
+             'scratch': {'10pct': _run(40., 40.), '100pct': _run(66., 66., frac=1.0)}},
+        depth={'up-g': dict(probe=_run(1.2, 1.1, True), finetune=_run(0.8, 0.9, True)),
+               'up-a': dict(probe=_run(0.5, 0.5, True)),
+               'scratch': {'100pct': _run(1.0, 1.0, True, 1.0)}})
+    claim = claim_table(adaptation)
+    cls, depth = claim['families']['cls'], claim['families']['depth']
+    # chosen on val (finetune 66 > probe 60), although probe has the better test score
+    assert cls['protocol'] == 'finetune' and cls['score'] == 65.
+    assert cls['beats_scratch_100pct'] is False and 'does NOT beat' in cls['line']
+    # lower is better: finetune (val 0.9) is chosen, and 0.8 < 1.0 beats scratch
+    assert depth['protocol'] == 'finetune' and depth['beats_scratch_100pct'] is True
+    assert claim['generalist_beats'] == 1 and claim['num_families'] == 2
+    assert math.isclose(claim['mean_relative']['up-g'],
+                        (relative_score(65., 66., False) + relative_score(0.8, 1.0, True)) / 2)
+    assert math.isclose(claim['mean_relative']['up-a'], ((50 - 66) / 66 * 100 + 50.) / 2)
+    assert relative_score(0.5, 1.0, True) == 50.0
+    assert claim['up_g_vs_parents'] == {'up-a': False}
+
+
+def test_render_markdown_lists_stages_and_the_claim():
+    adaptation = dict(cls={'up-g': dict(probe=_run(70., 60., stage='up-g')),
+                           'scratch': {'100pct': _run(66., 66., frac=1.0,
+                                                      stage='random')}})
     summary = dict(
         world=dict(root='/w', num=10, seed=0, img_size=64, splits=dict(train=7)),
-        stages={'up-a': dict(iters=2, wall_time_s=1.0, main_metric='m', main_value=12.5,
-                             metrics={'m': 12.5, 'other': 3.0})},
-        downstream=dict(fraction=0.1, num_train_subset=14, num_train_full=140),
-        comparison=[dict(backbone='Up-G (generalist)', protocol='linear probe (frozen)',
-                         train_data='10%', top1=55.0, val_top1=50.0)],
-        timings=dict(total_this_run_s=3.0))
+        stages={'up-a': dict(kind='train', iters=2, wall_time_s=1.0, main_metric='m',
+                             main_value=12.5, metrics={'m': 12.5, 'other': 3.0})},
+        downstream=dict(fraction=0.1), adaptation=adaptation,
+        claim=claim_table(adaptation), timings=dict(total_this_run_s=3.0))
     md = render_markdown(summary)
-    assert '| up-a | 2 | 1.0 | m | 12.50 | other=3.00 |' in md
-    assert '| Up-G (generalist) | linear probe (frozen) | 10% | 55.00 | 50.00 |' in md
+    assert '| up-a | train | 2 | 1.0 | m | 12.50 | other=3.00 |' in md
+    assert '| Up-G | up-g | 70.00 (60.00) | - | - | - | - |' in md
+    assert 'cls: Up-G adapted with 10% (probe, chosen on val) 70.00 vs scratch on 100% ' \
+        '66.00 m: beats it' in md
     json.dumps(summary)
 
 
@@ -81,11 +172,14 @@ def test_shipped_pipeline_configs_are_valid(name, tmp_path):
     pipe = ParadigmPipeline(osp.join(repo, 'configs/paradigm', name),
                             work_dir=str(tmp_path))
     names = [s['name'] for s in pipe.stages]
-    assert names == ['up-a', 'up-e-cls', 'up-e-det', 'up-e-seg', 'up-g']
-    assert set(pipe.cfg.downstream.probe_stages) <= set(names)
-    # every stage config loads and keeps its image backbone at `model.backbone`
+    assert names == ['up-a', 'up-e-cls', 'up-e-det', 'up-e-seg', 'up-g', 'distill']
+    assert [s['kind'] for s in pipe.stages][-2:] == ['generalist', 'distill']
+    used = {n for v in pipe.cfg.downstream.backbones.values()
+            for n in ([v] if isinstance(v, str) else v)}
+    assert used <= set(names) and pipe.cfg.downstream.scratch.stage in names
+    # every stage's downstream backbone config is found (student of the distill stage)
     for stage in pipe.stages:
-        assert 'backbone' in Config.fromfile(stage['config']).model
+        assert 'type' in pipe._probe_backbone_cfg(stage)
 
 
 def test_train_paradigm_cli_errors(tmp_path):

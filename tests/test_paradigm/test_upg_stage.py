@@ -5,7 +5,7 @@ import os.path as osp
 import torch
 from mmengine.config import Config
 
-from intern_mm.paradigm import ParadigmPipeline, run_stage
+from intern_mm.paradigm import ParadigmPipeline, train_stage
 from intern_mm.registry import MODELS
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -34,7 +34,7 @@ def test_upg_stage_trains_validates_and_exports(tiny_world, tmp_path):
             prefix_mapping={'backbone.': 'backbone.main.', 'head.': 'tasks.cls.head.'})]}))
     cfg_file = str(tmp_path / 'upg.py')
     cfg.dump(cfg_file)
-    done = run_stage(cfg_file, cfg.work_dir, 'up-g')
+    done = train_stage(cfg_file, cfg.work_dir, 'up-g')
 
     metrics = done['metrics']
     assert done['iters'] == 2
