@@ -50,7 +50,7 @@ from .tasks import GVBTask, resolve_layout, select_tasks
 
 __all__ = ['SuiteConfig', 'run_suite', 'run_task', 'provenance', 'task_score',
            'preserve_default_scope', 'ensure_subset', 'retry_command', 'RESULT_NAME',
-           'MISSING_NAME', 'FAILED_NAME', 'TRACEBACK_NAME']
+           'MISSING_NAME', 'FAILED_NAME', 'TRACEBACK_NAME', 'named_metrics', 'backbone_out_channels']
 
 RESULT_NAME = 'result.json'
 MISSING_NAME = 'missing.json'
@@ -193,7 +193,7 @@ def task_score(task: GVBTask, metrics: Dict[str, float]):
     return metrics[task.metric]
 
 
-def _named_metrics(task: GVBTask, raw: Dict[str, float]) -> Dict[str, float]:
+def named_metrics(task: GVBTask, raw: Dict[str, float]) -> Dict[str, float]:
     named = {}
     for name, key in metric_keys(task).items():
         if key not in raw:
@@ -289,7 +289,7 @@ def _runner_metrics(ctx: ProtocolContext) -> Dict[str, float]:
         runner = Runner.from_cfg(Config(build_runner_cfg(ctx)))
         runner.train()
         raw = runner.test()
-    return _named_metrics(ctx.task, raw)
+    return named_metrics(ctx.task, raw)
 
 
 class _FeatureStore:
@@ -350,7 +350,7 @@ def _cache_metrics(store: _FeatureStore, recipe: dict, train_split: str, eval_sp
     return evaluate_linear_head(head, test_feats, test_labels)
 
 
-def _out_channels(spec: BackboneSpec, family: str) -> list:
+def backbone_out_channels(spec: BackboneSpec, family: str) -> list:
     cfg = dense_backbone_cfg(spec.cfg) if family != 'cls' else spec.cfg
     module = build_backbone(BackboneSpec(cfg=cfg))
     return describe_backbone_outputs(module)
@@ -397,7 +397,7 @@ def run_task(cfg: SuiteConfig, task: GVBTask, spec: BackboneSpec, run_dir: str,
     cache = out_channels_cache if out_channels_cache is not None else {}
     key = 'cls' if task.family == 'cls' else 'dense'
     if key not in cache:
-        cache[key] = _out_channels(spec, task.family)
+        cache[key] = backbone_out_channels(spec, task.family)
     impl = cfg.impl
     if impl == 'auto':
         impl = 'cache' if (task.family == 'cls' and cfg.mode == 'probe') else 'runner'

@@ -46,10 +46,10 @@ from intern_mm.benchmark.gv_world_tasks import GV_WORLD_TASK_OF_FAMILY
 from intern_mm.benchmark.protocols import (ProtocolContext, build_runner_cfg, dataset_cfgs,
                                            family_recipe)
 from intern_mm.benchmark.search import search_grid, select_best
-from intern_mm.benchmark.suite import (SuiteConfig, _named_metrics, _out_channels,
+from intern_mm.benchmark.suite import (SuiteConfig, named_metrics, backbone_out_channels,
                                        ensure_subset, preserve_default_scope, task_score)
 from intern_mm.benchmark.tasks import GVBTask, get_task, resolve_layout
-from .stage_runner import _final_checkpoint
+from intern_mm.utils.checkpoint import last_checkpoint
 
 __all__ = ['DownstreamAdapter', 'ADAPT_PROTOCOLS', 'SCRATCH_PROTOCOLS', 'backbone_spec',
            'OTA_FUNCTION']
@@ -190,7 +190,7 @@ class DownstreamAdapter:
         return ProtocolContext(
             task=task, data_root=self.world_root, layout=self.layout(family),
             subset_dir=manifest['dir'], backbone=spec,
-            out_channels=_out_channels(spec, family), mode=mode, recipe=recipe,
+            out_channels=backbone_out_channels(spec, family), mode=mode, recipe=recipe,
             work_dir=work_dir, train_split='subset', eval_split='test', seed=self.seed,
             num_workers=0, log_interval=max(1, min(50, recipe.get('max_iters', 50))),
             cfg_options=options)
@@ -272,7 +272,7 @@ class DownstreamAdapter:
             trials=metrics.get('trials'), num_train=manifest['counts']['subset'],
             subset=dict(dir=manifest['dir'], manifest_sha256=manifest['manifest_sha256']),
             checkpoint=spec.checkpoint, recipe=ctx.recipe,
-            final_checkpoint=_final_checkpoint(run_dir),
+            final_checkpoint=last_checkpoint(run_dir),
             time_s=round(time.time() - start, 1), **result_extra)
         _write_json(path, result)
         return result
@@ -289,8 +289,8 @@ class DownstreamAdapter:
             test_raw = runner.test()
             val_raw = TestLoop(runner, val_cfg['test_dataloader'],
                                val_cfg['test_evaluator']).run()
-        return dict(val=_named_metrics(ctx.task, val_raw),
-                    test=_named_metrics(ctx.task, test_raw))
+        return dict(val=named_metrics(ctx.task, val_raw),
+                    test=named_metrics(ctx.task, test_raw))
 
     def _cached_probe(self, ctx: ProtocolContext) -> dict:
         """GV-B's cached-feature linear probe; grid point chosen on ``val``."""
@@ -344,11 +344,10 @@ class DownstreamAdapter:
         adapted.backbone = BackboneSpec(
             cfg=copy.deepcopy(out['student']['cfg']), checkpoint=out['student']['checkpoint'],
             data_preprocessor=ctx.backbone.data_preprocessor, source='ota-student')
-        adapted.out_channels = _out_channels(adapted.backbone, ctx.task.family)
+        adapted.out_channels = backbone_out_channels(adapted.backbone, ctx.task.family)
         adapted.recipe = out['recipe']
         adapted.work_dir = osp.join(run_dir, 'adapt')
-        with open(osp.join(adapted.work_dir, 'last_checkpoint')) as f:
-            final = f.read().strip()
+        final = last_checkpoint(adapted.work_dir)
         val_ctx = self.split_context(adapted, 'val')
         val_ctx.work_dir = osp.join(run_dir, 'val')
         val_ctx.cfg_options = dict(val_ctx.cfg_options or {}, resume=False, load_from=final)
@@ -356,5 +355,5 @@ class DownstreamAdapter:
         from mmengine.runner import Runner
         with preserve_default_scope():
             val_raw = Runner.from_cfg(Config(build_runner_cfg(val_ctx))).test()
-        return dict(val=_named_metrics(ctx.task, val_raw), test=out['metrics'],
+        return dict(val=named_metrics(ctx.task, val_raw), test=out['metrics'],
                     student=out['student'], teacher=out.get('teacher'))

@@ -204,12 +204,16 @@ def _adaptation_lines(summary: dict) -> List[str]:
                   '| backbone | stage | ' + ' | '.join(c[1] for c in cols) + ' |',
                   '|---|---|' + '---|' * len(cols)]
         for role, protocols in roles.items():
-            stage = next(iter(protocols.values()))['stage']
+            stage = next(iter(protocols.values())).get('stage', '-')
             cells = []
             for key, _ in cols:
                 run = protocols.get(key)
-                cells.append('-' if run is None else
-                             f'{_fmt(run["score"])} ({_fmt(run["val_score"])})')
+                if run is None:
+                    cells.append('-')
+                elif run.get('val_score') is None:
+                    cells.append(_fmt(run['score']))
+                else:
+                    cells.append(f'{_fmt(run["score"])} ({_fmt(run["val_score"])})')
             lines.append(f'| {ROLE_LABELS.get(role, role)} | {stage} | '
                          + ' | '.join(cells) + ' |')
         lines.append('')
