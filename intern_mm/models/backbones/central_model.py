@@ -13,7 +13,8 @@ from torch.nn.modules.batchnorm import _BatchNorm
 from intern_mm.registry import MODELS
 from intern_mm.utils import register_in_openmmlab
 from .metanet import OUT_STAGES, strip_backbone_prefix
-from .task_norm import convert_to_task_bn, set_bn_task
+from .reparam import fuse_conv_bn
+from .task_norm import TaskBatchNorm2d, convert_to_task_bn, set_bn_task
 from .transfer_layer import TransferLayer
 
 __all__ = ['CentralModel', 'expert_level_info', 'expert_forward_level', 'expert_forward_head']
@@ -246,6 +247,9 @@ class CentralModel(BaseModule):
             raise ValueError('This CentralModel has no task-specific BN (bn_tasks=None)')
         if value not in self.bn_tasks:
             raise KeyError(f'Unknown BN task {value!r}; choose one of {self.bn_tasks}')
+        if self.deploy and value != self._task:
+            raise ValueError(f'this CentralModel was switched to deploy for BN task '
+                             f'{self._task!r}; build and load it again for {value!r}')
         set_bn_task(self, value)
         self._task = value
 
@@ -308,6 +312,48 @@ class CentralModel(BaseModule):
             feats.append(expert_forward_head(self.main, y))
         return tuple(feats[i] if i < 4 else feats[-1] for i in self.out_indices)
 
+    #: Whether :meth:`switch_to_deploy` has run.
+    deploy = False
+
+    def switch_to_deploy(self, task: Optional[str] = None) -> None:
+        """Re-parameterise both streams and the transfer layers for inference.
+
+        MetaNet experts run :meth:`MetaNet.switch_to_deploy`; other experts (ResNet) and
+        the transfer layers get every conv -> BN pair fused. With task-specific BN the
+        model is deployed for one task: its BN parameters are folded and the others
+        dropped, so :attr:`task` can no longer change. Eval-mode outputs stay equal up
+        to float rounding. Load checkpoints *before* the switch. Idempotent.
+
+        Args:
+            task (str, optional): BN task to deploy (``bn_tasks`` only). Defaults to
+                the active :attr:`task`.
+
+        Example:
+            >>> model = CentralModel(main=dict(type='MetaNet', arch='tiny'),
+            ...                      bn_tasks=('cls', 'det')).eval()
+            >>> model.switch_to_deploy(task='det')
+            >>> model.task
+            'det'
+        """
+        if self.deploy:
+            if task is not None and task != self.task:
+                raise ValueError(f'already deployed for BN task {self.task!r}, not {task!r}')
+            return
+        if self.bn_tasks:
+            self.task = task or self.task  # validates the name
+            _select_task_bn(self, self.task)
+        elif task is not None:
+            raise ValueError('task is only meaningful with bn_tasks')
+        for expert in (self.main, self.aux):
+            if hasattr(expert, 'switch_to_deploy'):
+                expert.switch_to_deploy()
+            else:
+                fuse_conv_bn(expert)
+        fuse_conv_bn(self.trans)
+        if self.reverse_transfer:
+            fuse_conv_bn(self.reverse_trans)
+        self.deploy = True
+
     def load_experts(self,
                      main_ckpt: Union[str, dict],
                      aux_ckpt: Optional[Union[str, dict]] = None,
@@ -362,6 +408,15 @@ class CentralModel(BaseModule):
             raise KeyError(f'no key starts with {prefix!r} in the expert checkpoint '
                            f'(first keys: {list(state)[:5]})')
         return selected
+
+
+def _select_task_bn(module: nn.Module, task: str) -> None:
+    """Replace every :class:`TaskBatchNorm2d` in ``module`` by its ``task`` BN."""
+    for name, child in module.named_children():
+        if isinstance(child, TaskBatchNorm2d):
+            setattr(module, name, child.bns[task])
+        else:
+            _select_task_bn(child, task)
 
 
 register_in_openmmlab(CentralModel)
