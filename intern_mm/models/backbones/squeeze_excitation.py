@@ -60,7 +60,7 @@ class HardSigmoidSE(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Scale ``x`` channel-wise by the excitation gate."""
-        scale = x.mean((2, 3))
+        scale = F.adaptive_avg_pool2d(x, 1).flatten(1)
         scale = self.relu(F.linear(scale, self.fc1.weight.flatten(1), self.fc1.bias))
         scale = F.linear(scale, self.fc2.weight.flatten(1), self.fc2.bias)
         return F.hardsigmoid(scale)[:, :, None, None] * x
