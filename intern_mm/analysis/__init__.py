@@ -1,4 +1,6 @@
 """Model analysis helpers (complexity, throughput)."""
-from .complexity import build_module, count_complexity, measure_throughput
+from .complexity import (build_module, count_complexity, make_step, measure_throughput,
+                         sdpa_flop_jit)
 
-__all__ = ['build_module', 'count_complexity', 'measure_throughput']
+__all__ = ['build_module', 'count_complexity', 'make_step', 'measure_throughput',
+           'sdpa_flop_jit']

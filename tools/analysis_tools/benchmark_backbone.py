@@ -1,11 +1,28 @@
-"""Side-by-side backbone benchmark: parameters, FLOPs, forward and train-step throughput.
+"""Side-by-side backbone benchmark: eager / deploy / channels_last / compiled variants.
 
-Every backbone is measured in the same run on the same machine and reported relative to
-the first one, so the ratios (not the absolute numbers) are what to compare.
+Every backbone and variant is measured in the same process on the same machine, in
+interleaved rounds (round r times every (backbone, variant) once before round r + 1
+starts, so load changes hit all of them alike), and the **median** over rounds is
+reported, together with the ratios to the backbone's own eager path and to the first
+backbone's eager path. The machine state (load average before and after, CPU, torch
+threads and version) is printed with the table. Compile time (the first calls of a
+``torch.compile`` variant) is reported separately and not part of the throughput.
+
+Variants (all share one set of random weights per backbone):
+
+* ``eager``: the module as built (NCHW);
+* ``channels_last``: weights and input in NHWC memory format;
+* ``deploy``: ``switch_to_deploy()`` (BN folding etc.; ``mmcv.cnn.fuse_conv_bn`` for
+  backbones without it), inference only;
+* ``deploy+cl``: both;
+* ``compiled``: ``torch.compile`` (inductor) of ``deploy+cl`` for inference and of
+  ``channels_last`` for the training step.
 
 Example:
     # MN-B4 vs mmpretrain ResNet-50 (the default pair), 224x224, batch 8, CPU
     python tools/analysis_tools/benchmark_backbone.py
+    # quick: no compile, fewer rounds
+    python tools/analysis_tools/benchmark_backbone.py --variants eager deploy+cl --rounds 3
     # any registered backbones, as name=python-dict
     python tools/analysis_tools/benchmark_backbone.py \
         --backbone "r18=dict(type='mmpretrain.ResNet', depth=18)" \
@@ -13,20 +30,33 @@ Example:
 """
 import argparse
 import ast
+import copy
 import json
+import os
 import os.path as osp
+import platform
+import statistics
 import sys
+import time
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
 import torch  # noqa: E402
 
-from intern_mm.analysis import build_module, count_complexity, measure_throughput  # noqa
+from intern_mm.analysis import build_module, count_complexity, make_step  # noqa: E402
 
 DEFAULT_BACKBONES = [
     "mn-b4=dict(type='intern_mm.MetaNet', arch='mn-b4', out_indices=(3,))",
     "resnet50=dict(type='mmpretrain.ResNet', depth=50, out_indices=(3,))",
 ]
+#: variant -> (deploy, channels_last, compile); training steps never deploy.
+VARIANTS = {
+    'eager': (False, False, False),
+    'channels_last': (False, True, False),
+    'deploy': (True, False, False),
+    'deploy+cl': (True, True, False),
+    'compiled': (True, True, True),
+}
 
 
 def parse_backbone(spec: str):
@@ -47,55 +77,155 @@ def parse_backbone(spec: str):
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--backbone', action='append', help='NAME=dict(type=..., ...)')
+    parser.add_argument('--variants', nargs='+', default=list(VARIANTS),
+                        choices=list(VARIANTS), help='default: all')
+    parser.add_argument('--no-train', action='store_true', help='forward only')
     parser.add_argument('--input-size', type=int, default=224)
     parser.add_argument('--batch-size', type=int, default=8)
-    parser.add_argument('--warmup', type=int, default=2)
-    parser.add_argument('--iters', type=int, default=5)
+    parser.add_argument('--warmup', type=int, default=1,
+                        help='untimed steps per variant before the rounds')
+    parser.add_argument('--rounds', type=int, default=5)
+    parser.add_argument('--iters', type=int, default=2, help='timed steps per round')
+    parser.add_argument('--threads', type=int, help='torch intra-op threads')
     parser.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
     parser.add_argument('--amp', action='store_true', help='autocast (fp16 CUDA / bf16 CPU)')
-    parser.add_argument('--out', help='also write the rows as JSON to this file')
-    return parser.parse_args(argv)
+    parser.add_argument('--out', help='also write the results as JSON to this file')
+    args = parser.parse_args(argv)
+    if 'eager' not in args.variants:
+        args.variants.insert(0, 'eager')  # the ratios need it
+    return args
 
 
-def main(argv=None) -> list:
+def deploy(module: torch.nn.Module) -> torch.nn.Module:
+    """``switch_to_deploy()`` where the backbone has it, else conv-BN fusion."""
+    module.eval()  # (no chaining: mmpretrain's ResNet.train() returns None)
+    if hasattr(module, 'switch_to_deploy'):
+        module.switch_to_deploy()
+    else:
+        from mmcv.cnn import fuse_conv_bn
+        fuse_conv_bn(module)
+    return module
+
+
+def machine_state(args) -> str:
+    load = ' '.join(f'{v:.2f}' for v in os.getloadavg())
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open('/proc/cpuinfo') as f:
+            cpu = next(line.split(':', 1)[1].strip() for line in f
+                       if line.startswith('model name'))
+    except (OSError, StopIteration):
+        pass
+    dev = args.device
+    if dev == 'cuda':
+        dev = f'cuda ({torch.cuda.get_device_name()})'
+    return (f'device {dev}; CPU {cpu}, {os.cpu_count()} cores; torch '
+            f'{torch.__version__}, {torch.get_num_threads()} threads; load average '
+            f'(1/5/15 min) {load}')
+
+
+def build_steps(name, cfg, args):
+    """``{(mode, variant): step}`` plus compile times for one backbone."""
+    torch.manual_seed(0)
+    base = build_module(cfg)
+    base.eval()  # mmpretrain's ResNet.train() returns None: no chaining
+    steps, compile_s = {}, {}
+    modes = ['forward'] + ([] if args.no_train else ['train'])
+    for mode in modes:
+        for variant in args.variants:
+            use_deploy, cl, use_compile = VARIANTS[variant]
+            if mode == 'train' and use_deploy and not use_compile:
+                continue  # a deployed model is for inference
+            module = copy.deepcopy(base)
+            if use_deploy and mode == 'forward':
+                deploy(module)
+            if use_compile:
+                module = torch.compile(module)
+            step = make_step(module, args.batch_size, args.input_size, mode == 'train',
+                             args.device, args.amp, cl)
+            t0 = time.perf_counter()
+            step()  # compiles (first call) and warms up
+            if use_compile:
+                compile_s[mode] = time.perf_counter() - t0
+                step()  # a second call can still recompile (e.g. grad mode guards)
+            for _ in range(args.warmup):
+                step()
+            steps[(mode, variant)] = step
+            print(f'ready {name} {mode} {variant}', flush=True)
+    return base, steps, compile_s
+
+
+def main(argv=None) -> dict:
     args = parse_args(argv)
-    specs = args.backbone or DEFAULT_BACKBONES
-    rows = []
-    for spec in specs:
-        name, cfg = parse_backbone(spec)
-        torch.manual_seed(0)
-        module = build_module(cfg)
-        info = count_complexity(module, (3, args.input_size, args.input_size))
-        kwargs = dict(batch_size=args.batch_size, input_size=args.input_size,
-                      warmup=args.warmup, iters=args.iters, device=args.device, amp=args.amp)
-        fwd = measure_throughput(module, train=False, **kwargs)
-        trn = measure_throughput(module, train=True, **kwargs)
-        rows.append(dict(name=name, params=info['params'], flops=info['flops'],
-                         forward_img_s=fwd, train_img_s=trn))
-        print(f'measured {name}: {rows[-1]}', flush=True)
-        del module
-    base = rows[0]
-    header = ('| backbone | params (M) | FLOPs (G) | forward img/s | train-step img/s | '
-              f'params / {base["name"]} | FLOPs / {base["name"]} | forward / {base["name"]} '
-              f'| train / {base["name"]} |')
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    state_before = machine_state(args)
+    print(state_before, flush=True)
+    specs = [parse_backbone(s) for s in (args.backbone or DEFAULT_BACKBONES)]
+    backbones = {}
+    for name, cfg in specs:
+        base, steps, compile_s = build_steps(name, cfg, args)
+        info = count_complexity(base, (3, args.input_size, args.input_size))
+        backbones[name] = dict(params=info['params'], flops=info['flops'], steps=steps,
+                               compile_s=compile_s, times={k: [] for k in steps})
+    for r in range(args.rounds):  # interleaved: every variant once per round
+        for name, b in backbones.items():
+            for key, step in b['steps'].items():
+                t0 = time.perf_counter()
+                for _ in range(args.iters):
+                    step()
+                b['times'][key].append((time.perf_counter() - t0) / args.iters)
+        print(f'round {r + 1}/{args.rounds} done', flush=True)
+    state_after = machine_state(args)
+
+    ref_name = specs[0][0]
+    results = dict(args=vars(args), machine_before=state_before,
+                   machine_after=state_after, backbones={})
+    for name, b in backbones.items():
+        rows = {}
+        for (mode, variant), times in b['times'].items():
+            rows.setdefault(mode, {})[variant] = dict(
+                img_s=args.batch_size / statistics.median(times),
+                step_s=[round(t, 4) for t in times])
+        results['backbones'][name] = dict(params=b['params'], flops=b['flops'],
+                                          compile_s=b['compile_s'], results=rows)
+
+    def img_s(name, mode, variant):
+        return results['backbones'][name]['results'].get(mode, {}).get(
+            variant, {}).get('img_s')
+
     lines = [
-        f'Device: {args.device}, input {args.input_size}x{args.input_size}, batch '
-        f'{args.batch_size}, {args.iters} timed iterations, amp={args.amp}, '
-        f'torch threads={torch.get_num_threads()}', '', header,
-        '|' + '---|' * 9
+        f'input {args.input_size}x{args.input_size}, batch {args.batch_size}, amp='
+        f'{args.amp}; median of {args.rounds} interleaved rounds x {args.iters} steps',
+        f'before: {state_before}', f'after:  {state_after}', '',
+        '| backbone | params (M) | GMACs |' + ' compile s (fwd / train) |',
+        '|---|---|---|---|'
     ]
-    for r in rows:
-        lines.append(
-            f'| {r["name"]} | {r["params"] / 1e6:.2f} | {r["flops"] / 1e9:.2f} | '
-            f'{r["forward_img_s"]:.1f} | {r["train_img_s"]:.1f} | '
-            f'{r["params"] / base["params"]:.2f} | {r["flops"] / base["flops"]:.2f} | '
-            f'{r["forward_img_s"] / base["forward_img_s"]:.2f} | '
-            f'{r["train_img_s"] / base["train_img_s"]:.2f} |')
+    for name, b in results['backbones'].items():
+        comp = ' / '.join(f"{b['compile_s'][m]:.0f}" if m in b['compile_s'] else '-'
+                          for m in ('forward', 'train'))
+        lines.append(f"| {name} | {b['params'] / 1e6:.2f} | {b['flops'] / 1e9:.3f} | "
+                     f'{comp} |')
+    lines += [
+        '', f'| backbone | variant | forward img/s | x own eager | x {ref_name} eager | '
+        f'train-step img/s | x own eager | x {ref_name} eager |', '|---|---|---|---|---|---|---|---|'
+    ]
+    for name in results['backbones']:
+        for variant in args.variants:
+            cells = []
+            for mode in ('forward', 'train'):
+                v = img_s(name, mode, variant)
+                if v is None:
+                    cells += ['-', '-', '-']
+                    continue
+                cells += [f'{v:.1f}', f"{v / img_s(name, mode, 'eager'):.2f}",
+                          f"{v / img_s(ref_name, mode, 'eager'):.2f}"]
+            lines.append(f'| {name} | {variant} | ' + ' | '.join(cells) + ' |')
     print('\n'.join(lines))
     if args.out:
         with open(args.out, 'w') as f:
-            json.dump(dict(args=vars(args), rows=rows), f, indent=2)
-    return rows
+            json.dump(results, f, indent=2)
+    return results
 
 
 if __name__ == '__main__':

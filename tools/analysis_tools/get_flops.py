@@ -40,13 +40,18 @@ def main(argv=None) -> dict:
         merge_cfg_options(cfg, args.cfg_options)
     result = count_complexity(
         cfg.model, (3, h, w), backbone_only=args.backbone_only, scope=cfg.get('default_scope'))
+    by_op = ', '.join(f'{k} {v / 1e9:.4f}G' for k, v in sorted(
+        result['by_operator'].items(), key=lambda kv: -kv[1]))
     split_line = '=' * 40
     print(f'{split_line}\nConfig: {args.config}\nInput shape: {(3, h, w)}\n'
           f'Counted: {result["counted"]}\nFlops: {result["flops_str"]}\n'
+          f'By operator: {by_op}\n'
           f'Params: {result["params_str"]}'
           f'{" (backbone)" if args.backbone_only else " (whole model)"}\n{split_line}')
     print('!!! FLOPs are multiply-accumulates (MACs) counted by mmengine\'s fvcore-style '
-          'analysis on one image; check its per-operator support before comparing.')
+          'analysis on one image (scaled_dot_product_attention included; BN, pooling and '
+          'LayerNorm count one MAC per element); check its per-operator support before '
+          'comparing.')
     return result
 
 

@@ -7,6 +7,7 @@ import torch.nn.functional as F
 from mmcv.cnn.bricks import DropPath
 
 from .mbconv import DownsampleResidual
+from .reparam import fold_residual_into_dwconv, fold_scale_into_linear
 
 __all__ = ['Mlp', 'MultiHeadSelfAttention', 'CrossCovarianceAttention', 'MetaAttentionBlock']
 
@@ -204,6 +205,29 @@ class MetaAttentionBlock(nn.Module):
             self.gamma_2 = nn.Parameter(layer_scale_init * torch.ones(out_channels))
             self.drop_path = DropPath(drop_path) if drop_path > 0. else nn.Identity()
 
+    deploy = False
+
+    def switch_to_deploy(self) -> None:
+        """Fold the positional-encoding residual and the layer scales (exact).
+
+        ``x + pos_embed(x)`` becomes one depthwise conv, ``gamma_1`` / ``gamma_2`` are
+        folded into the attention output projection / second MLP layer (and removed
+        from the state dict). Idempotent.
+        """
+        if self.deploy:
+            return
+        fold_residual_into_dwconv(self.pos_embed)
+        fold_scale_into_linear(self.gamma_1, self.attn.proj)
+        self.gamma_1 = None
+        if not self.downsample:
+            fold_scale_into_linear(self.gamma_2, self.mlp.fc2)
+            self.gamma_2 = None
+        self.deploy = True
+
+    @staticmethod
+    def _scale(gamma: Optional[torch.Tensor], x: torch.Tensor) -> torch.Tensor:
+        return x if gamma is None else gamma * x
+
     @staticmethod
     def _to_tokens(x: torch.Tensor) -> torch.Tensor:
         return x.flatten(2).transpose(1, 2)
@@ -214,16 +238,16 @@ class MetaAttentionBlock(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Forward an NCHW map; returns an NCHW map."""
-        x = x + self.pos_embed(x)
+        x = self.pos_embed(x) if self.deploy else x + self.pos_embed(x)
         if not self.downsample:
             h, w = x.shape[-2:]
             t = self._to_tokens(x)
-            t = t + self.drop_path(self.gamma_1 * self.attn(self.norm1(t)))
-            t = t + self.drop_path(self.gamma_2 * self.mlp(self.norm2(t)))
+            t = t + self.drop_path(self._scale(self.gamma_1, self.attn(self.norm1(t))))
+            t = t + self.drop_path(self._scale(self.gamma_2, self.mlp(self.norm2(t))))
             return self._to_map(t, h, w)
         shortcut = self.residual(x)
         t = self.norm1(x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
         t = self.ds(t)
         h, w = t.shape[-2:]
-        t = self.gamma_1 * self.attn(self._to_tokens(t))
+        t = self._scale(self.gamma_1, self.attn(self._to_tokens(t)))
         return shortcut + self._to_map(t, h, w)

@@ -12,7 +12,8 @@ from intern_mm.utils import register_in_openmmlab
 from intern_mm.utils.checkpoint import read_state_dict, select_prefix, strip_backbone_prefix
 from .expert import as_expert
 from .freezing import FreezeStagesMixin, freeze_contract, freeze_module
-from .task_norm import convert_to_task_bn, set_bn_task
+from .reparam import fuse_conv_bn
+from .task_norm import convert_to_task_bn, freeze_bn_task, set_bn_task
 from .transfer_layer import TransferLayer
 
 __all__ = ['CentralModel']
@@ -194,6 +195,9 @@ class CentralModel(FreezeStagesMixin, BaseModule):
             raise ValueError('This CentralModel has no task-specific BN (bn_tasks=None)')
         if value not in self.bn_tasks:
             raise KeyError(f'Unknown BN task {value!r}; choose one of {self.bn_tasks}')
+        if self.deploy and value != self._task:
+            raise ValueError(f'this CentralModel was switched to deploy for BN task '
+                             f'{self._task!r}; build and load it again for {value!r}')
         set_bn_task(self, value)
         self._task = value
 
@@ -258,6 +262,45 @@ class CentralModel(FreezeStagesMixin, BaseModule):
         if 4 in self.out_indices:
             feats.append(self._experts['main'].forward_head(y))
         return tuple(feats[i] if i < 4 else feats[-1] for i in self.out_indices)
+
+    #: Whether :meth:`switch_to_deploy` has run.
+    deploy = False
+
+    def switch_to_deploy(self, task: Optional[str] = None) -> None:
+        """Re-parameterise both streams and the transfer layers for inference.
+
+        MetaNet experts run :meth:`MetaNet.switch_to_deploy`; other experts (ResNet) and
+        the transfer layers get every conv -> BN pair fused. With task-specific BN the
+        model is deployed for one task: its BN parameters are folded and the others
+        dropped, so :attr:`task` can no longer change. Eval-mode outputs stay equal up
+        to float rounding. Load checkpoints *before* the switch. Idempotent.
+
+        Args:
+            task (str, optional): BN task to deploy (``bn_tasks`` only). Defaults to
+                the active :attr:`task`.
+
+        Example:
+            >>> model = CentralModel(main=dict(type='MetaNet', arch='tiny'),
+            ...                      bn_tasks=('cls', 'det')).eval()
+            >>> model.switch_to_deploy(task='det')
+            >>> model.task
+            'det'
+        """
+        if self.deploy:
+            if task is not None and task != self.task:
+                raise ValueError(f'already deployed for BN task {self.task!r}, not {task!r}')
+            return
+        if self.bn_tasks:
+            self.task = task or self.task  # validates the name
+            freeze_bn_task(self, self.task)
+        elif task is not None:
+            raise ValueError('task is only meaningful with bn_tasks')
+        for expert in self._experts.values():
+            expert.switch_to_deploy()
+        fuse_conv_bn(self.trans)
+        if self.reverse_transfer:
+            fuse_conv_bn(self.reverse_trans)
+        self.deploy = True
 
     def load_experts(self,
                      main_ckpt: Union[str, dict],

@@ -30,6 +30,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .freezing import ResNetStages, resnet_types
+from .reparam import fuse_conv_bn
 
 __all__ = ['PyramidExpert', 'ResNetExpert', 'as_expert', 'NUM_LEVELS']
 
@@ -63,6 +64,10 @@ class PyramidExpert(metaclass=ABCMeta):
     @abstractmethod
     def level_stage(self, level: int) -> int:
         """The ``frozen_stages`` value whose last stage produces ``level``."""
+
+    @abstractmethod
+    def switch_to_deploy(self) -> None:
+        """Re-parameterise for inference with equal eval-mode outputs (idempotent)."""
 
 
 class ResNetExpert(PyramidExpert):
@@ -116,6 +121,10 @@ class ResNetExpert(PyramidExpert):
     def level_stage(self, level: int) -> int:
         """Residual layer ``level + 1`` ends ``level`` (ResNet's convention)."""
         return level + 1
+
+    def switch_to_deploy(self) -> None:
+        """Fuse every conv -> BN pair of the ResNet."""
+        fuse_conv_bn(self.resnet)
 
 
 def as_expert(backbone: nn.Module) -> PyramidExpert:

@@ -5,6 +5,7 @@ import torch
 import torch.nn as nn
 from mmcv.cnn.bricks import DropPath
 
+from .reparam import fold_bn_into_next_conv, fuse_conv_bn
 from .squeeze_excitation import HardSigmoidSE
 
 __all__ = ['MBConv', 'FusedMBConv', 'DownsampleResidual']
@@ -43,6 +44,26 @@ class _PreNormResidualBlock(nn.Module):
 
     Subclasses build ``residual``, ``b1`` (or None), ``b2`` and ``drop_path``.
     """
+
+    deploy = False
+
+    def switch_to_deploy(self) -> None:
+        """Fold the BNs into the convolutions (eval-mode statistics; exact).
+
+        Every conv -> BN pair is fused; the pre-norm BN of ``b1`` is folded into the
+        following conv when that conv is unpadded (MBConv's 1x1) and kept otherwise
+        (FusedMBConv's padded 3x3, where folding would change the borders). Idempotent.
+        """
+        if self.deploy:
+            return
+        if self.b1 is not None:
+            fuse_conv_bn(self.b1)
+            pre_bn, conv = self.b1[0], self.b1[1]
+            if isinstance(pre_bn, nn.BatchNorm2d) and conv.padding in ((0, 0), 'valid'):
+                fold_bn_into_next_conv(pre_bn, conv)
+                self.b1[0] = nn.Identity()
+        fuse_conv_bn(self.b2)
+        self.deploy = True
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Forward an NCHW map."""

@@ -14,6 +14,7 @@ from .attention_blocks import MetaAttentionBlock
 from .expert import PyramidExpert
 from .freezing import FreezeStagesMixin
 from .mbconv import FusedMBConv, MBConv
+from .reparam import fuse_conv_bn
 
 __all__ = ['MetaNet']
 
@@ -77,6 +78,8 @@ class MetaNet(FreezeStagesMixin, BaseModule, PyramidExpert):
             blocks to this value. Defaults to 0.
         drop_rate (float): Dropout after attention projections and MLPs. Defaults to 0.
         layer_scale_init (float): Initial layer-scale value. Defaults to 1e-6.
+        deploy (bool): Build the deploy-time structure of :meth:`switch_to_deploy`
+            directly (for checkpoints saved after the switch). Defaults to False.
         init_cfg (dict | list[dict], optional): Initialisation config, e.g.
             ``dict(type='Pretrained', checkpoint='x.pth', prefix='backbone.')``.
             Defaults to truncated-normal Linear and unit LayerNorm init.
@@ -132,6 +135,7 @@ class MetaNet(FreezeStagesMixin, BaseModule, PyramidExpert):
                  drop_path_rate: float = 0.,
                  drop_rate: float = 0.,
                  layer_scale_init: float = 1e-6,
+                 deploy: bool = False,
                  init_cfg: Optional[Union[dict, List[dict]]] = [
                      dict(type='TruncNormal', layer='Linear', std=.02, bias=0.),
                      dict(type='Constant', layer='LayerNorm', val=1., bias=0.)
@@ -171,6 +175,8 @@ class MetaNet(FreezeStagesMixin, BaseModule, PyramidExpert):
         else:
             self.head = None
         self.avgpool = nn.AdaptiveAvgPool2d(1)
+        if deploy:
+            self.switch_to_deploy()
 
         #: Channels of the four pyramid levels.
         self.level_channels = [channels[s] for s in OUT_STAGES]
@@ -306,6 +312,37 @@ class MetaNet(FreezeStagesMixin, BaseModule, PyramidExpert):
         if 4 in self.out_indices:
             feats.append(self.forward_head(x))
         return tuple(feats[i] if i < 4 else feats[-1] for i in self.out_indices)
+
+    #: Whether :meth:`switch_to_deploy` has run.
+    deploy = False
+
+    def switch_to_deploy(self) -> None:
+        """Re-parameterise for inference (mmpretrain's RepVGG / MobileOne convention).
+
+        Exact rewrites with the current weights and BN running statistics: every
+        conv -> BN pair is fused (stem, blocks, head), MBConv's pre-norm BN is folded
+        into its 1x1 expansion conv, and attention blocks fold their positional-encoding
+        residual and layer scales. Eval-mode outputs stay equal up to float rounding;
+        the state dict loses the folded BN / layer-scale entries, so load (eager)
+        checkpoints *before* the switch, or build with ``deploy=True`` to load
+        checkpoints saved after it. Idempotent.
+
+        Example:
+            >>> model = MetaNet(arch='tiny').eval()
+            >>> x = torch.rand(1, 3, 64, 64)
+            >>> ref = model(x)[-1]
+            >>> model.switch_to_deploy()
+            >>> torch.allclose(model(x)[-1], ref, rtol=1e-4, atol=1e-5)
+            True
+        """
+        if self.deploy:
+            return
+        fuse_conv_bn(self.stem)
+        for block in self.blocks:
+            block.switch_to_deploy()
+        if self.head is not None:
+            fuse_conv_bn(self.head)
+        self.deploy = True
 
     @property
     def num_freeze_stages(self) -> int:

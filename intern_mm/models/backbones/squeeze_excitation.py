@@ -35,7 +35,11 @@ class HardSigmoidSE(nn.Module):
     """Squeeze-and-excitation gate: avg-pool -> 1x1 conv -> ReLU -> 1x1 conv -> hard sigmoid.
 
     The squeeze width is ``make_divisible(channels // squeeze_factor, 8)``. Parameter
-    names (``fc1``, ``fc2``) follow the original MetaNet implementation.
+    names (``fc1``, ``fc2``) follow the original MetaNet implementation. The two 1x1
+    convolutions act on the pooled ``(N, C, 1, 1)`` vector, so they run as
+    :func:`torch.nn.functional.linear` on their (reshaped) weights: the same function,
+    without oneDNN's per-call overhead for 1x1 images (MN-B4 eval forward on CPU spent
+    ~8% of its time there).
 
     Args:
         channels (int): Number of input (and output) channels.
@@ -56,6 +60,7 @@ class HardSigmoidSE(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Scale ``x`` channel-wise by the excitation gate."""
-        scale = F.adaptive_avg_pool2d(x, 1)
-        scale = self.fc2(self.relu(self.fc1(scale)))
-        return F.hardsigmoid(scale) * x
+        scale = F.adaptive_avg_pool2d(x, 1).flatten(1)
+        scale = self.relu(F.linear(scale, self.fc1.weight.flatten(1), self.fc1.bias))
+        scale = F.linear(scale, self.fc2.weight.flatten(1), self.fc2.bias)
+        return F.hardsigmoid(scale)[:, :, None, None] * x

@@ -14,7 +14,8 @@ import torch
 import torch.nn as nn
 
 __all__ = [
-    'TaskBatchNorm2d', 'convert_to_task_bn', 'set_bn_task', 'select_bn_task', 'merge_task_bn'
+    'TaskBatchNorm2d', 'convert_to_task_bn', 'set_bn_task', 'select_bn_task', 'merge_task_bn',
+    'freeze_bn_task'
 ]
 
 _BN_ENTRIES = ('weight', 'bias', 'running_mean', 'running_var', 'num_batches_tracked')
@@ -236,3 +237,25 @@ def merge_task_bn(
             _listing('BN variants differ outside BatchNorm layers (not variants of one '
                      'checkpoint?)', differing))
     return merged
+
+
+def freeze_bn_task(module: nn.Module, task: str) -> None:
+    """Replace every :class:`TaskBatchNorm2d` in ``module`` by its ``task`` BN (in place).
+
+    Used by deployment: the model then holds plain BN layers of one task.
+
+    Args:
+        module (nn.Module): Model holding task-specific BN layers.
+        task (str): The task whose BN set is kept.
+
+    Example:
+        >>> bn = nn.Sequential(TaskBatchNorm2d(nn.BatchNorm2d(4), ('cls', 'det')))
+        >>> freeze_bn_task(bn, 'det')
+        >>> type(bn[0]).__name__
+        'BatchNorm2d'
+    """
+    for name, child in module.named_children():
+        if isinstance(child, TaskBatchNorm2d):
+            setattr(module, name, child.bns[task])
+        else:
+            freeze_bn_task(child, task)

@@ -1,0 +1,101 @@
+"""FLOP counting with attention, tools/deployment/pytorch2onnx.py and the backbone
+benchmark's variants."""
+import importlib.util
+import json
+import re
+
+import pytest
+import torch
+import torch.nn as nn
+
+from intern_mm.analysis import count_complexity
+from intern_mm.models import MetaNet
+from intern_mm.models.backbones import MultiHeadSelfAttention
+from tools_testutils import PYTHON, REPO_ROOT, run_tool
+
+CLS_CFG = REPO_ROOT / 'configs/metanet/metanet-b4_1xb64-10k_cifar10.py'
+ONNX_MISSING = [m for m in ('onnx', 'onnxruntime') if importlib.util.find_spec(m) is None]
+
+
+def test_count_complexity_counts_scaled_dot_product_attention():
+    attn = MultiHeadSelfAttention(32, num_heads=2)
+    info = count_complexity(attn, (10, 32))  # one sequence of 10 tokens
+    linears = 10 * 32 * 96 + 10 * 32 * 32  # qkv + proj
+    sdpa = 2 * 10 * 10 * (16 + 16)  # heads x L x S x (q.k + attn.v)
+    assert info['by_operator']['scaled_dot_product_attention'] == sdpa
+    assert info['flops'] == linears + sdpa
+
+
+def test_mn_b4_macs_match_the_published_figure():
+    torch.manual_seed(0)
+    info = count_complexity(MetaNet(arch='mn-b4', out_indices=(4, )), (3, 224, 224))
+    ops = info['by_operator']
+    matmuls = ops['conv'] + ops['linear'] + ops['scaled_dot_product_attention']
+    assert abs(matmuls / 3.17e9 - 1) < 0.01  # published 3.17 G (conv, linear, attention)
+    # stage 4: 6 blocks, 14x14 tokens, 4 heads of 48; stage 5: one down-sampling block
+    # (7x7 tokens, 192 channels = 4 heads), then 11 blocks of 8 heads
+    sdpa = 6 * 4 * 196**2 * 96 + 4 * 49**2 * 96 + 11 * 8 * 49**2 * 96
+    assert ops['scaled_dot_product_attention'] == sdpa == 109_716_096
+    # mmengine's total also counts BN / pooling / LayerNorm element-wise
+    assert info['flops'] == pytest.approx(3.2168e9, rel=1e-4)
+
+
+def _randomised_tiny_checkpoint(path):
+    torch.manual_seed(0)
+    model = MetaNet(arch='tiny', out_indices=(0, 1, 2, 3, 4))
+    g = torch.Generator().manual_seed(0)
+    for m in model.modules():
+        if isinstance(m, nn.BatchNorm2d):
+            m.running_mean.normal_(0, 0.2, generator=g)
+            m.running_var.uniform_(0.5, 1.5, generator=g)
+            m.weight.data.uniform_(0.5, 1.5, generator=g)
+    torch.save({'state_dict': {'backbone.' + k: v for k, v in model.state_dict().items()}},
+               path)
+    return model
+
+
+@pytest.mark.skipif(bool(ONNX_MISSING), reason=f'{ONNX_MISSING} not installed '
+                    '(requirements/optional.txt)')
+def test_pytorch2onnx_matches_pytorch(tmp_path):
+    ckpt = tmp_path / 'tiny.pth'
+    _randomised_tiny_checkpoint(ckpt)
+    onnx_file = tmp_path / 'tiny.onnx'
+    out = run_tool([
+        PYTHON, 'tools/deployment/pytorch2onnx.py', str(CLS_CFG), '--cfg-options',
+        'model.backbone.arch=tiny', 'model.backbone.out_indices=(0,1,2,3,4)', '--checkpoint',
+        str(ckpt), '--shape', '64', '--dynamic-batch', '--output-file', str(onnx_file)
+    ])
+    assert 'outputs out0 (1, 24, 16, 16)' in out and 'out4 (1, 1280)' in out
+    err = float(re.search(r'largest relative difference ([\d.e+-]+)', out).group(1))
+    assert err < 1e-4
+    assert '(batch 2)' in out  # the symbolic batch axis was checked with another size
+    import onnx
+    graph = onnx.load(str(onnx_file)).graph
+    # the deploy switch folded every BN: no BatchNormalization node is left
+    assert not [n for n in graph.node if n.op_type == 'BatchNormalization']
+
+
+def test_pytorch2onnx_bad_input_is_one_line(tmp_path):
+    with pytest.raises(AssertionError) as exc:
+        run_tool([PYTHON, 'tools/deployment/pytorch2onnx.py', str(tmp_path / 'nope.py')])
+    assert 'error: config file' in str(exc.value) and 'Traceback' not in str(exc.value)
+
+
+def test_benchmark_backbone_variants(tmp_path):
+    out_file = tmp_path / 'bench.json'
+    out = run_tool([
+        PYTHON, 'tools/analysis_tools/benchmark_backbone.py', '--backbone',
+        "tiny=dict(type='intern_mm.MetaNet', arch='tiny')", '--backbone',
+        "r18=dict(type='mmpretrain.ResNet', depth=18)",
+        '--input-size', '32', '--batch-size', '2', '--rounds', '3', '--iters', '1',
+        '--variants', 'eager', 'deploy+cl', '--threads', '1', '--out', str(out_file)
+    ])
+    res = json.loads(out_file.read_text())
+    tiny = res['backbones']['tiny']['results']
+    assert set(tiny['forward']) == {'eager', 'deploy+cl'}
+    assert set(tiny['train']) == {'eager'}  # a deployed model is not trained
+    assert res['backbones']['r18']['params'] == 11_176_512  # mmpretrain ResNet-18, no fc
+    assert len(tiny['forward']['eager']['step_s']) == 3  # one timing per round
+    assert 'load average' in res['machine_before'] and '1 threads' in res['machine_before']
+    rows = [line for line in out.splitlines() if line.startswith('| tiny | eager |')]
+    assert rows and rows[0].startswith('| tiny | eager |') and '| 1.00 | 1.00 |' in rows[0]
