@@ -137,26 +137,36 @@ def extract_features(backbone: nn.Module,
     return torch.cat(feats), torch.tensor(labels, dtype=torch.long)
 
 
-def sampler_order(num_samples: int, seed: int, max_iters: int,
-                  batch_size: int) -> List[torch.Tensor]:
+def sampler_order(num_samples: int, seed: int, max_iters: int, batch_size: int,
+                  drop_last: bool = True) -> List[torch.Tensor]:
     """Reproduce the batches of ``DefaultSampler(shuffle=True)`` in an iteration loop.
 
     Args:
         num_samples (int): Dataset length.
         seed (int): Sampler seed (mmengine passes the runner's ``randomness.seed``).
         max_iters (int): Number of iterations.
-        batch_size (int): Batch size (``drop_last=False``).
+        batch_size (int): Batch size.
+        drop_last (bool): Drop each epoch's incomplete last batch, as GV-B's training
+            loaders do. Defaults to True.
 
     Returns:
         list[Tensor]: ``max_iters`` index tensors.
+
+    Raises:
+        ValueError: If ``drop_last`` and the dataset is smaller than one batch.
     """
+    if drop_last and num_samples < batch_size:
+        raise ValueError(f'{num_samples} training samples are fewer than one batch of '
+                         f'{batch_size} (the loader drops incomplete batches): lower the '
+                         'batch size')
     batches: List[torch.Tensor] = []
     epoch = 0
+    stop = num_samples - batch_size + 1 if drop_last else num_samples
     while len(batches) < max_iters:
         g = torch.Generator()
         g.manual_seed(seed + epoch)
         perm = torch.randperm(num_samples, generator=g)
-        for start in range(0, num_samples, batch_size):
+        for start in range(0, stop, batch_size):
             batches.append(perm[start:start + batch_size])
             if len(batches) == max_iters:
                 break
