@@ -5,20 +5,17 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 MAX_LINES = 60
 
-#: Files other in-flight changes are rewriting (issues 7 and 9); their functions are
-#: counted once those land.
-NOT_COUNTED_YET = (
-    'intern_mm/paradigm/pipeline.py', 'intern_mm/paradigm/downstream.py',
-    'intern_mm/paradigm/summary.py', 'intern_mm/benchmark/suite.py',
-    'intern_mm/benchmark/subsets.py', 'intern_mm/benchmark/report.py',
-    'intern_mm/benchmark/protocols.py')
-
 #: ``path::qualified name`` -> why it may be longer than MAX_LINES.
 ALLOWED = {
     'intern_mm/benchmark/feature_probe.py::feature_linear_probe':
     'its 20 keyword arguments (the GV-B recipe plus extraction options) and their '
     'documentation take 52 lines; the body is a straight extract / train / evaluate '
     'sequence of under 50 lines',
+    'intern_mm/benchmark/subsets.py::make_subset':
+    'its 13 keyword arguments take 13 lines of signature and their documentation 41 '
+    '(the public signature and docstring stay as they are); the body is split into '
+    'helpers and is a straight select / check test overlap / write lists / write '
+    'manifest sequence of under 50 lines',
 }
 
 
@@ -44,8 +41,7 @@ def test_counter_measures_def_to_last_line(tmp_path):
 
 
 def test_no_function_over_60_lines_without_a_reason():
-    found = _long_functions()([str(ROOT / 'intern_mm')], MAX_LINES,
-                              skip=NOT_COUNTED_YET)
+    found = _long_functions()([str(ROOT / 'intern_mm')], MAX_LINES)
     keys = {f'{Path(path).relative_to(ROOT).as_posix()}::{name}': length
             for path, _, name, length in found}
     unexplained = {k: v for k, v in keys.items() if k not in ALLOWED}

@@ -32,7 +32,7 @@ import json
 import os
 import os.path as osp
 import time
-from typing import Optional, Union
+from typing import Dict, Optional, Union
 
 from .backbone import BackboneSpec, build_backbone, parse_backbone_spec, \
     describe_backbone_outputs
@@ -127,6 +127,60 @@ def _batch_augments(recipe: dict) -> Optional[dict]:
     return dict(augments=augments) if augments else None
 
 
+def _distill_recipe(distill: Optional[dict]) -> dict:
+    """:data:`DEFAULT_OTA_DISTILL` with ``distill``'s overrides (unknown keys refused)."""
+    recipe = copy.deepcopy(DEFAULT_OTA_DISTILL)
+    unknown = set(distill or {}) - set(recipe)
+    if unknown:
+        raise KeyError(f'unknown OTA distillation keys {sorted(unknown)}; known: '
+                       f'{sorted(recipe)}')
+    recipe.update(copy.deepcopy(distill or {}))
+    return recipe
+
+
+def _distill_model(ctx: ProtocolContext, student: BackboneSpec, recipe: dict,
+                   teacher_ckpt: Optional[str]) -> dict:
+    """The ``FeatureDistiller`` config: student and teacher backbones, loss, augments."""
+    family = ctx.task.family
+    pooled = _has_pooled(ctx.backbone.cfg) and _has_pooled(student.cfg)
+    pre = ctx.backbone.data_preprocessor or {}
+    return dict(
+        type='intern_mm.FeatureDistiller',
+        student=distill_backbone_cfg(student.cfg, family, pooled),
+        teacher=distill_backbone_cfg(ctx.backbone.cfg, family, pooled),
+        teacher_checkpoint=teacher_ckpt,
+        loss=dict(type='intern_mm.FeatureDistillLoss', mode=recipe['mode']),
+        level_weights=recipe['level_weights'],
+        batch_augments=_batch_augments(recipe),
+        data_preprocessor=dict(
+            type='mmpretrain.ClsDataPreprocessor',
+            mean=pre.get('mean', IMAGENET_MEAN), std=pre.get('std', IMAGENET_STD),
+            to_rgb=True))
+
+
+def _distill_schedule(recipe: dict, max_iters: int, warmup: int) -> dict:
+    """``train_cfg``, ``optim_wrapper`` (AdamW), ``param_scheduler`` (linear warm-up then
+    cosine) and ``default_hooks`` of the distillation run."""
+    return dict(
+        train_cfg=dict(type='IterBasedTrainLoop', max_iters=max_iters,
+                       val_interval=max_iters + 1),
+        optim_wrapper=dict(type='OptimWrapper', optimizer=dict(
+            type='AdamW', lr=recipe['lr'], weight_decay=recipe['weight_decay'])),
+        param_scheduler=[
+            dict(type='LinearLR', start_factor=0.05, by_epoch=False, begin=0,
+                 end=max(warmup, 1)),
+            dict(type='CosineAnnealingLR', by_epoch=False, begin=max(warmup, 1),
+                 end=max(max_iters, warmup + 1), eta_min=recipe['lr'] * 0.01),
+        ],
+        default_hooks=dict(
+            timer=dict(type='IterTimerHook'),
+            logger=dict(type='LoggerHook', interval=min(50, max_iters)),
+            param_scheduler=dict(type='ParamSchedulerHook'),
+            checkpoint=dict(type='CheckpointHook', interval=max_iters, by_epoch=False,
+                            max_keep_ckpts=1, save_last=True),
+            sampler_seed=dict(type='DistSamplerSeedHook')))
+
+
 def ota_distill_cfg(ctx: ProtocolContext, student: BackboneSpec, work_dir: str,
                     teacher_checkpoint: Optional[str] = None,
                     distill: Optional[dict] = None) -> dict:
@@ -147,19 +201,11 @@ def ota_distill_cfg(ctx: ProtocolContext, student: BackboneSpec, work_dir: str,
         KeyError: On unknown ``distill`` keys.
     """
     import torch
-    recipe = copy.deepcopy(DEFAULT_OTA_DISTILL)
-    unknown = set(distill or {}) - set(recipe)
-    if unknown:
-        raise KeyError(f'unknown OTA distillation keys {sorted(unknown)}; known: '
-                       f'{sorted(recipe)}')
-    recipe.update(copy.deepcopy(distill or {}))
+    recipe = _distill_recipe(distill)
     family = ctx.task.family
-    pooled = _has_pooled(ctx.backbone.cfg) and _has_pooled(student.cfg)
-    teacher_ckpt = teacher_checkpoint or ctx.backbone.checkpoint
     data_ctx = copy.copy(ctx)
     data_ctx.mode = 'finetune'
     train_ds, _ = dataset_cfgs(data_ctx)
-    pre = ctx.backbone.data_preprocessor or {}
     max_iters = int(recipe['max_iters'])
     warmup = min(int(recipe['warmup_iters']), max_iters)
     cfg = dict(
@@ -168,41 +214,15 @@ def ota_distill_cfg(ctx: ProtocolContext, student: BackboneSpec, work_dir: str,
         custom_imports=dict(imports=['intern_mm', 'intern_mm.benchmark'],
                             allow_failed_imports=False),
         work_dir=work_dir,
-        model=dict(
-            type='intern_mm.FeatureDistiller',
-            student=distill_backbone_cfg(student.cfg, family, pooled),
-            teacher=distill_backbone_cfg(ctx.backbone.cfg, family, pooled),
-            teacher_checkpoint=teacher_ckpt,
-            loss=dict(type='intern_mm.FeatureDistillLoss', mode=recipe['mode']),
-            level_weights=recipe['level_weights'],
-            batch_augments=_batch_augments(recipe),
-            data_preprocessor=dict(
-                type='mmpretrain.ClsDataPreprocessor',
-                mean=pre.get('mean', IMAGENET_MEAN), std=pre.get('std', IMAGENET_STD),
-                to_rgb=True)),
+        model=_distill_model(ctx, student, recipe,
+                             teacher_checkpoint or ctx.backbone.checkpoint),
         train_dataloader=dict(
             batch_size=recipe['batch_size'], num_workers=ctx.num_workers,
             persistent_workers=ctx.num_workers > 0,
             sampler=dict(type='DefaultSampler', shuffle=True),
             collate_fn=dict(type='default_collate'),
             dataset=_replace_pipeline(train_ds, _distill_pipeline(recipe))),
-        train_cfg=dict(type='IterBasedTrainLoop', max_iters=max_iters,
-                       val_interval=max_iters + 1),
-        optim_wrapper=dict(type='OptimWrapper', optimizer=dict(
-            type='AdamW', lr=recipe['lr'], weight_decay=recipe['weight_decay'])),
-        param_scheduler=[
-            dict(type='LinearLR', start_factor=0.05, by_epoch=False, begin=0,
-                 end=max(warmup, 1)),
-            dict(type='CosineAnnealingLR', by_epoch=False, begin=max(warmup, 1),
-                 end=max(max_iters, warmup + 1), eta_min=recipe['lr'] * 0.01),
-        ],
-        default_hooks=dict(
-            timer=dict(type='IterTimerHook'),
-            logger=dict(type='LoggerHook', interval=min(50, max_iters)),
-            param_scheduler=dict(type='ParamSchedulerHook'),
-            checkpoint=dict(type='CheckpointHook', interval=max_iters, by_epoch=False,
-                            max_keep_ckpts=1, save_last=True),
-            sampler_seed=dict(type='DistSamplerSeedHook')),
+        **_distill_schedule(recipe, max_iters, warmup),
         env_cfg=dict(
             cudnn_benchmark=False,
             mp_cfg=dict(mp_start_method='fork', opencv_num_threads=0),
@@ -269,6 +289,82 @@ def _load(path: str) -> Optional[dict]:
         return json.load(f)
 
 
+def _distill_student(ctx: ProtocolContext, student: BackboneSpec, work_dir: str,
+                     teacher_ckpt: Optional[str], distill: Optional[dict]) -> tuple:
+    """OTA step 1: distil on images derived from the training subset, export the student.
+
+    Returns:
+        tuple: The distillation's ``max_iters``, its last loss (None when resumed after
+        it finished), its checkpoint and the exported ``student_backbone.pth``.
+    """
+    from mmengine.config import Config
+    from mmengine.dist import barrier, is_main_process
+    from mmengine.runner import Runner
+
+    from intern_mm.models.distillers import export_student
+    from .suite import preserve_default_scope
+    cfg = ota_distill_cfg(ctx, student, osp.join(work_dir, 'distill'), teacher_ckpt,
+                          distill)
+    with preserve_default_scope():
+        runner = Runner.from_cfg(Config(cfg))
+        runner.train()
+        scalars = runner.message_hub.log_scalars
+        last_loss = float(scalars['train/loss'].mean(10)) if 'train/loss' in scalars \
+            else None  # a resumed, already finished distillation logs no loss
+    max_iters = cfg['train_cfg']['max_iters']
+    ckpt = osp.join(work_dir, 'distill', f'iter_{max_iters}.pth')
+    exported = osp.join(work_dir, 'student_backbone.pth')
+    if is_main_process():
+        export_student(ckpt, exported, backbone_cfg=student.cfg)
+    barrier()
+    return max_iters, last_loss, ckpt, exported
+
+
+def _adapt_student(ctx: ProtocolContext, student: BackboneSpec, exported: str,
+                   work_dir: str, student_recipe: Optional[dict]) -> tuple:
+    """OTA step 2: fine-tune the distilled student on the subset's labels (GV-B
+    ``finetune`` protocol) and evaluate it.
+
+    Returns:
+        tuple: The student's context and its metrics.
+    """
+    from .suite import _runner_metrics
+    adapted = BackboneSpec(cfg=copy.deepcopy(student.cfg), checkpoint=exported,
+                           data_preprocessor=ctx.backbone.data_preprocessor,
+                           source='ota-student')
+    probe_cfg = dense_backbone_cfg(student.cfg) if ctx.task.family != 'cls' else student.cfg
+    out_channels = describe_backbone_outputs(build_backbone(BackboneSpec(cfg=probe_cfg)))
+    student_ctx = copy.copy(ctx)
+    student_ctx.backbone = adapted
+    student_ctx.out_channels = out_channels
+    student_ctx.mode = 'finetune'
+    student_ctx.work_dir = osp.join(work_dir, 'adapt')
+    student_ctx.recipe = family_recipe(ctx.task, student_recipe) if student_recipe \
+        else copy.deepcopy(ctx.recipe)
+    return student_ctx, _runner_metrics(student_ctx)
+
+
+def _ota_result(ctx: ProtocolContext, student: BackboneSpec, teacher_ckpt: Optional[str],
+                distill: Optional[dict], distilled: tuple, student_ctx: ProtocolContext,
+                metrics: Dict[str, float], start: float) -> dict:
+    """The ``ota.json`` record of :func:`run_ota` (``distilled``: the output of
+    :func:`_distill_student`)."""
+    from .suite import task_score
+    max_iters, last_loss, ckpt, exported = distilled
+    task = ctx.task
+    return dict(
+        task=task.name, family=task.family, metric=task.metric,
+        lower_is_better=task.lower_is_better, score=task_score(task, metrics),
+        metrics=metrics, train_split=ctx.train_split, eval_split=ctx.eval_split,
+        student=dict(cfg=student.cfg, checkpoint=osp.abspath(exported)),
+        teacher=dict(cfg=ctx.backbone.cfg,
+                     checkpoint=osp.abspath(teacher_ckpt) if teacher_ckpt else None),
+        distill=dict(recipe=dict(DEFAULT_OTA_DISTILL, **(distill or {})),
+                     iters=max_iters, last_loss=last_loss, checkpoint=osp.abspath(ckpt)),
+        recipe=student_ctx.recipe, seed=ctx.seed,
+        wall_time_s=time.perf_counter() - start, status='done')
+
+
 def run_ota(ctx: ProtocolContext,
             student_backbone: Union[str, dict, BackboneSpec],
             work_dir: str,
@@ -308,12 +404,9 @@ def run_ota(ctx: ProtocolContext,
     Raises:
         FileNotFoundError: If the teacher checkpoint does not exist.
     """
-    from mmengine.config import Config
     from mmengine.dist import is_main_process
-    from mmengine.runner import Runner
 
-    from intern_mm.models.distillers import export_student
-    from .suite import _dump, _runner_metrics, preserve_default_scope, task_score
+    from .suite import _dump
     done = _load(osp.join(work_dir, OTA_RESULT_NAME))
     if done is not None:
         return dict(done, status='skipped')
@@ -323,51 +416,11 @@ def run_ota(ctx: ProtocolContext,
     start = time.perf_counter()
     os.makedirs(work_dir, exist_ok=True)
     student = parse_backbone_spec(student_backbone)
-    family = ctx.task.family
-
-    # 1. distillation on images derived from the training subset
-    cfg = ota_distill_cfg(ctx, student, osp.join(work_dir, 'distill'), teacher_ckpt,
-                          distill)
-    with preserve_default_scope():
-        runner = Runner.from_cfg(Config(cfg))
-        runner.train()
-        scalars = runner.message_hub.log_scalars
-        last_loss = float(scalars['train/loss'].mean(10)) if 'train/loss' in scalars \
-            else None  # a resumed, already finished distillation logs no loss
-    max_iters = cfg['train_cfg']['max_iters']
-    ckpt = osp.join(work_dir, 'distill', f'iter_{max_iters}.pth')
-    exported = osp.join(work_dir, 'student_backbone.pth')
-    if is_main_process():
-        export_student(ckpt, exported, backbone_cfg=student.cfg)
-    from mmengine.dist import barrier
-    barrier()
-
-    # 2. fine-tune the distilled student on the subset's labels (GV-B finetune protocol)
-    adapted = BackboneSpec(cfg=copy.deepcopy(student.cfg), checkpoint=exported,
-                           data_preprocessor=ctx.backbone.data_preprocessor,
-                           source='ota-student')
-    probe_cfg = dense_backbone_cfg(student.cfg) if family != 'cls' else student.cfg
-    out_channels = describe_backbone_outputs(build_backbone(BackboneSpec(cfg=probe_cfg)))
-    student_ctx = copy.copy(ctx)
-    student_ctx.backbone = adapted
-    student_ctx.out_channels = out_channels
-    student_ctx.mode = 'finetune'
-    student_ctx.work_dir = osp.join(work_dir, 'adapt')
-    student_ctx.recipe = family_recipe(ctx.task, student_recipe) if student_recipe \
-        else copy.deepcopy(ctx.recipe)
-    metrics = _runner_metrics(student_ctx)
-    task = ctx.task
-    result = dict(
-        task=task.name, family=family, metric=task.metric,
-        lower_is_better=task.lower_is_better, score=task_score(task, metrics),
-        metrics=metrics, train_split=ctx.train_split, eval_split=ctx.eval_split,
-        student=dict(cfg=student.cfg, checkpoint=osp.abspath(exported)),
-        teacher=dict(cfg=ctx.backbone.cfg,
-                     checkpoint=osp.abspath(teacher_ckpt) if teacher_ckpt else None),
-        distill=dict(recipe=dict(DEFAULT_OTA_DISTILL, **(distill or {})),
-                     iters=max_iters, last_loss=last_loss, checkpoint=osp.abspath(ckpt)),
-        recipe=student_ctx.recipe, seed=ctx.seed,
-        wall_time_s=time.perf_counter() - start, status='done')
+    distilled = _distill_student(ctx, student, work_dir, teacher_ckpt, distill)
+    student_ctx, metrics = _adapt_student(ctx, student, distilled[3], work_dir,
+                                          student_recipe)
+    result = _ota_result(ctx, student, teacher_ckpt, distill, distilled, student_ctx,
+                         metrics, start)
     if is_main_process():
         _dump(osp.join(work_dir, OTA_RESULT_NAME), result)
     return result

@@ -561,6 +561,39 @@ def _schedule(ctx: ProtocolContext) -> Tuple[dict, list, dict]:
     return optim_wrapper, schedulers, train_cfg
 
 
+def _dataloaders(ctx: ProtocolContext, train_ds: dict, eval_ds: dict) -> dict:
+    """``train_dataloader`` (shuffled, ``drop_last``) and ``test_dataloader``."""
+    workers = ctx.num_workers
+    collate = dict(type=_COLLATE[ctx.task.family])
+    return dict(
+        # drop_last: a last batch of one image breaks BatchNorm in training (ASPP's
+        # image-pool BN raises "Expected more than 1 value per channel")
+        train_dataloader=dict(
+            batch_size=ctx.recipe['batch_size'], num_workers=workers,
+            persistent_workers=workers > 0, drop_last=True,
+            sampler=dict(type='DefaultSampler', shuffle=True),
+            collate_fn=collate, dataset=train_ds),
+        test_dataloader=dict(
+            batch_size=ctx.recipe['test_batch_size'], num_workers=workers,
+            persistent_workers=workers > 0,
+            sampler=dict(type='DefaultSampler', shuffle=False),
+            collate_fn=collate, dataset=eval_ds))
+
+
+def _default_hooks(ctx: ProtocolContext, interval: int, by_epoch: bool) -> dict:
+    """mmengine's default hooks; checkpoints every ``interval`` epochs / iterations."""
+    return dict(
+        timer=dict(type='IterTimerHook'),
+        logger=dict(type='LoggerHook', interval=ctx.log_interval),
+        param_scheduler=dict(type='ParamSchedulerHook'),
+        # keep 2: mmengine deletes old checkpoints *before* writing the new one and
+        # updates last_checkpoint after it, so with 1 a kill in between leaves
+        # last_checkpoint naming a deleted file and the rerun cannot resume
+        checkpoint=dict(type='CheckpointHook', interval=interval, by_epoch=by_epoch,
+                        max_keep_ckpts=2, save_last=True),
+        sampler_seed=dict(type='DistSamplerSeedHook'))
+
+
 def build_runner_cfg(ctx: ProtocolContext) -> dict:
     """Complete mmengine Runner config (train on ``train_split``, test on ``eval_split``).
 
@@ -578,26 +611,13 @@ def build_runner_cfg(ctx: ProtocolContext) -> dict:
     by_epoch = family == 'det'
     interval = ctx.checkpoint_interval or (
         1 if by_epoch else max(1, ctx.recipe['max_iters'] // 10))
-    workers = ctx.num_workers
-    collate = dict(type=_COLLATE[family])
     cfg = dict(
         default_scope=_SCOPES[family],
         custom_imports=dict(imports=['intern_mm', 'intern_mm.benchmark'],
                             allow_failed_imports=False),
         work_dir=ctx.work_dir,
         model=model,
-        # drop_last: a last batch of one image breaks BatchNorm in training (ASPP's
-        # image-pool BN raises "Expected more than 1 value per channel")
-        train_dataloader=dict(
-            batch_size=ctx.recipe['batch_size'], num_workers=workers,
-            persistent_workers=workers > 0, drop_last=True,
-            sampler=dict(type='DefaultSampler', shuffle=True),
-            collate_fn=collate, dataset=train_ds),
-        test_dataloader=dict(
-            batch_size=ctx.recipe['test_batch_size'], num_workers=workers,
-            persistent_workers=workers > 0,
-            sampler=dict(type='DefaultSampler', shuffle=False),
-            collate_fn=collate, dataset=eval_ds),
+        **_dataloaders(ctx, train_ds, eval_ds),
         test_evaluator=_evaluator(ctx),
         test_cfg=dict(type='TestLoop'),
         # a resumed task continues the random streams of the interrupted one
@@ -605,16 +625,7 @@ def build_runner_cfg(ctx: ProtocolContext) -> dict:
         train_cfg=train_cfg,
         optim_wrapper=optim_wrapper,
         param_scheduler=schedulers,
-        default_hooks=dict(
-            timer=dict(type='IterTimerHook'),
-            logger=dict(type='LoggerHook', interval=ctx.log_interval),
-            param_scheduler=dict(type='ParamSchedulerHook'),
-            # keep 2: mmengine deletes old checkpoints *before* writing the new one and
-            # updates last_checkpoint after it, so with 1 a kill in between leaves
-            # last_checkpoint naming a deleted file and the rerun cannot resume
-            checkpoint=dict(type='CheckpointHook', interval=interval, by_epoch=by_epoch,
-                            max_keep_ckpts=2, save_last=True),
-            sampler_seed=dict(type='DistSamplerSeedHook')),
+        default_hooks=_default_hooks(ctx, interval, by_epoch),
         env_cfg=dict(
             cudnn_benchmark=False,
             mp_cfg=dict(mp_start_method='fork', opencv_num_threads=0),
@@ -630,6 +641,11 @@ def build_runner_cfg(ctx: ProtocolContext) -> dict:
     if ctx.launcher != 'none':
         cfg['model_wrapper_cfg'] = dict(type='MMDistributedDataParallel',
                                         find_unused_parameters=ctx.mode == 'probe')
+    return _merge_cfg_options(cfg, ctx)
+
+
+def _merge_cfg_options(cfg: dict, ctx: ProtocolContext) -> dict:
+    """``cfg`` with the task's, then the run's ``cfg_options`` merged in."""
     for options in (ctx.task.cfg_options, ctx.cfg_options):  # the task's, then the run's
         if options:
             from mmengine.config import Config

@@ -151,6 +151,49 @@ def _family_means(values: Dict[str, Optional[List[float]]]) -> Dict[str, Optiona
     return texts
 
 
+def _run_cells(run: dict, columns: List[str]) -> tuple:
+    """A run's ``cells`` (text per column) and ``numbers`` (parsed, None when empty)."""
+    run_failed = run.get('failed', {})
+    cells, numbers = {}, {}
+    for col in columns:
+        res = run['results'].get(col)
+        if res is not None:
+            cells[col] = format_cell(col, res['score'])
+            numbers[col] = parse_cell(cells[col])
+            if res.get('metrics', {}).get('approx_lists'):
+                cells[col] += APPROX_MARK  # WIDER FACE without the official lists
+        elif col in run_failed:
+            cells[col] = 'failed'
+            numbers[col] = None
+        elif col in run['missing']:
+            cells[col] = 'missing'
+            numbers[col] = None
+        else:
+            cells[col] = ''
+            numbers[col] = None
+    return cells, numbers
+
+
+def _official_rows(official: Optional[List[dict]], compare: Optional[Sequence[str]],
+                   columns: List[str]) -> List[dict]:
+    """The published rows named by ``compare`` (all when empty) as table rows."""
+    known = [f"{row['stage']}/{row['model']}" for row in official or []]
+    unknown = [c for c in compare or [] if c not in known]
+    if unknown:
+        raise ValueError(f'--compare: no published row {", ".join(unknown)}; '
+                         f'rows: {" ".join(known)}')
+    rows = []
+    for row in official or []:
+        name = f"{row['stage']}/{row['model']}"
+        if compare and name not in compare:
+            continue
+        cells = {c: row.get(c, '') for c in columns}
+        numbers = {c: parse_cell(v) for c, v in cells.items()}
+        rows.append(dict(name=f'{name} (published)', source='official', cells=cells,
+                         numbers=numbers, means=_family_means(numbers)))
+    return rows
+
+
 def build_table(runs: List[dict], official: Optional[List[dict]] = None,
                 compare: Optional[Sequence[str]] = None) -> dict:
     """The report table.
@@ -179,23 +222,7 @@ def build_table(runs: List[dict], official: Optional[List[dict]] = None,
             rows_extra_only = True
         else:
             rows_extra_only = False
-        cells, numbers = {}, {}
-        for col in columns:
-            res = run['results'].get(col)
-            if res is not None:
-                cells[col] = format_cell(col, res['score'])
-                numbers[col] = parse_cell(cells[col])
-                if res.get('metrics', {}).get('approx_lists'):
-                    cells[col] += APPROX_MARK  # WIDER FACE without the official lists
-            elif col in run_failed:
-                cells[col] = 'failed'
-                numbers[col] = None
-            elif col in run['missing']:
-                cells[col] = 'missing'
-                numbers[col] = None
-            else:
-                cells[col] = ''
-                numbers[col] = None
+        cells, numbers = _run_cells(run, columns)
         if not rows_extra_only:
             rows.append(dict(name=run['name'], source='run', cells=cells,
                              numbers=numbers, means=_family_means(numbers)))
@@ -208,19 +235,7 @@ def build_table(runs: List[dict], official: Optional[List[dict]] = None,
                 extra.append(dict(run=run['name'], task=task, title=res.get('title'),
                                   metric=res['metric'], score=res['score'],
                                   metrics=res['metrics']))
-    known = [f"{row['stage']}/{row['model']}" for row in official or []]
-    unknown = [c for c in compare or [] if c not in known]
-    if unknown:
-        raise ValueError(f'--compare: no published row {", ".join(unknown)}; '
-                         f'rows: {" ".join(known)}')
-    for row in official or []:
-        name = f"{row['stage']}/{row['model']}"
-        if compare and name not in compare:
-            continue
-        cells = {c: row.get(c, '') for c in columns}
-        numbers = {c: parse_cell(v) for c, v in cells.items()}
-        rows.append(dict(name=f'{name} (published)', source='official', cells=cells,
-                         numbers=numbers, means=_family_means(numbers)))
+    rows += _official_rows(official, compare, columns)
     for row in rows:
         row['mean_values'] = {k: v['value'] for k, v in family_means(row['numbers']).items()}
     return dict(columns=columns, rows=rows, missing=missing, failed=failed, extra=extra)
@@ -266,6 +281,45 @@ def _markdown(table: dict) -> str:
     return '\n'.join(lines) + '\n'
 
 
+def _reference_row(official: Optional[List[dict]], reference: Optional[str]) -> Optional[dict]:
+    """The published row the runs are compared with (None without published rows)."""
+    ref_name = reference or DEFAULT_REFERENCE
+    ref_row = None
+    if official:
+        known = [f"{r['stage']}/{r['model']}" for r in official]
+        if ref_name not in known:
+            raise ValueError(f'--reference: no published row {ref_name}; '
+                             f'rows: {" ".join(known)}')
+        ref_row = build_table([], official, [ref_name])['rows'][0]
+    elif reference:
+        raise ValueError('--reference needs the published rows (drop --no-official)')
+    return ref_row
+
+
+def _write_csv(path: str, table: dict) -> None:
+    """``report.csv``: one line per row, the cells then the family means."""
+    with open(path, 'w', newline='') as f:
+        writer = csv.writer(f)
+        writer.writerow(['run', 'source'] + table['columns'] + list(FAMILY_MEANS))
+        for row in table['rows']:
+            writer.writerow([row['name'], row['source']] +
+                            [row['cells'][c] for c in table['columns']] +
+                            [row['means'][m] or '' for m in FAMILY_MEANS])
+
+
+def _plot_vs_reference(table: dict, ref_row: dict, out_dir: str) -> Dict[str, str]:
+    """``report_vs_<run>.png`` per run with GV-B numbers; returns ``{'vs:<run>': path}``."""
+    from intern_mm.visualization.gvb_figures import plot_run_vs_reference
+    paths = {}
+    for row in table['rows']:
+        if row['source'] == 'run' and any(row['numbers'].values()):
+            safe = ''.join(c if c.isalnum() or c in '-_.' else '_' for c in row['name'])
+            path = osp.join(out_dir, f'report_vs_{safe}.png')
+            plot_run_vs_reference(row, ref_row, path)
+            paths[f"vs:{row['name']}"] = path
+    return paths
+
+
 def write_report(work_dir: str,
                  out_dir: Optional[str] = None,
                  runs: Optional[Sequence[str]] = None,
@@ -303,38 +357,18 @@ def write_report(work_dir: str,
     table = build_table(runs_data, official, compare)
     fig_table = table if compare or not official else build_table(
         runs_data, official, DEFAULT_FIGURE_COMPARE)
-    ref_name = reference or DEFAULT_REFERENCE
-    ref_row = None
-    if official:
-        known = [f"{r['stage']}/{r['model']}" for r in official]
-        if ref_name not in known:
-            raise ValueError(f'--reference: no published row {ref_name}; '
-                             f'rows: {" ".join(known)}')
-        ref_row = build_table([], official, [ref_name])['rows'][0]
-    elif reference:
-        raise ValueError('--reference needs the published rows (drop --no-official)')
+    ref_row = _reference_row(official, reference)
     out_dir = out_dir or osp.join(work_dir, 'report')
     os.makedirs(out_dir, exist_ok=True)
     paths = {k: osp.join(out_dir, f'report.{k}') for k in ('md', 'csv', 'json', 'png')}
     with open(paths['md'], 'w') as f:
         f.write(_markdown(table))
-    with open(paths['csv'], 'w', newline='') as f:
-        writer = csv.writer(f)
-        writer.writerow(['run', 'source'] + table['columns'] + list(FAMILY_MEANS))
-        for row in table['rows']:
-            writer.writerow([row['name'], row['source']] +
-                            [row['cells'][c] for c in table['columns']] +
-                            [row['means'][m] or '' for m in FAMILY_MEANS])
+    _write_csv(paths['csv'], table)
     with open(paths['json'], 'w') as f:
         json.dump(dict(table, runs={r['name']: r['results'] for r in runs_data}), f,
                   indent=1, default=repr)
-    from intern_mm.visualization.gvb_figures import plot_gvb_heatmap, plot_run_vs_reference
+    from intern_mm.visualization.gvb_figures import plot_gvb_heatmap
     plot_gvb_heatmap(fig_table, paths['png'])
     if ref_row is not None:
-        for row in table['rows']:
-            if row['source'] == 'run' and any(row['numbers'].values()):
-                safe = ''.join(c if c.isalnum() or c in '-_.' else '_' for c in row['name'])
-                path = osp.join(out_dir, f'report_vs_{safe}.png')
-                plot_run_vs_reference(row, ref_row, path)
-                paths[f"vs:{row['name']}"] = path
+        paths.update(_plot_vs_reference(table, ref_row, out_dir))
     return paths

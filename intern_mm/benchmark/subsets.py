@@ -513,6 +513,60 @@ def _compute(fmt, data_root, sources, classes, ratio, shot, val_ratio, seed,
     return keys, classes, ann_files, dict(subset=subset, train=train, val=val)
 
 
+def _select_readable(fmt: str, data_root: str, sources: Sequence[dict],
+                     classes: Optional[Sequence[str]], ratio: Optional[float],
+                     shot: Optional[int], val_ratio: float, seed: int, check_decode: bool,
+                     exclude_unreadable: bool, coco_images: dict) -> tuple:
+    """Select the splits, redoing the selection without units whose files do not decode.
+
+    Returns:
+        tuple: ``keys``, ``classes``, ``ann_files``, ``splits`` (see :func:`_compute`) and
+        ``excluded`` (unit id -> {path: reason}).
+
+    Raises:
+        UnreadableDataError: If a selected file does not decode and not
+            ``exclude_unreadable``.
+    """
+    excluded: Dict[str, Dict[str, str]] = {}
+    checked = set()
+    while True:
+        keys, classes, ann_files, splits = _compute(fmt, data_root, sources, classes, ratio,
+                                                    shot, val_ratio, seed, list(excluded))
+        if not check_decode:
+            break
+        todo = [u for u in splits['subset'] if u not in checked]
+        bad = _unreadable(fmt, data_root, sources, todo, coco_images)
+        checked.update(todo)
+        if not bad:
+            break
+        if not exclude_unreadable:
+            raise UnreadableDataError(
+                {path: reason for files in bad.values() for path, reason in files.items()})
+        for unit, files in bad.items():
+            excluded[_unit_id(fmt, unit)] = {osp.relpath(p, data_root): r
+                                             for p, r in files.items()}
+    return keys, classes, ann_files, splits, excluded
+
+
+def _test_annotations(fmt: str, data_root: str, sources: Sequence[dict],
+                      test_sources: Sequence[dict], classes: Optional[Sequence[str]],
+                      splits: dict) -> List[dict]:
+    """Hashes of the test annotation files; refuses a subset that overlaps the test split."""
+    test_keys, _, _, test_files = _READERS[fmt](data_root, test_sources, classes)
+    if fmt in ('seg', 'depth'):  # ids are relative to each split's image folder
+        overlap = {_unit_files(fmt, data_root, sources, u)[0]
+                   for u in splits['subset']} & {
+                       _unit_files(fmt, data_root, test_sources, u)[0]
+                       for u in test_keys}
+    else:
+        overlap = set(splits['subset']) & set(test_keys)
+    if overlap and fmt != 'coco':
+        raise ValueError(f'{len(overlap)} training-subset units also appear in the test '
+                         f'split, e.g. {sorted(overlap)[:3]}')
+    return [dict(path=osp.relpath(p, data_root), sha256=sha256_file(p))
+            for p in test_files]
+
+
 def make_subset(fmt: str,
                 data_root: str,
                 out_dir: str,
@@ -570,45 +624,19 @@ def make_subset(fmt: str,
     if shot is not None:
         ratio = None
     data_root = osp.abspath(data_root)
+    # the body is split into helpers; the function stays over 60 lines only for its
+    # 13 documented keyword arguments (see ALLOWED in tests/test_code_shape.py)
     coco = None
     coco_images = {}
     if fmt == 'coco':
         with open(_abs(data_root, sources[0]['ann_file'])) as f:
             coco = json.load(f)
         coco_images = {img['id']: img for img in coco['images']}
-    excluded: Dict[str, Dict[str, str]] = {}
-    checked = set()
-    while True:
-        keys, classes, ann_files, splits = _compute(fmt, data_root, sources, classes, ratio,
-                                                    shot, val_ratio, seed, list(excluded))
-        if not check_decode:
-            break
-        todo = [u for u in splits['subset'] if u not in checked]
-        bad = _unreadable(fmt, data_root, sources, todo, coco_images)
-        checked.update(todo)
-        if not bad:
-            break
-        if not exclude_unreadable:
-            raise UnreadableDataError(
-                {path: reason for files in bad.values() for path, reason in files.items()})
-        for unit, files in bad.items():
-            excluded[_unit_id(fmt, unit)] = {osp.relpath(p, data_root): r
-                                             for p, r in files.items()}
-    test_info = []
-    if test_sources:
-        test_keys, _, _, test_files = _READERS[fmt](data_root, test_sources, classes)
-        if fmt in ('seg', 'depth'):  # ids are relative to each split's image folder
-            overlap = {_unit_files(fmt, data_root, sources, u)[0]
-                       for u in splits['subset']} & {
-                           _unit_files(fmt, data_root, test_sources, u)[0]
-                           for u in test_keys}
-        else:
-            overlap = set(splits['subset']) & set(test_keys)
-        if overlap and fmt != 'coco':
-            raise ValueError(f'{len(overlap)} training-subset units also appear in the test '
-                             f'split, e.g. {sorted(overlap)[:3]}')
-        test_info = [dict(path=osp.relpath(p, data_root), sha256=sha256_file(p))
-                     for p in test_files]
+    keys, classes, ann_files, splits, excluded = _select_readable(
+        fmt, data_root, sources, classes, ratio, shot, val_ratio, seed, check_decode,
+        exclude_unreadable, coco_images)
+    test_info = _test_annotations(fmt, data_root, sources, test_sources, classes,
+                                  splits) if test_sources else []
     os.makedirs(out_dir, exist_ok=True)
     list_hashes = _write_lists(fmt, out_dir, splits, keys, sources, classes, coco)
     manifest = dict(
@@ -688,6 +716,85 @@ def _id_diff(fresh: List[str], recorded: List[str]) -> str:
     return ', '.join(parts) or 'same ids in another order'
 
 
+def _check_annotations(manifest: dict, root: str, problems: List[str]) -> None:
+    """Append a line per annotation file that is missing or changed."""
+    for entry in manifest['annotation_files'] + manifest.get('test_annotation_files', []):
+        path = _abs(root, entry['path'])
+        if not osp.isfile(path):
+            problems.append(f'annotation file {path} is missing')
+        elif sha256_file(path) != entry['sha256']:
+            problems.append(f'annotation file {path} changed (sha256 differs)')
+
+
+def _check_selection(manifest: dict, root: str, problems: List[str]) -> None:
+    """Append a line per split whose re-selection differs and per changed data file."""
+    fmt = manifest['format']
+    try:
+        keys, classes, _, splits = _compute(fmt, root, manifest['sources'],
+                                            manifest['classes'], manifest['ratio'],
+                                            manifest['shot'], manifest['val_ratio'],
+                                            manifest['seed'], list(manifest.get('excluded')
+                                                                   or {}))
+        fresh = {k: [_unit_id(fmt, u) for u in v] for k, v in splits.items()}
+        for split in SPLITS:
+            if fresh[split] != manifest['ids'][split]:
+                problems.append(f're-selecting the "{split}" split gives different ids '
+                                f'than the manifest records: '
+                                f'{_id_diff(fresh[split], manifest["ids"][split])}')
+        coco_images = {}
+        if fmt == 'coco':
+            with open(_abs(root, manifest['sources'][0]['ann_file'])) as f:
+                coco_images = {img['id']: img for img in json.load(f)['images']}
+        hash_files = manifest.get('hash_files', False)
+        if manifest.get('files') is not None:
+            _check_data_files(manifest, root, keys, coco_images, problems)
+        else:
+            digest = _files_digest(fmt, root, manifest['sources'], splits['subset'],
+                                   coco_images, hash_files)
+            if digest != manifest['files_digest']:
+                problems.append('the data files of the subset changed (files digest '
+                                'differs; this manifest predates per-file records)')
+    except (OSError, ValueError, KeyError) as err:
+        problems.append(f'cannot re-read the source annotations: {err}')
+
+
+def _check_data_files(manifest: dict, root: str, keys: list, coco_images: dict,
+                      problems: List[str]) -> None:
+    """Append a line per recorded data file that is missing or changed."""
+    fmt = manifest['format']
+    hash_files = manifest.get('hash_files', False)
+    by_id = {_unit_id(fmt, u): u for u in keys}
+    recorded = manifest['ids']['subset']
+    gone = [i for i in recorded if i not in by_id]
+    if gone:
+        problems.append(f'{len(gone)} subset unit(s) are no longer in the source '
+                        f'annotations: {gone}')
+    now = _file_entries(fmt, root, manifest['sources'],
+                        [by_id[i] for i in recorded if i in by_id], coco_images,
+                        hash_files)
+    what = 'sha256' if hash_files else 'size'
+    for path, value in manifest['files'].items():
+        current = now.get(path)
+        if current is None:
+            continue  # its unit left the annotations (reported above)
+        if current == 'MISSING' and value != 'MISSING':
+            problems.append(f'data file {_abs(root, path)} is missing')
+        elif current != value:
+            problems.append(f'data file {_abs(root, path)} changed ({what} differs)')
+
+
+def _check_lists(manifest: dict, out_dir: str, problems: List[str]) -> None:
+    """Append a line per list file that is missing or changed."""
+    for name, expected in manifest['list_sha256'].items():
+        path = osp.join(out_dir, name)
+        if not osp.isfile(path):
+            problems.append(f'list file {path} is missing')
+            continue
+        with open(path) as f:
+            if _sha256_text(f.read()) != expected:
+                problems.append(f'list file {path} changed')
+
+
 def verify_subset(out_dir: str, data_root: Optional[str] = None) -> dict:
     """Check a subset against its data and manifest; fail loudly on any change.
 
@@ -714,65 +821,9 @@ def verify_subset(out_dir: str, data_root: Optional[str] = None) -> dict:
         problems.append('manifest.json was edited: its content hash does not match')
     recorded_root = osp.abspath(manifest['data_root'])
     root = osp.abspath(data_root or recorded_root)
-    for entry in manifest['annotation_files'] + manifest.get('test_annotation_files', []):
-        path = _abs(root, entry['path'])
-        if not osp.isfile(path):
-            problems.append(f'annotation file {path} is missing')
-        elif sha256_file(path) != entry['sha256']:
-            problems.append(f'annotation file {path} changed (sha256 differs)')
-    fmt = manifest['format']
-    try:
-        keys, classes, _, splits = _compute(fmt, root, manifest['sources'],
-                                            manifest['classes'], manifest['ratio'],
-                                            manifest['shot'], manifest['val_ratio'],
-                                            manifest['seed'], list(manifest.get('excluded')
-                                                                   or {}))
-        fresh = {k: [_unit_id(fmt, u) for u in v] for k, v in splits.items()}
-        for split in SPLITS:
-            if fresh[split] != manifest['ids'][split]:
-                problems.append(f're-selecting the "{split}" split gives different ids '
-                                f'than the manifest records: '
-                                f'{_id_diff(fresh[split], manifest["ids"][split])}')
-        coco_images = {}
-        if fmt == 'coco':
-            with open(_abs(root, manifest['sources'][0]['ann_file'])) as f:
-                coco_images = {img['id']: img for img in json.load(f)['images']}
-        hash_files = manifest.get('hash_files', False)
-        if manifest.get('files') is not None:
-            by_id = {_unit_id(fmt, u): u for u in keys}
-            recorded = manifest['ids']['subset']
-            gone = [i for i in recorded if i not in by_id]
-            if gone:
-                problems.append(f'{len(gone)} subset unit(s) are no longer in the source '
-                                f'annotations: {gone}')
-            now = _file_entries(fmt, root, manifest['sources'],
-                                [by_id[i] for i in recorded if i in by_id], coco_images,
-                                hash_files)
-            what = 'sha256' if hash_files else 'size'
-            for path, value in manifest['files'].items():
-                current = now.get(path)
-                if current is None:
-                    continue  # its unit left the annotations (reported above)
-                if current == 'MISSING' and value != 'MISSING':
-                    problems.append(f'data file {_abs(root, path)} is missing')
-                elif current != value:
-                    problems.append(f'data file {_abs(root, path)} changed ({what} differs)')
-        else:
-            digest = _files_digest(fmt, root, manifest['sources'], splits['subset'],
-                                   coco_images, hash_files)
-            if digest != manifest['files_digest']:
-                problems.append('the data files of the subset changed (files digest '
-                                'differs; this manifest predates per-file records)')
-    except (OSError, ValueError, KeyError) as err:
-        problems.append(f'cannot re-read the source annotations: {err}')
-    for name, expected in manifest['list_sha256'].items():
-        path = osp.join(out_dir, name)
-        if not osp.isfile(path):
-            problems.append(f'list file {path} is missing')
-            continue
-        with open(path) as f:
-            if _sha256_text(f.read()) != expected:
-                problems.append(f'list file {path} changed')
+    _check_annotations(manifest, root, problems)
+    _check_selection(manifest, root, problems)
+    _check_lists(manifest, out_dir, problems)
     if problems:
         changed = sum(p.startswith('data file ') for p in problems)
         if changed:

@@ -35,7 +35,7 @@ import time
 import traceback
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
-from typing import Dict, Iterator, List, Optional
+from typing import Callable, Dict, Iterator, List, Optional
 
 import torch
 
@@ -356,6 +356,94 @@ def backbone_out_channels(spec: BackboneSpec, family: str) -> list:
     return describe_backbone_outputs(module)
 
 
+def _out_channels(cache: Optional[dict], spec: BackboneSpec, family: str) -> list:
+    """The backbone's output shapes for ``family``, computed once per cache."""
+    cache = cache if cache is not None else {}
+    key = 'cls' if family == 'cls' else 'dense'
+    if key not in cache:
+        cache[key] = backbone_out_channels(spec, family)
+    return cache[key]
+
+
+def _missing_result(task: GVBTask, root: str, missing: list, task_dir: str) -> dict:
+    """The result of a task whose data are absent; rank 0 writes it to ``missing.json``."""
+    info = dict(task=task.name, status='missing', data_root=osp.abspath(root),
+                missing=missing, prepare=task.prepare,
+                subset=f'python tools/dataset_converters/make_subset.py ... (created '
+                       'automatically by tools/gvb.py run once the data exist)')
+    from mmengine.dist import is_main_process
+    if is_main_process():
+        _dump(osp.join(task_dir, MISSING_NAME), info)
+    return info
+
+
+def _choose_impl(cfg: SuiteConfig, task: GVBTask) -> str:
+    """``cfg.impl`` with ``'auto'`` resolved: ``'cache'`` for the cls probe, else runner."""
+    impl = cfg.impl
+    if impl == 'auto':
+        impl = 'cache' if (task.family == 'cls' and cfg.mode == 'probe') else 'runner'
+    if impl == 'cache' and (task.family != 'cls' or cfg.mode != 'probe'):
+        raise ValueError('the cached-feature implementation exists only for the '
+                         'classification probe')
+    return impl
+
+
+def _evaluator(base_ctx: ProtocolContext, store: Optional[_FeatureStore], seed: int,
+               device: str) -> Callable[[dict, str, str, str], Dict[str, float]]:
+    """``evaluate(recipe, train_split, eval_split, work_dir)`` -> metrics for one task."""
+    task = base_ctx.task
+
+    def evaluate(trial_recipe: dict, train_split: str, eval_split: str,
+                 work_dir: str) -> Dict[str, float]:
+        if store is not None:
+            # one process is enough for the cached-feature probe: rank 0 computes
+            from mmengine.dist import broadcast_object_list, get_world_size, \
+                is_main_process
+            metrics = [None]
+            if is_main_process():
+                metrics[0] = _cache_metrics(store, trial_recipe, train_split, eval_split,
+                                            seed, task.num_classes, device)
+            if get_world_size() > 1:
+                broadcast_object_list(metrics)
+            return metrics[0]
+        ctx = copy.copy(base_ctx)
+        ctx.recipe = trial_recipe
+        ctx.train_split, ctx.eval_split, ctx.work_dir = train_split, eval_split, work_dir
+        return _runner_metrics(ctx)
+
+    return evaluate
+
+
+def _search(cfg: SuiteConfig, task: GVBTask, task_dir: str, recipe: dict,
+            evaluate: Callable) -> tuple:
+    """Run (or resume) the val-split grid search when ``cfg.search``.
+
+    Returns:
+        tuple: The trial records and the recipe for the final run (``recipe`` updated
+        with the best trial's parameters when searching).
+    """
+    trials = []
+    final_recipe = dict(recipe)
+    if cfg.search:
+        for params in (cfg.grid or search_grid()):
+            tdir = osp.join(task_dir, 'search', trial_name(params))
+            os.makedirs(tdir, exist_ok=True)
+            record = _load(osp.join(tdir, 'trial.json'))
+            if record is None:
+                metrics = evaluate(dict(recipe, **params), 'train', 'val', tdir)
+                record = dict(params=params, metrics=metrics,
+                              score=task_score(task, metrics))
+                from mmengine.dist import is_main_process
+                if is_main_process():
+                    _dump(osp.join(tdir, 'trial.json'), record)
+            trials.append(record)
+        best = select_best(trials, task.lower_is_better)
+        if best is None:
+            raise RuntimeError(f'task {task.name}: every search trial failed to score')
+        final_recipe.update(best['params'])
+    return trials, final_recipe
+
+
 def run_task(cfg: SuiteConfig, task: GVBTask, spec: BackboneSpec, run_dir: str,
              out_channels_cache: Optional[dict] = None) -> dict:
     """Run (or skip / resume) one task and write its ``result.json``.
@@ -379,14 +467,7 @@ def run_task(cfg: SuiteConfig, task: GVBTask, spec: BackboneSpec, run_dir: str,
     root = cfg.data_roots.get(task.name) or task.default_root(cfg.data_base)
     layout, missing = resolve_layout(task, root)
     if layout is None:
-        info = dict(task=task.name, status='missing', data_root=osp.abspath(root),
-                    missing=missing, prepare=task.prepare,
-                    subset=f'python tools/dataset_converters/make_subset.py ... (created '
-                           'automatically by tools/gvb.py run once the data exist)')
-        from mmengine.dist import is_main_process
-        if is_main_process():
-            _dump(osp.join(task_dir, MISSING_NAME), info)
-        return info
+        return _missing_result(task, root, missing, task_dir)
     if osp.isfile(osp.join(task_dir, MISSING_NAME)):
         from mmengine.dist import is_main_process
         if is_main_process():
@@ -394,61 +475,17 @@ def run_task(cfg: SuiteConfig, task: GVBTask, spec: BackboneSpec, run_dir: str,
     start = time.perf_counter()
     manifest = ensure_subset(cfg, task, root, layout)
     recipe = family_recipe(task, cfg.recipe.get(task.family))
-    cache = out_channels_cache if out_channels_cache is not None else {}
-    key = 'cls' if task.family == 'cls' else 'dense'
-    if key not in cache:
-        cache[key] = backbone_out_channels(spec, task.family)
-    impl = cfg.impl
-    if impl == 'auto':
-        impl = 'cache' if (task.family == 'cls' and cfg.mode == 'probe') else 'runner'
-    if impl == 'cache' and (task.family != 'cls' or cfg.mode != 'probe'):
-        raise ValueError('the cached-feature implementation exists only for the '
-                         'classification probe')
+    out_channels = _out_channels(out_channels_cache, spec, task.family)
+    impl = _choose_impl(cfg, task)
     device = cfg.device or ('cuda' if torch.cuda.is_available() else 'cpu')
     base_ctx = ProtocolContext(
         task=task, data_root=root, layout=layout, subset_dir=manifest['dir'],
-        backbone=spec, out_channels=cache[key], mode=cfg.mode, recipe=recipe,
+        backbone=spec, out_channels=out_channels, mode=cfg.mode, recipe=recipe,
         seed=cfg.seed, num_workers=cfg.num_workers, launcher=cfg.launcher,
         cfg_options=cfg.cfg_options, log_interval=min(50, recipe.get('max_iters', 50)))
     store = _FeatureStore(base_ctx, task_dir, device) if impl == 'cache' else None
-
-    def evaluate(trial_recipe: dict, train_split: str, eval_split: str,
-                 work_dir: str) -> Dict[str, float]:
-        if store is not None:
-            # one process is enough for the cached-feature probe: rank 0 computes
-            from mmengine.dist import broadcast_object_list, get_world_size, \
-                is_main_process
-            metrics = [None]
-            if is_main_process():
-                metrics[0] = _cache_metrics(store, trial_recipe, train_split, eval_split,
-                                            cfg.seed, task.num_classes, device)
-            if get_world_size() > 1:
-                broadcast_object_list(metrics)
-            return metrics[0]
-        ctx = copy.copy(base_ctx)
-        ctx.recipe = trial_recipe
-        ctx.train_split, ctx.eval_split, ctx.work_dir = train_split, eval_split, work_dir
-        return _runner_metrics(ctx)
-
-    trials = []
-    final_recipe = dict(recipe)
-    if cfg.search:
-        for params in (cfg.grid or search_grid()):
-            tdir = osp.join(task_dir, 'search', trial_name(params))
-            os.makedirs(tdir, exist_ok=True)
-            record = _load(osp.join(tdir, 'trial.json'))
-            if record is None:
-                metrics = evaluate(dict(recipe, **params), 'train', 'val', tdir)
-                record = dict(params=params, metrics=metrics,
-                              score=task_score(task, metrics))
-                from mmengine.dist import is_main_process
-                if is_main_process():
-                    _dump(osp.join(tdir, 'trial.json'), record)
-            trials.append(record)
-        best = select_best(trials, task.lower_is_better)
-        if best is None:
-            raise RuntimeError(f'task {task.name}: every search trial failed to score')
-        final_recipe.update(best['params'])
+    evaluate = _evaluator(base_ctx, store, cfg.seed, device)
+    trials, final_recipe = _search(cfg, task, task_dir, recipe, evaluate)
     metrics = evaluate(final_recipe, 'subset', 'test', osp.join(task_dir, 'final'))
     result = dict(
         task=task.name, title=task.title, family=task.family, column=task.column,
@@ -457,9 +494,8 @@ def run_task(cfg: SuiteConfig, task: GVBTask, spec: BackboneSpec, run_dir: str,
         search=dict(enabled=cfg.search, trials=trials,
                     best=final_recipe if cfg.search else None),
         recipe=final_recipe, seed=cfg.seed,
-        subset=dict(dir=manifest['dir'], manifest_sha256=manifest['manifest_sha256'],
-                    counts=manifest['counts'], ratio=manifest['ratio'],
-                    shot=manifest['shot']),
+        subset={k: manifest[k] for k in ('dir', 'manifest_sha256', 'counts', 'ratio',
+                                         'shot')},
         data_root=osp.abspath(root), backbone=spec.to_dict(),
         provenance=provenance(), wall_time_s=time.perf_counter() - start,
         status='done')

@@ -342,6 +342,30 @@ def _decode_seg(path: str, load_cfg: Optional[dict], info: dict) -> np.ndarray:
     return seg
 
 
+def _check_leaf_classes(dataset, data_list: list, classes: List[str], seg_found: Counter,
+                        where: str, report: SplitReport, check_unused: bool,
+                        allow_unknown: bool) -> None:
+    """Record the leaf's annotated class names and a line when they differ from
+    ``classes``; ``seg_found`` (names decoded from the masks) is used when the
+    annotations name no class."""
+    if not classes:
+        return
+    found = _annotated_names(dataset, data_list, classes, report.problems)
+    if found is None and seg_found:
+        found = seg_found
+    if found is None:
+        return
+    report.classes[where] = found
+    unknown = sorted(set(found) - set(classes))
+    if allow_unknown:
+        found = found + Counter({c: 0 for c in unknown})
+        found = Counter({k: v for k, v in found.items() if k in classes})
+    seen = list(found) + ([] if check_unused else classes)
+    message = class_mismatch_message(classes, seen, where)
+    if message:
+        report.problems.append(message)
+
+
 def _check_leaf(cfg: dict, report: SplitReport, decode: bool, check_unused: bool,
                 allow_unknown: bool, progress: Optional[Callable[[str], None]]) -> None:
     where = cfg.get('ann_file') or cfg.get('data_root') or _type_name(cfg)
@@ -391,22 +415,9 @@ def _check_leaf(cfg: dict, report: SplitReport, decode: bool, check_unused: bool
                 loader = img_loader_name if key == 'img_path' else 'mmcv.imfrombytes'
                 report.problems.append(f'{_short(path)}: cannot be decoded by {loader} '
                                        f'({_error_line(err)})')
-    if not classes:
-        return
-    found = _annotated_names(dataset, data_list, classes, report.problems)
-    if found is None and decode and seg_found:
-        found = seg_found
-    if found is None:
-        return
-    report.classes[_short(where)] = found
-    unknown = sorted(set(found) - set(classes))
-    if allow_unknown:
-        found = found + Counter({c: 0 for c in unknown})
-        found = Counter({k: v for k, v in found.items() if k in classes})
-    seen = list(found) + ([] if check_unused else classes)
-    message = class_mismatch_message(classes, seen, _short(where))
-    if message:
-        report.problems.append(message)
+    # seg_found stays empty without decode
+    _check_leaf_classes(dataset, data_list, classes, seg_found, _short(where), report,
+                        check_unused, allow_unknown)
 
 
 def check_dataset_cfg(dataset_cfg: dict,

@@ -234,34 +234,19 @@ class DownstreamAdapter:
         task = self.task(family)
         run_dir = osp.join(self.work_dir, family, name,
                            f'{protocol}_{round(fraction * 100)}pct')
-        stamp = dict(checkpoint=spec.checkpoint, ckpt_mtime=osp.getmtime(spec.checkpoint)
-                     if spec.checkpoint else None)
-        stamp_file = osp.join(run_dir, STAMP_FILE)
-        if osp.isfile(stamp_file):
-            with open(stamp_file) as f:
-                if json.load(f) != stamp:  # the backbone changed: start this run afresh
-                    self.log(f'downstream {family}/{name}/{protocol}: the backbone '
-                             'checkpoint changed, rerunning')
-                    shutil.rmtree(run_dir)
+        stamp = self._backbone_stamp(run_dir, spec, f'{family}/{name}/{protocol}')
         path = osp.join(run_dir, RESULT_FILE)
         if osp.isfile(path):
             with open(path) as f:
                 return json.load(f)
         os.makedirs(run_dir, exist_ok=True)
-        _write_json(stamp_file, stamp)
+        _write_json(osp.join(run_dir, STAMP_FILE), stamp)
         start = time.time()
         mode = 'finetune' if protocol == 'ota' else protocol
         ctx = self._context(family, spec, mode, fraction, run_dir, cfg_options,
                             'scratch' if scratch else mode)
         torch.manual_seed(self.seed)
-        result_extra = {}
-        if protocol == 'probe' and family == 'cls':
-            metrics = self._cached_probe(ctx)
-        elif protocol == 'ota':
-            metrics = self._ota(ctx, run_dir, **kwargs)
-            result_extra = dict(student=metrics['student'], teacher=metrics['teacher'])
-        else:
-            metrics = self._runner(ctx)
+        metrics, result_extra = self._adapt(ctx, protocol, family, run_dir, **kwargs)
         manifest = self.subset(family, fraction)
         result = dict(
             task=task.name, family=family, backbone=name, protocol=protocol,
@@ -276,6 +261,33 @@ class DownstreamAdapter:
             time_s=round(time.time() - start, 1), **result_extra)
         _write_json(path, result)
         return result
+
+    def _backbone_stamp(self, run_dir: str, spec: BackboneSpec, what: str) -> dict:
+        """The backbone checkpoint's stamp; ``run_dir`` is removed when it was made with
+        another (``what`` names the run in the log line)."""
+        stamp = dict(checkpoint=spec.checkpoint, ckpt_mtime=osp.getmtime(spec.checkpoint)
+                     if spec.checkpoint else None)
+        stamp_file = osp.join(run_dir, STAMP_FILE)
+        if osp.isfile(stamp_file):
+            with open(stamp_file) as f:
+                if json.load(f) != stamp:  # the backbone changed: start this run afresh
+                    self.log(f'downstream {what}: the backbone '
+                             'checkpoint changed, rerunning')
+                    shutil.rmtree(run_dir)
+        return stamp
+
+    def _adapt(self, ctx: ProtocolContext, protocol: str, family: str, run_dir: str,
+               **kwargs) -> tuple:
+        """Run the protocol; returns its metrics and the result's extra entries."""
+        result_extra = {}
+        if protocol == 'probe' and family == 'cls':
+            metrics = self._cached_probe(ctx)
+        elif protocol == 'ota':
+            metrics = self._ota(ctx, run_dir, **kwargs)
+            result_extra = dict(student=metrics['student'], teacher=metrics['teacher'])
+        else:
+            metrics = self._runner(ctx)
+        return metrics, result_extra
 
     def _runner(self, ctx: ProtocolContext) -> dict:
         """Train through mmengine's Runner; score on ``val`` and ``test``."""

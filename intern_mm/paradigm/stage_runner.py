@@ -145,6 +145,32 @@ def _train_scalars(runner) -> Dict[str, float]:
     return scalars
 
 
+def _stage_cfg(config: str, work_dir: str, launcher: str) -> Config:
+    """The stage's config set to auto-resume in ``work_dir`` under ``launcher``."""
+    cfg = Config.fromfile(config)
+    cfg.work_dir = work_dir
+    cfg.resume = True  # auto-resume from the work dir's last checkpoint, if any
+    cfg.load_from = None
+    cfg.launcher = launcher
+    ckpt_hook = (cfg.get('default_hooks') or {}).get('checkpoint')
+    if ckpt_hook and 0 < ckpt_hook.get('max_keep_ckpts', -1) < 2:
+        # mmengine deletes old checkpoints before writing the new one and updates
+        # last_checkpoint after it: keeping one, a kill in between leaves nothing to resume
+        ckpt_hook['max_keep_ckpts'] = 2
+    return cfg
+
+
+def _register_hooks(runner, cfg: Config, work_dir: str) -> _MetricsRecorder:
+    """Add the metrics recorder (returned), the RNG-state hook and the progress hook."""
+    recorder = _MetricsRecorder()
+    runner.register_hook(recorder)
+    from intern_mm.engine.hooks.rng_state_hook import ensure_rng_state_hook
+    ensure_rng_state_hook(runner)  # a resumed stage continues the random streams
+    interval = (cfg.get('default_hooks') or {}).get('logger', {}).get('interval', 10)
+    runner.register_hook(ProgressHook(osp.join(work_dir, PROGRESS_FILE), interval))
+    return recorder
+
+
 def train_stage(config: str,
                 work_dir: str,
                 name: Optional[str] = None,
@@ -175,24 +201,10 @@ def train_stage(config: str,
         raise FileNotFoundError(f'stage config {config} does not exist')
     name = name or osp.splitext(osp.basename(config))[0]
     start = time.time()
-    cfg = Config.fromfile(config)
-    cfg.work_dir = work_dir
-    cfg.resume = True  # auto-resume from the work dir's last checkpoint, if any
-    cfg.load_from = None
-    cfg.launcher = launcher
-    ckpt_hook = (cfg.get('default_hooks') or {}).get('checkpoint')
-    if ckpt_hook and 0 < ckpt_hook.get('max_keep_ckpts', -1) < 2:
-        # mmengine deletes old checkpoints before writing the new one and updates
-        # last_checkpoint after it: keeping one, a kill in between leaves nothing to resume
-        ckpt_hook['max_keep_ckpts'] = 2
+    cfg = _stage_cfg(config, work_dir, launcher)
     os.makedirs(work_dir, exist_ok=True)
     runner = build_runner(cfg)
-    recorder = _MetricsRecorder()
-    runner.register_hook(recorder)
-    from intern_mm.engine.hooks.rng_state_hook import ensure_rng_state_hook
-    ensure_rng_state_hook(runner)  # a resumed stage continues the random streams
-    interval = (cfg.get('default_hooks') or {}).get('logger', {}).get('interval', 10)
-    runner.register_hook(ProgressHook(osp.join(work_dir, PROGRESS_FILE), interval))
+    recorder = _register_hooks(runner, cfg, work_dir)
     runner.train()
     if recorder.metrics is None and runner.val_loop is not None:
         # resumed at max_iters (killed between the last checkpoint and the marker)

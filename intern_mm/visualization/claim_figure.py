@@ -70,6 +70,87 @@ def claim_verdict(family_data: dict, backbone: str = 'up-g') -> Optional[str]:
             f"{best['score']:.2f} vs scratch 100% {full['score']:.2f}: {verdict}")
 
 
+def _check_entries(fam: str, data: dict) -> None:
+    """Raise if an entry of ``adaptation[fam]`` lacks score / metric / lower_is_better."""
+    for bb, protos in data.items():
+        for proto, entry in protos.items():
+            lacking = [k for k in ('score', 'metric', 'lower_is_better')
+                       if k not in entry]
+            if lacking:
+                raise ValueError(f'adaptation[{fam!r}][{bb!r}][{proto!r}] lacks '
+                                 f'{", ".join(lacking)}')
+
+
+def _family_bars(fam: str, data: dict) -> dict:
+    """What :func:`plot_claim` draws for one family (its ``drawn[fam]`` entry)."""
+    _check_entries(fam, data)
+    scratch = {k: float(v['score']) for k, v in (data.get('scratch') or {}).items()}
+    first = next(e for protos in data.values() for e in protos.values())
+    low, metric = bool(first['lower_is_better']), str(first['metric'])
+    bars: List[dict] = []
+    for bb, protos in data.items():
+        if bb == 'scratch':
+            continue
+        order = [p for p in PROTOCOL_LABELS if p in protos] + \
+            [p for p in protos if p not in PROTOCOL_LABELS]
+        for proto in order:
+            score = float(protos[proto]['score'])
+            bars.append(dict(
+                backbone=bb, protocol=proto, score=score,
+                fraction=protos[proto].get('fraction'),
+                beats_scratch_100=None if '100pct' not in scratch else
+                _better(score, scratch['100pct'], low),
+                beats_scratch_10=None if '10pct' not in scratch else
+                _better(score, scratch['10pct'], low)))
+    arrow = '↓ lower is better' if low else '↑ higher is better'
+    return dict(bars=bars, scratch=scratch, metric=metric, lower_is_better=low,
+                ylabel=f'{metric} ({arrow})', verdict=claim_verdict(data))
+
+
+def _bar_positions(bars: List[dict]) -> tuple:
+    """x of each bar (grouped per backbone) and the ``(x, backbone)`` tick of each group."""
+    backbones = list(dict.fromkeys(b['backbone'] for b in bars))
+    x, pos, ticks = 0.0, [], []
+    for bb in backbones:
+        own = [b for b in bars if b['backbone'] == bb]
+        xs = [x + i for i in range(len(own))]
+        pos += xs
+        ticks.append((np.mean(xs), bb))
+        x += len(own) + 0.8
+    return pos, ticks
+
+
+def _draw_panel(ax, fam: str, d: dict, color: Dict[str, str]) -> None:
+    """One family's panel: the bars, the scratch lines, the labels and the verdict."""
+    pos, ticks = _bar_positions(d['bars'])
+    scores = [b['score'] for b in d['bars']]
+    ax.bar(pos, scores, width=0.85, color=[color[b['protocol']] for b in d['bars']],
+           edgecolor='black', linewidth=0.5)
+    for px, b in zip(pos, d['bars']):
+        ax.text(px, b['score'], f"{b['score']:.3g}", ha='center', va='bottom',
+                fontsize=7)
+    styles = {'10pct': ('--', 'scratch 10%'), '100pct': ('-', 'scratch 100%')}
+    for key, value in d['scratch'].items():
+        ls, label = styles.get(key, (':', f'scratch {key}'))
+        ax.axhline(value, color='#c0392b', linestyle=ls, linewidth=1.4,
+                   label=f'{label}: {value:.3g}')
+    ax.set_xticks([t for t, _ in ticks])
+    ax.set_xticklabels([name for _, name in ticks], fontsize=8)
+    ax.set_xlabel('backbone, adapted with 10% of the training data', fontsize=8)
+    ax.set_ylabel(d['ylabel'], fontsize=8)
+    ax.tick_params(axis='y', labelsize=7)
+    top = max(scores + list(d['scratch'].values()))
+    ax.set_ylim(0, top * 1.3 if top > 0 else 1)
+    title = _FAMILY_TITLES.get(fam, fam)
+    verdict = d['verdict'] or 'no up-g / scratch 100% entry'
+    ax.set_title(f'{title}\n{verdict}', fontsize=8,
+                 color='#1e7b34' if verdict.endswith(': beats') else
+                 ('#b00000' if verdict.endswith('does not beat') else 'black'))
+    if d['scratch']:
+        ax.legend(fontsize=7, loc='upper left', ncol=len(d['scratch']),
+                  framealpha=0.9)
+
+
 def plot_claim(adaptation: Dict[str, dict], out_png: str) -> Dict[str, dict]:
     """Draw the claim figure (one panel per family present).
 
@@ -95,38 +176,7 @@ def plot_claim(adaptation: Dict[str, dict], out_png: str) -> Dict[str, dict]:
     if not fams:
         raise ValueError(f'adaptation: no family among {FAMILY_ORDER} '
                          f'(got {sorted(adaptation)})')
-    drawn: Dict[str, dict] = {}
-    for fam in fams:
-        data = adaptation[fam]
-        for bb, protos in data.items():
-            for proto, entry in protos.items():
-                lacking = [k for k in ('score', 'metric', 'lower_is_better')
-                           if k not in entry]
-                if lacking:
-                    raise ValueError(f'adaptation[{fam!r}][{bb!r}][{proto!r}] lacks '
-                                     f'{", ".join(lacking)}')
-        scratch = {k: float(v['score']) for k, v in (data.get('scratch') or {}).items()}
-        first = next(e for protos in data.values() for e in protos.values())
-        low, metric = bool(first['lower_is_better']), str(first['metric'])
-        bars: List[dict] = []
-        for bb, protos in data.items():
-            if bb == 'scratch':
-                continue
-            order = [p for p in PROTOCOL_LABELS if p in protos] + \
-                [p for p in protos if p not in PROTOCOL_LABELS]
-            for proto in order:
-                score = float(protos[proto]['score'])
-                bars.append(dict(
-                    backbone=bb, protocol=proto, score=score,
-                    fraction=protos[proto].get('fraction'),
-                    beats_scratch_100=None if '100pct' not in scratch else
-                    _better(score, scratch['100pct'], low),
-                    beats_scratch_10=None if '10pct' not in scratch else
-                    _better(score, scratch['10pct'], low)))
-        arrow = '↓ lower is better' if low else '↑ higher is better'
-        drawn[fam] = dict(bars=bars, scratch=scratch, metric=metric, lower_is_better=low,
-                          ylabel=f'{metric} ({arrow})', verdict=claim_verdict(data))
-
+    drawn = {fam: _family_bars(fam, adaptation[fam]) for fam in fams}
     width = max(4.2, 0.42 * max(len(d['bars']) for d in drawn.values()) + 2.2)
     ncols = min(2, len(fams))
     nrows = int(np.ceil(len(fams) / ncols))
@@ -136,41 +186,7 @@ def plot_claim(adaptation: Dict[str, dict], out_png: str) -> Dict[str, dict]:
                                    for b in d['bars']))
     color = {p: _COLORS[i % len(_COLORS)] for i, p in enumerate(protocols)}
     for ax, fam in zip(axes.flat, fams):
-        d = drawn[fam]
-        backbones = list(dict.fromkeys(b['backbone'] for b in d['bars']))
-        x, pos, ticks = 0.0, [], []
-        for bb in backbones:
-            own = [b for b in d['bars'] if b['backbone'] == bb]
-            xs = [x + i for i in range(len(own))]
-            pos += xs
-            ticks.append((np.mean(xs), bb))
-            x += len(own) + 0.8
-        scores = [b['score'] for b in d['bars']]
-        ax.bar(pos, scores, width=0.85, color=[color[b['protocol']] for b in d['bars']],
-               edgecolor='black', linewidth=0.5)
-        for px, b in zip(pos, d['bars']):
-            ax.text(px, b['score'], f"{b['score']:.3g}", ha='center', va='bottom',
-                    fontsize=7)
-        styles = {'10pct': ('--', 'scratch 10%'), '100pct': ('-', 'scratch 100%')}
-        for key, value in d['scratch'].items():
-            ls, label = styles.get(key, (':', f'scratch {key}'))
-            ax.axhline(value, color='#c0392b', linestyle=ls, linewidth=1.4,
-                       label=f'{label}: {value:.3g}')
-        ax.set_xticks([t for t, _ in ticks])
-        ax.set_xticklabels([name for _, name in ticks], fontsize=8)
-        ax.set_xlabel('backbone, adapted with 10% of the training data', fontsize=8)
-        ax.set_ylabel(d['ylabel'], fontsize=8)
-        ax.tick_params(axis='y', labelsize=7)
-        top = max(scores + list(d['scratch'].values()))
-        ax.set_ylim(0, top * 1.3 if top > 0 else 1)
-        title = _FAMILY_TITLES.get(fam, fam)
-        verdict = d['verdict'] or 'no up-g / scratch 100% entry'
-        ax.set_title(f'{title}\n{verdict}', fontsize=8,
-                     color='#1e7b34' if verdict.endswith(': beats') else
-                     ('#b00000' if verdict.endswith('does not beat') else 'black'))
-        if d['scratch']:
-            ax.legend(fontsize=7, loc='upper left', ncol=len(d['scratch']),
-                      framealpha=0.9)
+        _draw_panel(ax, fam, drawn[fam], color)
     for ax in list(axes.flat)[len(fams):]:
         ax.set_axis_off()
     handles = [plt.Rectangle((0, 0), 1, 1, color=color[p]) for p in protocols]

@@ -124,6 +124,120 @@ def _soft_cmap(plt):
     return ListedColormap(colors).with_extremes(bad='#ececec')
 
 
+def _cell_data(rows: List[dict], cols: List[dict]) -> tuple:
+    """``values`` (runs x columns, NaN where empty), their ``goodness`` and the texts."""
+    values = np.array([[_value(r, c) if _value(r, c) is not None else np.nan
+                        for c in cols] for r in rows], dtype=float).reshape(len(rows),
+                                                                            len(cols))
+    good = _goodness(values, [c['lower_is_better'] for c in cols])
+    texts = []
+    for r, row in enumerate(rows):
+        line = []
+        for j, c in enumerate(cols):
+            cell = row['cells'].get(c['column'], '')
+            if not np.isnan(values[r, j]):
+                line.append(_fmt(values[r, j], c['metric']))
+            elif cell in ('missing', 'failed'):
+                line.append(cell)
+            else:
+                line.append('—')
+        texts.append(line)
+    return values, good, texts
+
+
+def _mean_data(rows: List[dict]) -> tuple:
+    """``means`` (runs x :data:`MEAN_COLUMNS`), their goodness and their texts."""
+    means = np.array([[np.nan if r['mean_values'].get(k) is None else r['mean_values'][k]
+                       for k, _, _ in MEAN_COLUMNS] for r in rows],
+                     dtype=float).reshape(len(rows), len(MEAN_COLUMNS))
+    # a mean over fewer datasets than its family has is shown ("(k/n)") but not coloured:
+    # it is not comparable with the full means
+    partial = np.array([[bool(r['means'].get(k)) and '(' in r['means'][k]
+                         for k, _, _ in MEAN_COLUMNS] for r in rows],
+                       dtype=bool).reshape(means.shape)
+    mean_good = _goodness(np.where(partial, np.nan, means),
+                          [low for _, _, low in MEAN_COLUMNS])
+    mean_texts = [[r['means'].get(k) or '—' for k, _, _ in MEAN_COLUMNS] for r in rows]
+    return means, mean_good, mean_texts
+
+
+def _draw_grid(a, gd: np.ndarray, labels: List[str], txt: List[List[str]], n_runs: int,
+               cmap):
+    """Colour one panel by ``gd`` (runs x labels), write ``txt`` in; returns the image."""
+    im = a.imshow(np.ma.masked_invalid(gd.T), cmap=cmap, vmin=0, vmax=1,
+                  aspect='auto')
+    a.set_yticks(range(len(labels)))
+    a.set_yticklabels(labels, fontsize=8)
+    a.set_xticks(np.arange(-0.5, n_runs), minor=True)
+    a.set_yticks(np.arange(-0.5, len(labels)), minor=True)
+    a.grid(which='minor', color='white', linewidth=1.2)
+    a.tick_params(which='minor', length=0)
+    a.tick_params(axis='x', which='major', length=0)
+    for r in range(n_runs):
+        for j in range(len(labels)):
+            t = txt[r][j]
+            a.text(r, j, t, ha='center', va='center', fontsize=8,
+                   color='#b00000' if t == 'failed' else
+                   ('#666666' if t in ('missing', '—') else 'black'),
+                   fontstyle='italic' if t in ('missing', 'failed') else 'normal')
+    return im
+
+
+def _mark_families(ax, axm, cols: List[dict], n_runs: int) -> None:
+    """Lines between the families of the dataset panel, family names on the right."""
+    fams = [c['family'] for c in cols]
+    for j in range(1, len(cols)):
+        if fams[j] != fams[j - 1]:
+            ax.axhline(j - 0.5, color='black', linewidth=1.2)
+    for fam in FAMILIES:
+        idx = [j for j, f in enumerate(fams) if f == fam]
+        if idx:
+            ax.text(n_runs - 0.5 + 0.06, (idx[0] + idx[-1]) / 2, fam,
+                    ha='left', va='center', fontsize=9, fontweight='bold')
+    axm.text(n_runs - 0.5 + 0.06, (len(MEAN_COLUMNS) - 1) / 2, 'means',
+             ha='left', va='center', fontsize=9, fontweight='bold')
+
+
+def _heatmap_axes(plt, names: List[str], n_cols: int) -> tuple:
+    """The heatmap's figure and its two panels, sized for ``names`` x ``n_cols`` cells.
+
+    Returns:
+        tuple: ``fig``, the dataset panel, the means panel and the geometry (inches:
+        ``width``, ``height``, ``label_w``, ``cell_w``).
+    """
+    cell_w, cell_h = 1.05, 0.25
+    label_w, right_w = 1.75, 0.7
+    top_h = 0.45 + 0.16 * max(_wrap(n).count('\n') + 1 for n in names) if names else 0.8
+    bottom_h = 1.05
+    width = label_w + cell_w * max(1, len(names)) + right_w
+    grid_h = cell_h * (n_cols + len(MEAN_COLUMNS) * 1.25) + 0.35
+    height = top_h + grid_h + bottom_h
+    fig = plt.figure(figsize=(width, height))
+    gs = fig.add_gridspec(2, 1, height_ratios=[n_cols, 1.25 * len(MEAN_COLUMNS)],
+                          hspace=0.35 / (grid_h / 2), left=label_w / width,
+                          right=1 - right_w / width, bottom=bottom_h / height,
+                          top=1 - top_h / height)
+    ax = fig.add_subplot(gs[0])
+    axm = fig.add_subplot(gs[1], sharex=ax)
+    return fig, ax, axm, dict(width=width, height=height, label_w=label_w, cell_w=cell_w)
+
+
+def _colorbar_and_title(fig, im, title: Optional[str], n_runs: int, geo: dict) -> None:
+    """The worst .. best colour bar under the heatmap and the figure title above it."""
+    width, height = geo['width'], geo['height']
+    label_w, cell_w = geo['label_w'], geo['cell_w']
+    cax = fig.add_axes([label_w / width, 0.5 / height,
+                        min(3.0, cell_w * max(1, n_runs)) / width, 0.12 / height])
+    cbar = fig.colorbar(im, cax=cax, orientation='horizontal', ticks=[0, 1])
+    cbar.ax.set_xticklabels(['worst', 'best'], fontsize=7)
+    cbar.set_label("colour: place in the row's range (↓ rows: lowest is best)",
+                   fontsize=7)
+    fig.suptitle(title or 'GV-B, 10% training data\n'
+                 'accuracy / AP / mIoU in %, MR$^{-2}$ in % (↓), RMSE in m (↓)',
+                 fontsize=9, x=(label_w + cell_w * max(1, n_runs) / 2) / width,
+                 y=1 - 0.06 / height, va='top')
+
+
 def plot_gvb_heatmap(table: dict, out_png: str, title: Optional[str] = None) -> dict:
     """Draw ``report.png``: datasets down, runs across, values written in; family means
     in a panel below.
@@ -146,107 +260,77 @@ def plot_gvb_heatmap(table: dict, out_png: str, title: Optional[str] = None) -> 
     cols = heatmap_columns()
     rows = table['rows']
     names = [r['name'] for r in rows]
-    values = np.array([[_value(r, c) if _value(r, c) is not None else np.nan
-                        for c in cols] for r in rows], dtype=float).reshape(len(rows),
-                                                                            len(cols))
-    good = _goodness(values, [c['lower_is_better'] for c in cols])
-    texts = []
-    for r, row in enumerate(rows):
-        line = []
-        for j, c in enumerate(cols):
-            cell = row['cells'].get(c['column'], '')
-            if not np.isnan(values[r, j]):
-                line.append(_fmt(values[r, j], c['metric']))
-            elif cell in ('missing', 'failed'):
-                line.append(cell)
-            else:
-                line.append('—')
-        texts.append(line)
-    means = np.array([[np.nan if r['mean_values'].get(k) is None else r['mean_values'][k]
-                       for k, _, _ in MEAN_COLUMNS] for r in rows],
-                     dtype=float).reshape(len(rows), len(MEAN_COLUMNS))
-    # a mean over fewer datasets than its family has is shown ("(k/n)") but not coloured:
-    # it is not comparable with the full means
-    partial = np.array([[bool(r['means'].get(k)) and '(' in r['means'][k]
-                         for k, _, _ in MEAN_COLUMNS] for r in rows],
-                       dtype=bool).reshape(means.shape)
-    mean_good = _goodness(np.where(partial, np.nan, means),
-                          [low for _, _, low in MEAN_COLUMNS])
-    mean_texts = [[r['means'].get(k) or '—' for k, _, _ in MEAN_COLUMNS] for r in rows]
+    values, good, texts = _cell_data(rows, cols)
+    means, mean_good, mean_texts = _mean_data(rows)
 
     cmap = _soft_cmap(plt)
-    cell_w, cell_h = 1.05, 0.25
-    label_w, right_w = 1.75, 0.7
-    top_h = 0.45 + 0.16 * max(_wrap(n).count('\n') + 1 for n in names) if names else 0.8
-    bottom_h = 1.05
-    width = label_w + cell_w * max(1, len(rows)) + right_w
-    grid_h = cell_h * (len(cols) + len(MEAN_COLUMNS) * 1.25) + 0.35
-    height = top_h + grid_h + bottom_h
-    fig = plt.figure(figsize=(width, height))
-    gs = fig.add_gridspec(2, 1, height_ratios=[len(cols), 1.25 * len(MEAN_COLUMNS)],
-                          hspace=0.35 / (grid_h / 2), left=label_w / width,
-                          right=1 - right_w / width, bottom=bottom_h / height,
-                          top=1 - top_h / height)
-    ax = fig.add_subplot(gs[0])
-    axm = fig.add_subplot(gs[1], sharex=ax)
+    fig, ax, axm, geo = _heatmap_axes(plt, names, len(cols))
     im = None
     for a, gd, labels, txt in (
             (ax, good, [c['label'] for c in cols], texts),
             (axm, mean_good, [lbl.replace('\n', ' ') for _, lbl, _ in MEAN_COLUMNS],
              mean_texts)):
-        im = a.imshow(np.ma.masked_invalid(gd.T), cmap=cmap, vmin=0, vmax=1,
-                      aspect='auto')
-        a.set_yticks(range(len(labels)))
-        a.set_yticklabels(labels, fontsize=8)
-        a.set_xticks(np.arange(-0.5, len(rows)), minor=True)
-        a.set_yticks(np.arange(-0.5, len(labels)), minor=True)
-        a.grid(which='minor', color='white', linewidth=1.2)
-        a.tick_params(which='minor', length=0)
-        a.tick_params(axis='x', which='major', length=0)
-        for r in range(len(rows)):
-            for j in range(len(labels)):
-                t = txt[r][j]
-                a.text(r, j, t, ha='center', va='center', fontsize=8,
-                       color='#b00000' if t == 'failed' else
-                       ('#666666' if t in ('missing', '—') else 'black'),
-                       fontstyle='italic' if t in ('missing', 'failed') else 'normal')
+        im = _draw_grid(a, gd, labels, txt, len(rows), cmap)
     ax.xaxis.tick_top()
     ax.set_xticks(range(len(rows)))
     ax.set_xticklabels([_wrap(n) for n in names], fontsize=8)
     plt.setp(axm.get_xticklabels(), visible=False)
-    fams = [c['family'] for c in cols]
-    for j in range(1, len(cols)):
-        if fams[j] != fams[j - 1]:
-            ax.axhline(j - 0.5, color='black', linewidth=1.2)
-    for fam in FAMILIES:
-        idx = [j for j, f in enumerate(fams) if f == fam]
-        if idx:
-            ax.text(len(rows) - 0.5 + 0.06, (idx[0] + idx[-1]) / 2, fam,
-                    ha='left', va='center', fontsize=9, fontweight='bold')
-    axm.text(len(rows) - 0.5 + 0.06, (len(MEAN_COLUMNS) - 1) / 2, 'means',
-             ha='left', va='center', fontsize=9, fontweight='bold')
-    cax = fig.add_axes([label_w / width, 0.5 / height,
-                        min(3.0, cell_w * max(1, len(rows))) / width, 0.12 / height])
-    cbar = fig.colorbar(im, cax=cax, orientation='horizontal', ticks=[0, 1])
-    cbar.ax.set_xticklabels(['worst', 'best'], fontsize=7)
-    cbar.set_label("colour: place in the row's range (↓ rows: lowest is best)",
-                   fontsize=7)
-    fig.suptitle(title or 'GV-B, 10% training data\n'
-                 'accuracy / AP / mIoU in %, MR$^{-2}$ in % (↓), RMSE in m (↓)',
-                 fontsize=9, x=(label_w + cell_w * max(1, len(rows)) / 2) / width,
-                 y=1 - 0.06 / height, va='top')
+    _mark_families(ax, axm, cols, len(rows))
+    _colorbar_and_title(fig, im, title, len(rows), geo)
     dpi = 110
     fig.savefig(out_png, dpi=dpi)
     plt.close(fig)
     return dict(rows=names, columns=cols, values=values, goodness=good, texts=texts,
                 means=means, mean_goodness=mean_good,
                 panels=['datasets', 'family means'],
-                size_px=(int(width * dpi), int(height * dpi)))
+                size_px=(int(geo['width'] * dpi), int(geo['height'] * dpi)))
 
 
 def improvement(run_value: float, ref_value: float, lower_is_better: bool) -> float:
     """``run − ref``, or ``ref − run`` for a lower-is-better metric (> 0: run is better)."""
     return ref_value - run_value if lower_is_better else run_value - ref_value
+
+
+def _improvements(run_row: dict, ref_row: dict) -> Dict[str, list]:
+    """Per family, the datasets both rows have, best improvement first."""
+    panels: Dict[str, list] = {}
+    for c in heatmap_columns():
+        run_v, ref_v = _value(run_row, c), _value(ref_row, c)
+        if run_v is None or ref_v is None:
+            continue
+        panels.setdefault(c['family'], []).append(dict(
+            key=c['key'], label=c['label'], run=run_v, ref=ref_v,
+            lower_is_better=c['lower_is_better'],
+            improvement=improvement(run_v, ref_v, c['lower_is_better'])))
+    for fam in panels:
+        panels[fam].sort(key=lambda e: -e['improvement'])
+    return panels
+
+
+def _draw_improvements(ax, fam: str, items: List[dict], ref_name: str) -> None:
+    """One family's panel of :func:`plot_run_vs_reference`."""
+    y = np.arange(len(items))
+    imp = np.array([e['improvement'] for e in items])
+    ax.barh(y, imp, color=['#2a9d4a' if v >= 0 else '#c0392b' for v in imp])
+    ax.axvline(0, color='black', linewidth=0.8)
+    ax.set_yticks(y)
+    ax.set_yticklabels([f"{e['label']}  ({_fmt(e['run'], fam)} vs "
+                        f"{_fmt(e['ref'], fam)})" for e in items], fontsize=8)
+    span = max(1e-9, float(np.abs(imp).max()))
+    ax.set_xlim(-1.25 * span, 1.25 * span)
+    for yi, v in zip(y, imp):
+        ax.text(v + (0.02 if v >= 0 else -0.02) * span, yi,
+                f'{v:+.3f}' if fam == 'depth' else f'{v:+.1f}',
+                va='center', ha='left' if v >= 0 else 'right', fontsize=7)
+    flips = {e['lower_is_better'] for e in items}
+    formula = ('reference − run' if flips == {True} else 'run − reference' +
+               ('; ↓ rows: reference − run' if True in flips else ''))
+    ax.set_xlabel(f'improvement over {ref_name} in {_UNITS[fam]} (> 0: run better)\n'
+                  f'= {formula}', fontsize=8)
+    ax.set_ylim(max(len(items), 3) - 0.5, -0.5)
+    ax.set_title(f'{fam}', fontsize=9, loc='left', fontweight='bold')
+    ax.tick_params(axis='x', labelsize=7)
+    ax.grid(axis='x', alpha=0.3)
 
 
 def plot_run_vs_reference(run_row: dict, ref_row: dict, out_png: str) -> Dict[str, list]:
@@ -263,17 +347,7 @@ def plot_run_vs_reference(run_row: dict, ref_row: dict, out_png: str) -> Dict[st
         families with no common dataset left out.
     """
     plt = _plt()
-    panels: Dict[str, list] = {}
-    for c in heatmap_columns():
-        run_v, ref_v = _value(run_row, c), _value(ref_row, c)
-        if run_v is None or ref_v is None:
-            continue
-        panels.setdefault(c['family'], []).append(dict(
-            key=c['key'], label=c['label'], run=run_v, ref=ref_v,
-            lower_is_better=c['lower_is_better'],
-            improvement=improvement(run_v, ref_v, c['lower_is_better'])))
-    for fam in panels:
-        panels[fam].sort(key=lambda e: -e['improvement'])
+    panels = _improvements(run_row, ref_row)
     fams = [f for f in FAMILIES if f in panels]
     n_bars = [len(panels[f]) for f in fams] or [1]
     height = 1.0 + sum(0.3 * max(n, 3) + 1.1 for n in n_bars)
@@ -281,29 +355,7 @@ def plot_run_vs_reference(run_row: dict, ref_row: dict, out_png: str) -> Dict[st
                              gridspec_kw=dict(height_ratios=[max(n, 3) + 2.2 for n in n_bars]))
     ref_name = ref_row['name'].replace(' (published)', '')
     for ax, fam in zip(axes[:, 0], fams):
-        items = panels[fam]
-        y = np.arange(len(items))
-        imp = np.array([e['improvement'] for e in items])
-        ax.barh(y, imp, color=['#2a9d4a' if v >= 0 else '#c0392b' for v in imp])
-        ax.axvline(0, color='black', linewidth=0.8)
-        ax.set_yticks(y)
-        ax.set_yticklabels([f"{e['label']}  ({_fmt(e['run'], fam)} vs "
-                            f"{_fmt(e['ref'], fam)})" for e in items], fontsize=8)
-        span = max(1e-9, float(np.abs(imp).max()))
-        ax.set_xlim(-1.25 * span, 1.25 * span)
-        for yi, v in zip(y, imp):
-            ax.text(v + (0.02 if v >= 0 else -0.02) * span, yi,
-                    f'{v:+.3f}' if fam == 'depth' else f'{v:+.1f}',
-                    va='center', ha='left' if v >= 0 else 'right', fontsize=7)
-        flips = {e['lower_is_better'] for e in items}
-        formula = ('reference − run' if flips == {True} else 'run − reference' +
-                   ('; ↓ rows: reference − run' if True in flips else ''))
-        ax.set_xlabel(f'improvement over {ref_name} in {_UNITS[fam]} (> 0: run better)\n'
-                      f'= {formula}', fontsize=8)
-        ax.set_ylim(max(len(items), 3) - 0.5, -0.5)
-        ax.set_title(f'{fam}', fontsize=9, loc='left', fontweight='bold')
-        ax.tick_params(axis='x', labelsize=7)
-        ax.grid(axis='x', alpha=0.3)
+        _draw_improvements(ax, fam, panels[fam], ref_name)
     if not fams:
         axes[0, 0].text(0.5, 0.5, f'no dataset in common with {ref_name}', ha='center',
                         va='center')
