@@ -76,9 +76,9 @@ def test_ota_cls_distils_from_subset_and_adapts(tmp_path, tiny_cifar):
     # measured (seed 0, 30 iterations): mean cosine 0.065 untrained -> 0.128 distilled
     assert distilled > untrained + 0.03, (untrained, distilled)
     # the adapted student started from the exported distilled backbone
-    from intern_mm.utils import load_local_checkpoint
-    exported = load_local_checkpoint(result['student']['checkpoint'])['state_dict']
-    distilled_sd = load_local_checkpoint(str(wd / 'distill' / 'iter_30.pth'))['state_dict']
+    from intern_mm.utils.checkpoint import read_checkpoint
+    exported = read_checkpoint(result['student']['checkpoint'])['state_dict']
+    distilled_sd = read_checkpoint(str(wd / 'distill' / 'iter_30.pth'))['state_dict']
     for key, value in exported.items():
         torch.testing.assert_close(value, distilled_sd['student.' + key[len('backbone.'):]])
 
@@ -115,7 +115,7 @@ def test_ota_dense_family_depth(tmp_path):
         result['metrics']['rmse'])
     # four dense levels were distilled
     assert (tmp_path / 'ota' / 'student_backbone.pth').is_file()
-    from intern_mm.utils import load_local_checkpoint
-    sd = load_local_checkpoint(str(tmp_path / 'ota' / 'distill' / 'iter_2.pth'))
+    from intern_mm.utils.checkpoint import read_checkpoint
+    sd = read_checkpoint(str(tmp_path / 'ota' / 'distill' / 'iter_2.pth'))
     levels = {k.split('.')[1] for k in sd['state_dict'] if k.startswith('connectors.')}
     assert levels == {'0', '1', '2', '3'}
