@@ -37,7 +37,8 @@ from typing import Dict, Optional, Union
 from .backbone import BackboneSpec, build_backbone, parse_backbone_spec, \
     describe_backbone_outputs
 from .data_cfgs import IMAGENET_MEAN, IMAGENET_STD
-from .protocols import ProtocolContext, dataset_cfgs, dense_backbone_cfg, family_recipe
+from .protocols import (SCOPES, ProtocolContext, dataset_cfgs, dense_backbone_cfg,
+                        family_recipe, runtime_cfg)
 from .tasks import GVBTask
 
 __all__ = ['run_ota', 'ota_context', 'ota_distill_cfg', 'distill_backbone_cfg',
@@ -200,7 +201,6 @@ def ota_distill_cfg(ctx: ProtocolContext, student: BackboneSpec, work_dir: str,
     Raises:
         KeyError: On unknown ``distill`` keys.
     """
-    import torch
     recipe = _distill_recipe(distill)
     family = ctx.task.family
     data_ctx = copy.copy(ctx)
@@ -209,8 +209,7 @@ def ota_distill_cfg(ctx: ProtocolContext, student: BackboneSpec, work_dir: str,
     max_iters = int(recipe['max_iters'])
     warmup = min(int(recipe['warmup_iters']), max_iters)
     cfg = dict(
-        default_scope=dict(cls='mmpretrain', det='mmdet', seg='mmseg',
-                           depth='mmseg')[family],
+        default_scope=SCOPES[family],
         custom_imports=dict(imports=['intern_mm', 'intern_mm.benchmark'],
                             allow_failed_imports=False),
         work_dir=work_dir,
@@ -223,21 +222,8 @@ def ota_distill_cfg(ctx: ProtocolContext, student: BackboneSpec, work_dir: str,
             collate_fn=dict(type='default_collate'),
             dataset=_replace_pipeline(train_ds, _distill_pipeline(recipe))),
         **_distill_schedule(recipe, max_iters, warmup),
-        env_cfg=dict(
-            cudnn_benchmark=False,
-            mp_cfg=dict(mp_start_method='fork', opencv_num_threads=0),
-            dist_cfg=dict(backend='nccl' if torch.cuda.is_available() else 'gloo')),
-        log_processor=dict(by_epoch=False),
-        log_level='INFO',
-        randomness=dict(seed=ctx.seed, deterministic=False),
-        launcher=ctx.launcher,
-        load_from=None,
-        resume=True,
-        visualizer=dict(type='Visualizer', vis_backends=[dict(type='LocalVisBackend')]),
+        **runtime_cfg(ctx, by_epoch=False),
     )
-    if ctx.launcher != 'none':
-        cfg['model_wrapper_cfg'] = dict(type='MMDistributedDataParallel',
-                                        find_unused_parameters=False)
     return cfg
 
 

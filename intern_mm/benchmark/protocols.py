@@ -33,7 +33,8 @@ from .tasks import GVBTask
 
 __all__ = [
     'ProtocolContext', 'DEFAULT_RECIPES', 'build_runner_cfg', 'family_recipe',
-    'dataset_cfgs', 'metric_keys', 'dense_backbone_cfg', 'PROTOCOL_MODES'
+    'dataset_cfgs', 'metric_keys', 'dense_backbone_cfg', 'PROTOCOL_MODES', 'runtime_cfg',
+    'SCOPES'
 ]
 
 PROTOCOL_MODES = ('probe', 'finetune')
@@ -522,7 +523,8 @@ def _depth_model(ctx: ProtocolContext) -> dict:
 # ----------------------------------------------------------------------------------------
 # the runner config
 # ----------------------------------------------------------------------------------------
-_SCOPES = dict(cls='mmpretrain', det='mmdet', seg='mmseg', depth='mmseg')
+#: Default registry scope of each task family's Runner.
+SCOPES = dict(cls='mmpretrain', det='mmdet', seg='mmseg', depth='mmseg')
 _COLLATE = dict(cls='default_collate', det='pseudo_collate', seg='pseudo_collate',
                 depth='pseudo_collate')
 
@@ -612,7 +614,7 @@ def build_runner_cfg(ctx: ProtocolContext) -> dict:
     interval = ctx.checkpoint_interval or (
         1 if by_epoch else max(1, ctx.recipe['max_iters'] // 10))
     cfg = dict(
-        default_scope=_SCOPES[family],
+        default_scope=SCOPES[family],
         custom_imports=dict(imports=['intern_mm', 'intern_mm.benchmark'],
                             allow_failed_imports=False),
         work_dir=ctx.work_dir,
@@ -626,6 +628,25 @@ def build_runner_cfg(ctx: ProtocolContext) -> dict:
         optim_wrapper=optim_wrapper,
         param_scheduler=schedulers,
         default_hooks=_default_hooks(ctx, interval, by_epoch),
+        **runtime_cfg(ctx, by_epoch, find_unused_parameters=ctx.mode == 'probe'),
+    )
+    return _merge_cfg_options(cfg, ctx)
+
+
+def runtime_cfg(ctx: ProtocolContext, by_epoch: bool,
+                find_unused_parameters: bool = False) -> dict:
+    """The runtime part of a GV-B Runner config (environment, logging, seed, launcher,
+    auto-resume, visualiser and, when distributed, the DDP wrapper).
+
+    Args:
+        ctx (ProtocolContext): The context (``seed``, ``launcher``).
+        by_epoch (bool): Whether the log processor counts epochs.
+        find_unused_parameters (bool): DDP's option. Defaults to False.
+
+    Returns:
+        dict: Top-level Runner config keys.
+    """
+    cfg = dict(
         env_cfg=dict(
             cudnn_benchmark=False,
             mp_cfg=dict(mp_start_method='fork', opencv_num_threads=0),
@@ -640,8 +661,8 @@ def build_runner_cfg(ctx: ProtocolContext) -> dict:
     )
     if ctx.launcher != 'none':
         cfg['model_wrapper_cfg'] = dict(type='MMDistributedDataParallel',
-                                        find_unused_parameters=ctx.mode == 'probe')
-    return _merge_cfg_options(cfg, ctx)
+                                        find_unused_parameters=find_unused_parameters)
+    return cfg
 
 
 def _merge_cfg_options(cfg: dict, ctx: ProtocolContext) -> dict:
