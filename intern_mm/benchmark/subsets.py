@@ -263,8 +263,10 @@ def _read_cls(root: str, sources: Sequence[dict], classes: Optional[Sequence[str
     if len(keys) != len(samples):
         raise ValueError('duplicate image paths in the classification source')
     if classes:
+        # a split may lack a class (small or sliced sets): only unknown labels are errors
         check_class_names(classes, [_label_name(classes, lb) for lb in keys.values()],
-                          ann_files[0] if ann_files else _abs(root, src['img_dir']))
+                          ann_files[0] if ann_files else _abs(root, src['img_dir']),
+                          allow_unused=True)
     return keys, dict(keys), classes, ann_files
 
 
@@ -311,7 +313,8 @@ def _read_voc(root: str, sources: Sequence[dict], classes):
         found = list(where)
         unknown = sorted(set(found) - set(classes))
         example = f' (e.g. {where[unknown[0]]})' if unknown else ''
-        check_class_names(classes, found, ', '.join(ann_files) + example)
+        check_class_names(classes, found, ', '.join(ann_files) + example,
+                          allow_unused=True)  # a split may lack a class
     return _rarest_keys(objects), {u: None for u in objects}, classes, ann_files
 
 

@@ -491,13 +491,12 @@ def check_config_datasets(cfg: Any,
     Raises:
         ValueError: If a split name is not one of :data:`SPLITS`.
     """
-    from mmengine.registry import DefaultScope, init_default_scope
+    from mmengine.registry import DefaultScope
     import intern_mm  # noqa: F401
     scope = cfg.get('default_scope') or 'mmengine'
-    previous = DefaultScope.get_current_instance()
-    init_default_scope(scope)
     out = {}
-    try:
+    # the config's scope while checking; the caller's (or none) again afterwards
+    with DefaultScope.overwrite_default_scope(scope):
         for split in splits:
             if split not in SPLITS:
                 raise ValueError(f'unknown split {split!r}, expected one of {SPLITS}')
@@ -507,7 +506,4 @@ def check_config_datasets(cfg: Any,
             out[split] = check_dataset_cfg(
                 loader['dataset'], split=split, decode=decode, check_unused=check_unused,
                 allow_unknown=allow_unknown, build=build, progress=progress)
-    finally:
-        if previous is not None:
-            init_default_scope(previous.scope_name)
     return out

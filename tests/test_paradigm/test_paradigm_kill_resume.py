@@ -39,8 +39,11 @@ def _write_cfg(path: Path, world: str) -> str:
         "    'default_hooks.logger.interval': 1,\n"
         "    'default_hooks.checkpoint.max_keep_ckpts': -1,\n"
         '}\n'
-        "downstream = dict(probe_stages=['up-e-cls'], scratch=None,\n"
-        '                  probe=dict(lrs=(0.03, ), max_iters=10, batch_size=16))\n')
+        "downstream = dict(_delete_=True, fraction=0.25, families=('cls', ), scratch=None,\n"
+        "                  backbones={'best-up-e': ['up-e-cls']},\n"
+        "                  protocols={'default': ('probe', )},\n"
+        "                  recipes=dict(cls=dict(max_iters=10, batch_size=4)),\n"
+        "                  probe_grid=[dict(lr=0.03, weight_decay=1e-4, momentum=0.9)])\n")
     return str(path)
 
 
@@ -61,7 +64,8 @@ def _final(wd: Path):
     done = json.loads((wd / 'stages' / 'up-e-cls' / 'done.json').read_text())
     state = torch.load(done['checkpoint'], map_location='cpu',
                        weights_only=False)['state_dict']
-    probe = json.loads((wd / 'downstream' / 'probe_up-e-cls.json').read_text())
+    probe = json.loads((wd / 'downstream' / 'cls' / 'best-up-e' / 'probe_25pct' /
+                        'result.json').read_text())
     return done, state, probe
 
 
@@ -97,5 +101,5 @@ def test_kill_mid_stage_and_rerun_matches_uninterrupted(tiny_world, tmp_path):
     for key, value in ref_done['metrics'].items():
         if isinstance(value, float):
             assert done['metrics'][key] == pytest.approx(value, abs=1e-9), key
-    assert probe['top1'] == pytest.approx(ref_probe['top1'], abs=1e-9)
-    assert probe['val_top1'] == pytest.approx(ref_probe['val_top1'], abs=1e-9)
+    assert probe['test_score'] == pytest.approx(ref_probe['test_score'], abs=1e-9)
+    assert probe['val_score'] == pytest.approx(ref_probe['val_score'], abs=1e-9)

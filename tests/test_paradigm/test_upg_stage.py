@@ -23,7 +23,8 @@ def test_upg_stage_trains_validates_and_exports(tiny_world, tmp_path):
 
     pipe = ParadigmPipeline(Config(dict(
         launcher='inprocess', world=dict(root=tiny_world),
-        stages=[dict(name='up-g', config=UP_G, export=dict(bn_tasks=('cls', 'det'))),
+        stages=[dict(name='up-g', kind='generalist', config=UP_G,
+                     export=dict(bn_tasks=('cls', 'det'))),
                 ])), work_dir=str(tmp_path / 'wd'))
     stage = pipe.stages[0]
     cfg = pipe.build_stage_config(dict(stage, cfg_options={
