@@ -64,7 +64,7 @@ def _final(wd: Path):
     done = json.loads((wd / 'stages' / 'up-e-cls' / 'done.json').read_text())
     state = torch.load(done['checkpoint'], map_location='cpu',
                        weights_only=False)['state_dict']
-    probe = json.loads((wd / 'downstream' / 'cls' / 'best-up-e' / 'probe_25pct' /
+    probe = json.loads((wd / 'downstream' / 'cls' / 'up-e-cls' / 'probe_25pct' /
                         'result.json').read_text())
     return done, state, probe
 
