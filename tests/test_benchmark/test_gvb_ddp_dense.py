@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from gvb_testutils import slice_list
 
 REPO = Path(__file__).resolve().parents[2]
 TESTS_DIR = Path(__file__).resolve().parents[1]
@@ -24,16 +25,6 @@ DET_SHRINK = [
     'model.train_cfg.rpn_proposal.max_per_img=64', 'model.train_cfg.rcnn.sampler.num=32',
     'model.test_cfg.rpn.nms_pre=100', 'model.test_cfg.rpn.max_per_img=32']
 DUMP = ["custom_hooks=[{'type':'intern_mm.DumpRankStateHook'}]"]
-
-
-def _slice_list(src: Path, dst: Path, lists: dict, links=('images', 'annotations')):
-    dst.mkdir(parents=True)
-    for name in links:
-        (dst / name).symlink_to(src / name)
-    for name, count in lists.items():
-        ids = (src / name).read_text().split()[:count]
-        (dst / name).write_text('\n'.join(ids) + '\n')
-    return dst
 
 
 def _torchrun(tmp_path, task, root, backbone, recipe, extra_options=()):
@@ -80,7 +71,7 @@ def _check_replicas(ranks, trained_prefix, first_epoch=None):
 
 @pytest.mark.slow
 def test_detection_probe_ddp(tmp_path, datasets_dir, tiny_backbone):
-    root = _slice_list(datasets_dir / 'raccoon', tmp_path / 'raccoon',
+    root = slice_list(datasets_dir / 'raccoon', tmp_path / 'raccoon',
                        {'train.txt': 40, 'test.txt': 2})
     res, ranks = _torchrun(tmp_path, 'raccoon_det', root, tiny_backbone,
                            ['det.max_epochs=1', 'det.img_scale=(96,64)',
@@ -91,7 +82,7 @@ def test_detection_probe_ddp(tmp_path, datasets_dir, tiny_backbone):
 
 @pytest.mark.slow
 def test_segmentation_probe_ddp(tmp_path, datasets_dir, tiny_backbone):
-    root = _slice_list(datasets_dir / 'camvid', tmp_path / 'camvid',
+    root = slice_list(datasets_dir / 'camvid', tmp_path / 'camvid',
                        {'train.txt': 40, 'test.txt': 2})
     res, ranks = _torchrun(tmp_path, 'camvid_seg', root, tiny_backbone,
                            ['seg.max_iters=3', 'seg.crop_size=(64,64)',

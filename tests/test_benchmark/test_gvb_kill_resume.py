@@ -16,19 +16,10 @@ import pytest
 import torch
 
 from kill_testutils import run_and_kill_when, run_ok
+from gvb_testutils import slice_list
 
 REPO = Path(__file__).resolve().parents[2]
 SEG_ITERS = 8
-
-
-def _slice_list(src: Path, dst: Path, lists: dict, links=('images', 'annotations')):
-    dst.mkdir(parents=True)
-    for name in links:
-        (dst / name).symlink_to(src / name)
-    for name, count in lists.items():
-        ids = (src / name).read_text().split()[:count]
-        (dst / name).write_text('\n'.join(ids) + '\n')
-    return dst
 
 
 def _cmd(tmp_path, wd, backbone, cifar, camvid):
@@ -65,7 +56,7 @@ def test_kill_during_second_task_and_rerun(tmp_path, datasets_dir, tiny_backbone
                                            link_subset):
     cifar = link_subset(datasets_dir / 'cifar10', tmp_path / 'cifar10',
                         dict(train=4, test=2))
-    camvid = _slice_list(datasets_dir / 'camvid', tmp_path / 'camvid',
+    camvid = slice_list(datasets_dir / 'camvid', tmp_path / 'camvid',
                          {'train.txt': 20, 'test.txt': 2})
     env = _env()
     ref_wd, wd = tmp_path / 'reference', tmp_path / 'killed'

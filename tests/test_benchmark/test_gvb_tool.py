@@ -5,6 +5,7 @@ import os
 from pathlib import Path
 
 import pytest
+from gvb_testutils import slice_list
 
 
 REPO = Path(__file__).resolve().parents[2]
@@ -15,17 +16,6 @@ def _gvb():
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
-
-
-def _slice_list(src: Path, dst: Path, lists: dict, links=('images', 'annotations')):
-    """A smaller view of a shared dataset: symlinked folders, shortened id lists."""
-    dst.mkdir(parents=True)
-    for name in links:
-        (dst / name).symlink_to(src / name)
-    for name, count in lists.items():
-        ids = (src / name).read_text().split()[:count]
-        (dst / name).write_text('\n'.join(ids) + '\n')
-    return dst
 
 
 def _run(tmp_path, *args):
@@ -61,7 +51,7 @@ DET_SHRINK = [
 
 
 def test_raccoon_detection_probe(tmp_path, datasets_dir, tiny_backbone):
-    root = _slice_list(datasets_dir / 'raccoon', tmp_path / 'raccoon',
+    root = slice_list(datasets_dir / 'raccoon', tmp_path / 'raccoon',
                        {'train.txt': 40, 'test.txt': 3})
     assert _run(tmp_path, '--backbone', tiny_backbone, '--tasks', 'raccoon_det',
                 '--data-root', f'raccoon_det={root}', '--recipe', 'det.max_epochs=1',
@@ -76,7 +66,7 @@ def test_raccoon_detection_probe(tmp_path, datasets_dir, tiny_backbone):
 
 
 def test_camvid_segmentation_probe(tmp_path, datasets_dir, tiny_backbone):
-    root = _slice_list(datasets_dir / 'camvid', tmp_path / 'camvid',
+    root = slice_list(datasets_dir / 'camvid', tmp_path / 'camvid',
                        {'train.txt': 30, 'test.txt': 2})
     assert _run(tmp_path, '--backbone', tiny_backbone, '--tasks', 'camvid_seg',
                 '--data-root', f'camvid_seg={root}', '--recipe', 'seg.max_iters=2',
