@@ -32,6 +32,7 @@ from typing import Dict, List, Optional
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
+from intern_mm.apis.cli import DEBUG_FLAG, run_cli  # noqa: E402
 from intern_mm.benchmark import GVB_TASKS, EXTRA_TASKS, load_task_file  # noqa: E402
 from intern_mm.benchmark.suite import SuiteConfig, run_suite  # noqa: E402
 from intern_mm.benchmark.tasks import resolve_layout  # noqa: E402
@@ -65,8 +66,12 @@ def parse_key_values(items: Optional[List[str]], nested: bool = False) -> Dict:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description='GV-B benchmark')
     sub = parser.add_subparsers(dest='command', required=True)
+    # every sub-command takes --debug (run_cli: the traceback instead of one line)
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(DEBUG_FLAG, action='store_true',
+                        help='show the Python traceback of an error (default: one line)')
 
-    run = sub.add_parser('run', help='run GV-B tasks (resumable)')
+    run = sub.add_parser('run', help='run GV-B tasks (resumable)', parents=[common])
     run.add_argument('--backbone', required=True,
                      help='config file (model / backbone / bare backbone dict), '
                      'checkpoint, or a dict string')
@@ -105,12 +110,14 @@ def build_parser() -> argparse.ArgumentParser:
                      choices=['none', 'pytorch', 'slurm', 'mpi'])
     run.add_argument('--local_rank', '--local-rank', type=int, default=0)
 
-    tasks = sub.add_parser('tasks', help='list tasks, their data status and prepare commands')
+    tasks = sub.add_parser('tasks', help='list tasks, their data status and prepare commands',
+                           parents=[common])
     tasks.add_argument('--data-base', default='data/gvb')
     tasks.add_argument('--data-root', nargs='+', metavar='TASK=DIR')
     tasks.add_argument('--task-file')
 
-    report = sub.add_parser('report', help='Markdown/CSV/JSON/PNG report of the runs')
+    report = sub.add_parser('report', help='Markdown/CSV/JSON/PNG report of the runs',
+                            parents=[common])
     report.add_argument('--work-dir', default='work_dirs/gvb')
     report.add_argument('--runs', nargs='+', help='run names (default: all)')
     report.add_argument('--out', help='output folder (default <work-dir>/report)')
@@ -218,4 +225,4 @@ def main(argv: Optional[List[str]] = None) -> int:
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    sys.exit(run_cli(main, prog='gvb.py'))

@@ -38,7 +38,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--verbose', action='store_true',
                         help='stream the full stage logs instead of progress lines')
     parser.add_argument('--debug', action='store_true',
-                        help='show the traceback when a stage fails')
+                        help='show the traceback of an error (default: one line naming '
+                        'the problem, e.g. the failing stage and its log)')
     return parser.parse_args(argv)
 
 
@@ -58,15 +59,12 @@ def main(argv=None) -> None:
         cfg.nproc_per_stage = args.nproc_per_stage
     work_dir = args.work_dir or cfg.get('work_dir') or osp.join(
         'work_dirs', osp.splitext(osp.basename(args.config))[0])
-    from intern_mm.paradigm import StageFailedError
-    try:
-        ParadigmPipeline(cfg, work_dir=work_dir, verbose=args.verbose).run()
-    except StageFailedError as err:
-        if args.debug:
-            raise
-        # one line: the failing stage and its log (the traceback with --debug)
-        sys.exit(f'error: {err}')
+    # a failing stage raises StageFailedError naming the stage and its log
+    ParadigmPipeline(cfg, work_dir=work_dir, verbose=args.verbose).run()
 
 
 if __name__ == '__main__':
-    main()
+    from intern_mm.apis.cli import run_cli
+
+    # one line per error (the failing stage and its log); --debug shows the traceback
+    sys.exit(run_cli(main, prog='train_paradigm.py'))

@@ -163,7 +163,7 @@ def _distill_schedule(recipe: dict, max_iters: int, warmup: int) -> dict:
     """``train_cfg``, ``optim_wrapper`` (AdamW), ``param_scheduler`` (linear warm-up then
     cosine) and ``default_hooks`` of the distillation run."""
     return dict(
-        train_cfg=dict(type='IterBasedTrainLoop', max_iters=max_iters,
+        train_cfg=dict(type='intern_mm.FastRestartIterBasedTrainLoop', max_iters=max_iters,
                        val_interval=max_iters + 1),
         optim_wrapper=dict(type='OptimWrapper', optimizer=dict(
             type='AdamW', lr=recipe['lr'], weight_decay=recipe['weight_decay'])),

@@ -549,12 +549,12 @@ def _schedule(ctx: ProtocolContext) -> Tuple[dict, list, dict]:
                                end=r['max_epochs'], milestones=list(r['milestones']),
                                gamma=r['gamma']))
     elif family == 'cls':
-        train_cfg = dict(type='IterBasedTrainLoop', max_iters=r['max_iters'],
+        train_cfg = dict(type='intern_mm.FastRestartIterBasedTrainLoop', max_iters=r['max_iters'],
                          val_interval=r['max_iters'] + 1)
         schedulers = [dict(type='MultiStepLR', by_epoch=False,
                            milestones=list(r['milestones']), gamma=r['gamma'])]
     else:
-        train_cfg = dict(type='IterBasedTrainLoop', max_iters=r['max_iters'],
+        train_cfg = dict(type='intern_mm.FastRestartIterBasedTrainLoop', max_iters=r['max_iters'],
                          val_interval=r['max_iters'] + 1)
         schedulers = [dict(type='PolyLR', eta_min=r['eta_min'], power=r['power'],
                            begin=0, end=r['max_iters'], by_epoch=False)]

@@ -1,5 +1,6 @@
 """One clear message for errors in the command-line tools; the traceback behind --debug."""
 import importlib.util
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -65,13 +66,25 @@ def test_tools_print_one_line(tool, args, error, expected, capsys):
         run_cli(main, args + ['--debug'], prog=Path(tool).name)
 
 
-def test_train_tool_entry_point_prints_one_line():
-    """The same through ``python tools/train.py`` (the ``__main__`` wiring)."""
-    proc = subprocess.run([sys.executable, 'tools/train.py', 'missing.py'], cwd=REPO,
-                          capture_output=True, text=True)
+@pytest.mark.parametrize('args, expected', [
+    (['tools/train.py', 'missing.py'],
+     'train.py: error: FileNotFoundError: config file missing.py does not exist'),
+    (['tools/gvb.py', 'run', '--backbone', 'missing.py', '--tasks', 'cifar10'],
+     'gvb.py: error: FileNotFoundError: backbone config missing.py does not exist'),
+    (['tools/train_paradigm.py', 'missing.py'],
+     'train_paradigm.py: error: FileNotFoundError: pipeline config missing.py does not '
+     'exist'),
+])
+def test_tool_entry_points_print_one_line(args, expected, tmp_path):
+    """The same through ``python tools/<tool>.py`` (the ``__main__`` wiring)."""
+    proc = subprocess.run([sys.executable, *args], cwd=REPO, capture_output=True, text=True,
+                          env={**os.environ, 'TMPDIR': str(tmp_path)})
     assert proc.returncode == 1
-    assert proc.stderr.startswith('train.py: error: FileNotFoundError: config file '
-                                  'missing.py does not exist [traceback: '), proc.stderr
+    assert len(proc.stderr.splitlines()) == 1, proc.stderr
+    assert proc.stderr.startswith(expected + ' [traceback: '), proc.stderr
+    debug = subprocess.run([sys.executable, *args, '--debug'], cwd=REPO,
+                           capture_output=True, text=True)
+    assert debug.returncode == 1 and 'Traceback (most recent call last)' in debug.stderr
 
 
 def test_sync_bn_becomes_bn_only_for_a_cpu_process_group(monkeypatch):

@@ -28,14 +28,18 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 from intern_mm.datasets.gvb.converters import CONVERTERS  # noqa: E402
 
 
-def main(argv=None) -> int:
+def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('task', choices=sorted(CONVERTERS))
     parser.add_argument('--src', required=True, help='official release folder')
     parser.add_argument('--out', required=True, help='prepared data root')
     parser.add_argument('--option', nargs='+', metavar='KEY=VALUE', default=[],
                         help='converter options (e.g. test_ratio=0.2, eval_mat=...)')
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
     options = {}
     for item in args.option:
         key, _, value = item.partition('=')

@@ -29,7 +29,7 @@ def _load_generator():
     return module
 
 
-def parse_args() -> argparse.Namespace:
+def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description='Generate the deterministic synthetic GV world (images, captions, '
         'multi-source classification / detection / segmentation labels, depth and a '
@@ -46,11 +46,11 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--workers', type=int, default=0,
                         help='worker processes (0: render in this process); the output '
                         'does not depend on it')
-    return parser.parse_args()
+    return parser.parse_args(argv)
 
 
-def main() -> None:
-    args = parse_args()
+def main(argv=None) -> None:
+    args = parse_args(argv)
     start = time.time()
     meta = _load_generator().generate_gv_world(
         args.out,

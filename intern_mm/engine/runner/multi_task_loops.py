@@ -7,12 +7,13 @@ import torch
 from mmengine.evaluator import Evaluator
 from mmengine.logging import print_log
 from mmengine.runner.amp import autocast
-from mmengine.runner.loops import (BaseLoop, IterBasedTrainLoop, ValLoop,
-                                   _InfiniteDataloaderIterator, _parse_losses,
+from mmengine.runner.loops import (BaseLoop, IterBasedTrainLoop, ValLoop, _parse_losses,
                                    _update_losses)
 from torch.utils.data import DataLoader
 
 from intern_mm.registry import LOOPS
+
+from .fast_restart_loop import FastRestartDataloaderIterator
 
 __all__ = ['MultiTaskIterBasedTrainLoop', 'MultiTaskValLoop']
 
@@ -81,8 +82,8 @@ class MultiTaskIterBasedTrainLoop(IterBasedTrainLoop):
         super().__init__(runner, main, max_iters, val_begin, val_interval,
                          dynamic_intervals)
         self.dataloader_iterators = OrderedDict(
-            (task, self.dataloader_iterator if i == 0 else _InfiniteDataloaderIterator(dl))
-            for i, (task, dl) in enumerate(self.dataloaders.items()))
+            (task, FastRestartDataloaderIterator(dl)) for task, dl in self.dataloaders.items())
+        self.dataloader_iterator = next(iter(self.dataloader_iterators.values()))
 
     @property
     def tasks(self) -> List[str]:
