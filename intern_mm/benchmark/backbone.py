@@ -29,7 +29,7 @@ from intern_mm.utils.checkpoint import (backbone_state_dict, has_prefix, read_ch
 __all__ = [
     'BackboneSpec', 'parse_backbone_spec', 'normalize_backbone_type', 'build_backbone',
     'load_backbone_weights', 'describe_backbone_outputs',
-    'pool_features',
+    'pool_features', 'parse_dict_string',
     'DEFAULT_CLS_PREPROCESSOR'
 ]
 
@@ -136,7 +136,20 @@ def _backbone_from_config(cfg) -> Tuple[dict, Optional[dict]]:
                    '"backbone" or a top-level "type"')
 
 
-def _parse_dict_string(text: str) -> dict:
+def parse_dict_string(text: str) -> dict:
+    """A config dict from the command line: ``dict(type=..., main=dict(...))`` (any
+    nesting, through mmengine's Config) or a ``{...}`` literal.
+
+    Args:
+        text (str): The text.
+
+    Returns:
+        dict: The parsed dict.
+
+    Example:
+        >>> parse_dict_string("dict(type='CentralModel', main=dict(arch='tiny'))")
+        {'type': 'CentralModel', 'main': {'arch': 'tiny'}}
+    """
     text = text.strip()
     if text.startswith('{'):
         value = ast.literal_eval(text)
@@ -199,7 +212,7 @@ def parse_backbone_spec(spec: Union[str, dict, 'BackboneSpec'],
     elif isinstance(spec, str):
         stripped = spec.strip()
         if stripped.startswith('{') or stripped.startswith('dict('):
-            cfg = _parse_dict_string(stripped)
+            cfg = parse_dict_string(stripped)
             source = stripped
         elif stripped.lower().endswith(_CKPT_SUFFIXES):
             checkpoint = checkpoint or stripped

@@ -60,7 +60,9 @@ def test_raccoon_detection_probe(tmp_path, datasets_dir, tiny_backbone):
     task_dir = tmp_path / 'wd' / 'ci' / 'raccoon_det'
     res = json.loads((task_dir / 'result.json').read_text())
     assert res['family'] == 'det' and res['metric'] == 'mAP'
-    assert 0.0 <= res['score'] <= 100.0
+    # seeded, measured twice: 1.96 mAP on the 3 test images after one epoch on the 4
+    # subset images; 1 point of tolerance
+    assert res['score'] == pytest.approx(1.96, abs=1.0)
     assert res['subset']['counts']['subset'] == 4
     assert os.path.isfile(task_dir / 'final' / 'epoch_1.pth')
 
@@ -74,4 +76,6 @@ def test_camvid_segmentation_probe(tmp_path, datasets_dir, tiny_backbone):
                 'seg.aux_channels=8') == 0
     res = json.loads((tmp_path / 'wd' / 'ci' / 'camvid_seg' / 'result.json').read_text())
     assert res['family'] == 'seg' and res['mode'] == 'probe'
-    assert 0.0 <= res['metrics']['mIoU'] <= 100.0
+    # seeded, measured twice: 0.79 mIoU on the 2 test images after 2 iterations;
+    # 0.3 of tolerance
+    assert res['metrics']['mIoU'] == pytest.approx(0.79, abs=0.3)

@@ -86,7 +86,10 @@ def test_benchmark_backbone_variants(tmp_path):
     out = run_tool([
         PYTHON, 'tools/analysis_tools/benchmark_backbone.py', '--backbone',
         "tiny=dict(type='intern_mm.MetaNet', arch='tiny')", '--backbone',
-        "r18=dict(type='mmpretrain.ResNet', depth=18)",
+        "r18=dict(type='mmpretrain.ResNet', depth=18)", '--backbone',
+        # nested dicts, as CentralModel needs (Up-G: two tiny streams)
+        "upg=dict(type='intern_mm.CentralModel', main=dict(type='MetaNet', arch='tiny'), "
+        "out_indices=(3, ))",
         '--input-size', '32', '--batch-size', '2', '--rounds', '3', '--iters', '1',
         '--variants', 'eager', 'deploy+cl', '--threads', '1', '--out', str(out_file)
     ])
@@ -95,6 +98,9 @@ def test_benchmark_backbone_variants(tmp_path):
     assert set(tiny['forward']) == {'eager', 'deploy+cl'}
     assert set(tiny['train']) == {'eager'}  # a deployed model is not trained
     assert res['backbones']['r18']['params'] == 11_176_512  # mmpretrain ResNet-18, no fc
+    # two copies of the tiny MetaNet and the 40,704 parameters of the transfer layers
+    assert res['backbones']['upg']['params'] == 2 * res['backbones']['tiny']['params'] + 40_704
+    assert set(res['backbones']['upg']['results']['forward']) == {'eager', 'deploy+cl'}
     assert len(tiny['forward']['eager']['step_s']) == 3  # one timing per round
     assert 'load average' in res['machine_before'] and '1 threads' in res['machine_before']
     rows = [line for line in out.splitlines() if line.startswith('| tiny | eager |')]

@@ -29,7 +29,6 @@ Example:
         --backbone "tiny=dict(type='intern_mm.MetaNet', arch='tiny')" --input-size 64
 """
 import argparse
-import ast
 import copy
 import json
 import os
@@ -44,6 +43,7 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 import torch  # noqa: E402
 
 from intern_mm.analysis import build_module, count_complexity, make_step  # noqa: E402
+from intern_mm.benchmark.backbone import parse_dict_string  # noqa: E402
 
 DEFAULT_BACKBONES = [
     "mn-b4=dict(type='intern_mm.MetaNet', arch='mn-b4', out_indices=(3,))",
@@ -63,13 +63,8 @@ def parse_backbone(spec: str):
     name, sep, cfg_text = spec.partition('=')
     if not sep:
         raise ValueError(f'--backbone must look like NAME=dict(type=...), got {spec!r}')
-    cfg_text = cfg_text.strip()
-    if cfg_text.startswith('dict(') and cfg_text.endswith(')'):
-        tree = ast.parse(cfg_text, mode='eval').body
-        cfg = {kw.arg: ast.literal_eval(kw.value) for kw in tree.keywords}
-    else:
-        cfg = ast.literal_eval(cfg_text)
-    if not isinstance(cfg, dict) or 'type' not in cfg:
+    cfg = parse_dict_string(cfg_text)
+    if 'type' not in cfg:
         raise ValueError(f'backbone {name!r}: config must be a dict with a "type"')
     return name.strip(), cfg
 
