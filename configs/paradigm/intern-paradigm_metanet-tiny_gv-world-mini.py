@@ -1,9 +1,9 @@
-# A minute-scale variant of the paradigm pipeline for tests and quick checks: a 48-image
-# world, every stage trained for 2 iterations with a checkpoint after each, every
-# Downstream-Adaptation protocol for a few iterations, all in one process. Numbers are
-# meaningless; it checks the plumbing (hand-offs, exports, distillation, adaptation
-# protocols, skip / resume, summary).
-_base_ = ['./intern-paradigm_metanet-tiny_gv-world.py']
+# A minute-scale variant of the 4-family paradigm pipeline for tests and quick checks: a
+# 48-image world, every stage trained for 2 iterations with a checkpoint after each, every
+# Downstream-Adaptation protocol of every family for a few iterations, all in one
+# process. Numbers are meaningless; it checks the plumbing (hand-offs, exports,
+# distillation, adaptation protocols, skip / resume, summary).
+_base_ = ['./intern-paradigm_metanet-tiny_gv-world_4-families.py']
 
 work_dir = 'work_dirs/intern-paradigm_metanet-tiny_gv-world-mini'
 launcher = 'inprocess'
