@@ -10,12 +10,12 @@ env:
 	@bash tools/setup_env.sh
 
 ## Main job: generate the GV world and run Up-A -> Up-E -> Up-G -> distillation ->
-## Downstream-Adaptation on the counting task (CPU, <= 15 min).
+## Downstream-Adaptation on the counting task (CPU, about 11 min).
 demo: env
 	$(PY) tools/train_paradigm.py configs/paradigm/intern-paradigm_metanet-tiny_gv-world.py --work-dir $(DEMO_DIR)
 
 ## INTERN's claim on all four task families (cls / det / seg / depth); reuses the demo's
-## finished stages and runs (about 40 min on 2 CPU cores after the demo).
+## finished stages and runs (about 20 min on 2 CPU cores after the demo).
 claim: env
 	$(PY) tools/train_paradigm.py configs/paradigm/intern-paradigm_metanet-tiny_gv-world_4-families.py --work-dir $(DEMO_DIR)
 

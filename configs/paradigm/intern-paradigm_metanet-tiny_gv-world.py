@@ -1,4 +1,4 @@
-# The INTERN paradigm in miniature (the README's demo; <= 15 minutes on 2 CPU cores):
+# The INTERN paradigm in miniature (the README's demo; 11 minutes on 2 CPU cores):
 #   GV world -> Up-A (DeCLIP image-text) -> Up-E experts (cls / det / seg, each from Up-A)
 #   -> Up-G (CentralModel from the cls + det experts, cls + det + seg losses together)
 #   -> distillation of Up-G's backbone into a small MetaNet (the deployment path)
@@ -7,7 +7,7 @@
 #      probe, fine-tuning, OTA) vs the Up-G architecture trained from scratch on 10% and
 #      on 100%.
 # The claim over all four task families (count / colour boxes / texture masks / depth)
-# is intern-paradigm_metanet-tiny_gv-world_4-families.py (same stages, ~40 minutes).
+# is intern-paradigm_metanet-tiny_gv-world_4-families.py (same stages, ~30 minutes).
 #
 #   python tools/train_paradigm.py configs/paradigm/intern-paradigm_metanet-tiny_gv-world.py \
 #       --work-dir work_dirs/demo

@@ -1,6 +1,6 @@
 # INTERN's claim on the GV world, all four task families: the demo's stages, then
 # Downstream-Adaptation on count (cls), colour boxes (det), texture masks (seg) and depth,
-# none supervised upstream. About 40 minutes on 2 CPU cores (docs/paradigm.md, "Measured
+# none supervised upstream. About 30 minutes on 2 CPU cores (docs/paradigm.md, "Measured
 # runs"); it shares every stage and run folder with the demo, so running it in the demo's
 # work dir reuses what the demo finished.
 #

@@ -51,7 +51,7 @@ DEFAULT_RECIPES: Dict[str, dict] = dict(
     seg=dict(optimizer='SGD', lr=0.01, momentum=0.9, weight_decay=5e-4, max_iters=20000,
              power=0.9, eta_min=1e-4, batch_size=2, crop_size=(512, 512),
              img_scale=(2048, 512), head_channels=512, aux_channels=256,
-             test_batch_size=1),
+             head_level=3, aux_level=2, test_batch_size=1),
     depth=dict(optimizer='AdamW', lr=2e-4, momentum=0.9, weight_decay=1e-2,
                max_iters=20000, power=0.9, eta_min=0.0, batch_size=4,
                crop_size=(352, 704), img_scale=None, head_channels=256,
@@ -482,6 +482,8 @@ def _norm_cfg(ctx: ProtocolContext) -> dict:
 def _seg_model(ctx: ProtocolContext) -> dict:
     channels = _dense_channels(ctx)
     crop = tuple(ctx.recipe['crop_size'])
+    # the backbone levels (0-3: strides 4-32) the ASPP and the auxiliary FCN head read
+    head, aux = ctx.recipe.get('head_level', 3), ctx.recipe.get('aux_level', 2)
     return dict(
         type='EncoderDecoder',
         data_preprocessor=dict(type='SegDataPreProcessor', mean=IMAGENET_MEAN,
@@ -489,13 +491,13 @@ def _seg_model(ctx: ProtocolContext) -> dict:
                                seg_pad_val=255, size=crop),
         backbone=_backbone_cfg(ctx, dense=True),
         decode_head=dict(
-            type='ASPPHead', in_channels=channels[3], in_index=3,
+            type='ASPPHead', in_channels=channels[head], in_index=head,
             channels=ctx.recipe['head_channels'], dilations=(1, 12, 24, 36),
             dropout_ratio=0.1, num_classes=ctx.task.num_classes, norm_cfg=_norm_cfg(ctx),
             align_corners=False,
             loss_decode=dict(type='CrossEntropyLoss', use_sigmoid=False, loss_weight=1.0)),
         auxiliary_head=dict(
-            type='FCNHead', in_channels=channels[2], in_index=2,
+            type='FCNHead', in_channels=channels[aux], in_index=aux,
             channels=ctx.recipe['aux_channels'], num_convs=1, concat_input=False,
             dropout_ratio=0.1, num_classes=ctx.task.num_classes, norm_cfg=_norm_cfg(ctx),
             align_corners=False,

@@ -22,7 +22,8 @@ Every adaptation run goes through the GV-B machinery, so the paradigm and
 Every run trains on the training subset, is scored on the world's ``val`` split (for
 selection) and on ``test`` (reported), and writes ``result.json`` in its folder; a
 finished run is skipped, an interrupted Runner run resumes from its last checkpoint, and
-a run whose backbone checkpoint changed since (``backbone.json``) starts afresh.
+a run whose backbone checkpoint, recipe or options changed since (``backbone.json``)
+starts afresh.
 
 Example:
     >>> adapter = DownstreamAdapter('data/gv_world', 'work_dirs/demo/downstream')
@@ -234,7 +235,13 @@ class DownstreamAdapter:
         task = self.task(family)
         run_dir = osp.join(self.work_dir, family, name,
                            f'{protocol}_{round(fraction * 100)}pct')
-        stamp = self._backbone_stamp(run_dir, spec, f'{family}/{name}/{protocol}')
+        options = copy.deepcopy(self.cfg_options.get('scratch' if scratch else
+                                                     ('finetune' if protocol == 'ota'
+                                                      else protocol)) or {})
+        options.update(cfg_options or {})
+        stamp = self._run_stamp(run_dir, spec, f'{family}/{name}/{protocol}',
+                                recipe=self.recipe(family, fraction), options=options,
+                                ota=self._ota_stamp(kwargs) if protocol == 'ota' else None)
         path = osp.join(run_dir, RESULT_FILE)
         if osp.isfile(path):
             with open(path) as f:
@@ -262,19 +269,46 @@ class DownstreamAdapter:
         _write_json(path, result)
         return result
 
-    def _backbone_stamp(self, run_dir: str, spec: BackboneSpec, what: str) -> dict:
-        """The backbone checkpoint's stamp; ``run_dir`` is removed when it was made with
-        another (``what`` names the run in the log line)."""
-        stamp = dict(checkpoint=spec.checkpoint, ckpt_mtime=osp.getmtime(spec.checkpoint)
-                     if spec.checkpoint else None)
+    def _ota_stamp(self, kwargs: dict) -> dict:
+        """The OTA settings of a run, with the teacher checkpoint's mtime (a redone
+        fine-tuning run redoes its OTA run)."""
+        teacher = kwargs.get('teacher_checkpoint')
+        return dict(self.ota, **kwargs,
+                    teacher_mtime=osp.getmtime(teacher) if teacher and osp.exists(teacher)
+                    else None)
+
+    def _run_stamp(self, run_dir: str, spec: BackboneSpec, what: str, **settings) -> dict:
+        """What a run depends on: the backbone checkpoint (path, mtime), the recipe and
+        the Runner / OTA options. ``run_dir`` is removed when it was made with other
+        ones (``what`` names the run in the log line), so a changed recipe is rerun."""
+        stamp = json.loads(json.dumps(dict(
+            checkpoint=spec.checkpoint,
+            ckpt_mtime=osp.getmtime(spec.checkpoint) if spec.checkpoint else None,
+            **settings), default=repr))
         stamp_file = osp.join(run_dir, STAMP_FILE)
         if osp.isfile(stamp_file):
             with open(stamp_file) as f:
-                if json.load(f) != stamp:  # the backbone changed: start this run afresh
-                    self.log(f'downstream {what}: the backbone '
-                             'checkpoint changed, rerunning')
-                    shutil.rmtree(run_dir)
+                old = json.load(f)
+            if old != stamp and not self._legacy_stamp_matches(run_dir, old, stamp):
+                self.log(f'downstream {what}: the backbone checkpoint or the recipe '
+                         'changed, rerunning')
+                shutil.rmtree(run_dir)
         return stamp
+
+    @staticmethod
+    def _legacy_stamp_matches(run_dir: str, old: dict, stamp: dict) -> bool:
+        """A stamp of a version that recorded only the checkpoint: the run stands when
+        the checkpoint and the recipe its ``result.json`` records match (the stamp file
+        is then rewritten in the current form)."""
+        result_file = osp.join(run_dir, RESULT_FILE)
+        if set(old) != {'checkpoint', 'ckpt_mtime'} or not osp.isfile(result_file):
+            return False
+        with open(result_file) as f:
+            recipe = json.load(f).get('recipe')
+        if old != {k: stamp[k] for k in old} or recipe != stamp['recipe']:
+            return False
+        _write_json(osp.join(run_dir, STAMP_FILE), stamp)
+        return True
 
     def _adapt(self, ctx: ProtocolContext, protocol: str, family: str, run_dir: str,
                **kwargs) -> tuple:

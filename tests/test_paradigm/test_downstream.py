@@ -74,6 +74,27 @@ def test_cls_probe_selects_on_val_and_keeps_the_backbone(tiny_world, tmp_path):
     assert res['num_train'] == adapter.subset('cls', 0.25)['counts']['subset']
     # cached: a second call returns the stored result without recomputing
     assert adapter.run('cls', 'bb', backbone_spec(TINY, ckpt), 'probe') == res
+    # a changed recipe is not served from the cache: the run is redone with it
+    changed = DownstreamAdapter(tiny_world, str(tmp_path / 'ds'), fraction=0.25,
+                                probe_grid=grid,
+                                recipes=dict(RECIPES, cls=dict(RECIPES['cls'], max_iters=4)))
+    redone = changed.run('cls', 'bb', backbone_spec(TINY, ckpt), 'probe')
+    assert res['recipe']['max_iters'] == 3 and redone['recipe']['max_iters'] == 4
+    stamp_file = osp.join(tmp_path, 'ds/cls/bb/probe_25pct/backbone.json')
+    with open(stamp_file) as f:
+        stamp = json.load(f)
+    assert stamp['recipe']['max_iters'] == 4
+    # a stamp of the earlier form (checkpoint only) stands when result.json's recipe
+    # matches, and is rewritten; with another recipe the run is redone
+    with open(stamp_file, 'w') as f:
+        json.dump(dict(checkpoint=stamp['checkpoint'], ckpt_mtime=stamp['ckpt_mtime']), f)
+    assert changed.run('cls', 'bb', backbone_spec(TINY, ckpt), 'probe') == redone
+    with open(stamp_file) as f:
+        assert json.load(f) == stamp
+    with open(stamp_file, 'w') as f:
+        json.dump(dict(checkpoint=stamp['checkpoint'], ckpt_mtime=stamp['ckpt_mtime']), f)
+    assert adapter.run('cls', 'bb', backbone_spec(TINY, ckpt), 'probe')['recipe'][
+        'max_iters'] == 3
 
 
 @pytest.mark.parametrize('family', ['seg', 'depth'])
@@ -109,3 +130,26 @@ def test_det_finetune_and_scratch_runs_score_val_and_test(tiny_world, tmp_path):
     assert 'mAP' in res['val'] and 'mAP' in res['test']
     with open(osp.join(tmp_path, 'ds/det/scratch/finetune_100pct/result.json')) as f:
         assert json.load(f)['num_train'] == res['num_train']
+
+
+def test_seg_heads_read_the_recipe_levels(tiny_world, tmp_path):
+    """GV-B's seg heads sit on strides 32 / 16 by default; the world's 64 px texture task
+    puts them on strides 8 / 4 (``head_level`` / ``aux_level``), with the widths of
+    those levels."""
+    from intern_mm.benchmark.protocols import build_runner_cfg
+    from intern_mm.paradigm.downstream import DownstreamAdapter as Adapter
+    adapter = Adapter(tiny_world, str(tmp_path / 'ds'), fraction=0.25)
+    assert adapter.recipe('seg', 0.25)['head_level'] == 1
+    ctx = adapter._context('seg', backbone_spec(TINY, None), 'probe', 0.25,
+                           str(tmp_path / 'run'), None, 'probe')
+    widths = [c for c, s in ctx.out_channels if s is not None]
+    model = build_runner_cfg(ctx)['model']
+    assert (model['decode_head']['in_index'], model['auxiliary_head']['in_index']) == (1, 0)
+    assert model['decode_head']['in_channels'] == widths[1]
+    assert model['auxiliary_head']['in_channels'] == widths[0]
+    default = Adapter(tiny_world, str(tmp_path / 'ds'), fraction=0.25,
+                      recipes=dict(seg=dict(head_level=3, aux_level=2)))
+    ctx = default._context('seg', backbone_spec(TINY, None), 'probe', 0.25,
+                           str(tmp_path / 'run2'), None, 'probe')
+    model = build_runner_cfg(ctx)['model']
+    assert model['decode_head']['in_channels'] == widths[3] != widths[1]

@@ -6,10 +6,11 @@ import json
 import os
 import os.path as osp
 
+import pytest
 from mmengine.config import Config
 
 from intern_mm.paradigm import ParadigmPipeline
-from paradigm_testutils import MINI, two_stages
+from paradigm_testutils import MINI, REPO, two_stages
 
 FAST = {
     'train_cfg.max_iters': 2,
@@ -127,3 +128,20 @@ def test_mini_pipeline_runs_every_stage_kind_and_protocol(tmp_path):
     md = (tmp_path / 'wd/summary.md').read_text()
     for family in ('cls', 'det', 'seg', 'depth'):
         assert claim['families'][family]['line'] in md
+    # recipe selection on val (tools/analysis_tools/select_downstream_recipe.py): a
+    # variant with the pipeline's own seg recipe reproduces its runs' val scores exactly
+    import importlib.util
+    spec = importlib.util.spec_from_file_location(
+        'select_recipe', osp.join(REPO, 'tools/analysis_tools/select_downstream_recipe.py'))
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    same = dict(cfg.downstream.recipes.seg)
+    table = tool.select(cfg, str(tmp_path / 'wd'), 'seg',
+                        dict(same=same, lr1=dict(same, lr=1.0)), ['up-g'],
+                        log=lambda msg: None)
+    assert table['same']['up-g'] == round(adaptation['seg']['up-g']['probe']['val_score'], 2)
+    assert table['same']['scratch'] == round(
+        adaptation['seg']['scratch']['25pct']['val_score'], 2)
+    for scores in table.values():
+        assert scores['mean'] == pytest.approx((scores['up-g'] + scores['scratch']) / 2,
+                                               abs=0.01)

@@ -81,9 +81,12 @@ class MultiTaskIterBasedTrainLoop(IterBasedTrainLoop):
         main = next(iter(self.dataloaders.values()))
         super().__init__(runner, main, max_iters, val_begin, val_interval,
                          dynamic_intervals)
+        # the first task's iterator is the one IterBasedTrainLoop built (wrapped, not
+        # rebuilt: a second iter() would draw from the global RNG)
+        self.dataloader_iterator = FastRestartDataloaderIterator.wrap(self.dataloader_iterator)
         self.dataloader_iterators = OrderedDict(
-            (task, FastRestartDataloaderIterator(dl)) for task, dl in self.dataloaders.items())
-        self.dataloader_iterator = next(iter(self.dataloader_iterators.values()))
+            (task, self.dataloader_iterator if i == 0 else FastRestartDataloaderIterator(dl))
+            for i, (task, dl) in enumerate(self.dataloaders.items()))
 
     @property
     def tasks(self) -> List[str]:
