@@ -183,8 +183,7 @@ class DownstreamAdapter:
                  options_key: str) -> ProtocolContext:
         task = self.task(family)
         manifest = self.subset(family, fraction)
-        options = copy.deepcopy(self.cfg_options.get(options_key) or {})
-        options.update(cfg_options or {})
+        options = self._options(options_key, cfg_options)
         if not self.verbose:
             options.setdefault('log_level', 'WARNING')
         recipe = self.recipe(family, fraction)
@@ -235,13 +234,11 @@ class DownstreamAdapter:
         task = self.task(family)
         run_dir = osp.join(self.work_dir, family, name,
                            f'{protocol}_{round(fraction * 100)}pct')
-        options = copy.deepcopy(self.cfg_options.get('scratch' if scratch else
-                                                     ('finetune' if protocol == 'ota'
-                                                      else protocol)) or {})
-        options.update(cfg_options or {})
-        stamp = self._run_stamp(run_dir, spec, f'{family}/{name}/{protocol}',
-                                recipe=self.recipe(family, fraction), options=options,
-                                ota=self._ota_stamp(kwargs) if protocol == 'ota' else None)
+        mode = 'finetune' if protocol == 'ota' else protocol
+        stamp = self._run_stamp(
+            run_dir, spec, f'{family}/{name}/{protocol}', recipe=self.recipe(family, fraction),
+            options=self._options('scratch' if scratch else mode, cfg_options),
+            ota=self._ota_stamp(kwargs) if protocol == 'ota' else None)
         path = osp.join(run_dir, RESULT_FILE)
         if osp.isfile(path):
             with open(path) as f:
@@ -249,7 +246,6 @@ class DownstreamAdapter:
         os.makedirs(run_dir, exist_ok=True)
         _write_json(osp.join(run_dir, STAMP_FILE), stamp)
         start = time.time()
-        mode = 'finetune' if protocol == 'ota' else protocol
         ctx = self._context(family, spec, mode, fraction, run_dir, cfg_options,
                             'scratch' if scratch else mode)
         torch.manual_seed(self.seed)
@@ -268,6 +264,13 @@ class DownstreamAdapter:
             time_s=round(time.time() - start, 1), **result_extra)
         _write_json(path, result)
         return result
+
+    def _options(self, key: str, cfg_options: Optional[dict]) -> dict:
+        """Runner overrides of a run: the adapter's for ``key`` (a protocol mode or
+        ``'scratch'``), updated with the run's own."""
+        options = copy.deepcopy(self.cfg_options.get(key) or {})
+        options.update(cfg_options or {})
+        return options
 
     def _ota_stamp(self, kwargs: dict) -> dict:
         """The OTA settings of a run, with the teacher checkpoint's mtime (a redone

@@ -85,7 +85,9 @@ def test_runner_with_the_loop_trains_like_mmengines(tmp_path, monkeypatch):
         runner.train()
         return runner.model.fc.weight.item()
 
+    from intern_mm.benchmark.suite import preserve_default_scope
     monkeypatch.setattr(time, 'sleep', lambda s: None)
-    ours = train('intern_mm.FastRestartIterBasedTrainLoop', tmp_path / 'a')
-    theirs = train('IterBasedTrainLoop', tmp_path / 'b')
+    with preserve_default_scope():  # a Runner makes its scope the process default
+        ours = train('intern_mm.FastRestartIterBasedTrainLoop', tmp_path / 'a')
+        theirs = train('IterBasedTrainLoop', tmp_path / 'b')
     assert ours == theirs
