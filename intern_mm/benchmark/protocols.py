@@ -550,16 +550,16 @@ def _schedule(ctx: ProtocolContext) -> Tuple[dict, list, dict]:
         schedulers.append(dict(type='MultiStepLR', by_epoch=True, begin=0,
                                end=r['max_epochs'], milestones=list(r['milestones']),
                                gamma=r['gamma']))
-    elif family == 'cls':
-        train_cfg = dict(type='intern_mm.FastRestartIterBasedTrainLoop', max_iters=r['max_iters'],
-                         val_interval=r['max_iters'] + 1)
-        schedulers = [dict(type='MultiStepLR', by_epoch=False,
-                           milestones=list(r['milestones']), gamma=r['gamma'])]
     else:
-        train_cfg = dict(type='intern_mm.FastRestartIterBasedTrainLoop', max_iters=r['max_iters'],
-                         val_interval=r['max_iters'] + 1)
-        schedulers = [dict(type='PolyLR', eta_min=r['eta_min'], power=r['power'],
-                           begin=0, end=r['max_iters'], by_epoch=False)]
+        # mmengine's IterBasedTrainLoop, without its 2 s pause per pass of a small subset
+        train_cfg = dict(type='intern_mm.FastRestartIterBasedTrainLoop',
+                         max_iters=r['max_iters'], val_interval=r['max_iters'] + 1)
+        if family == 'cls':
+            schedulers = [dict(type='MultiStepLR', by_epoch=False,
+                               milestones=list(r['milestones']), gamma=r['gamma'])]
+        else:
+            schedulers = [dict(type='PolyLR', eta_min=r['eta_min'], power=r['power'],
+                               begin=0, end=r['max_iters'], by_epoch=False)]
     if r.get('grad_clip'):
         optim_wrapper['clip_grad'] = dict(max_norm=float(r['grad_clip']), norm_type=2)
     return optim_wrapper, schedulers, train_cfg

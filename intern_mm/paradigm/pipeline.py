@@ -436,7 +436,11 @@ class ParadigmPipeline:
     def _probe_checkpoint(self, stage: dict) -> str:
         if stage['kind'] in ('generalist', 'distill'):
             return self.export_stage(stage)['backbone']
-        return self.results[stage['name']]['checkpoint']
+        done = self.results.get(stage['name']) or read_done(self.stage_dir(stage['name']))
+        if done is None:
+            raise FileNotFoundError(f'stage {stage["name"]} has not finished (no done-marker '
+                                    f'in {self.stage_dir(stage["name"])})')
+        return done['checkpoint']
 
     def stage_backbone(self, name: str):
         """The :class:`~intern_mm.benchmark.BackboneSpec` of a finished stage."""
@@ -451,22 +455,45 @@ class ParadigmPipeline:
         raise KeyError(f'downstream names unknown stage {name!r} (stages: '
                        f'{[s["name"] for s in self.stages]})')
 
-    def run_downstream(self) -> dict:
-        """Downstream-Adaptation: every backbone x protocol x family, and scratch."""
-        from .downstream import DownstreamAdapter, backbone_spec
+    def downstream_adapter(self, work_dir: Optional[str] = None,
+                           recipes: Optional[Dict[str, dict]] = None):
+        """The :class:`~.downstream.DownstreamAdapter` of the config's ``downstream``.
+
+        Args:
+            work_dir (str, optional): Its folder. Defaults to ``<work-dir>/downstream``.
+            recipes (dict, optional): Per-family recipes instead of the config's.
+
+        Returns:
+            DownstreamAdapter: The adapter.
+        """
+        from .downstream import DownstreamAdapter
         ds = dict(self.cfg.get('downstream') or {})
-        if not ds:
-            return {}
         unknown = set(ds) - DOWNSTREAM_KEYS
         if unknown:
             raise KeyError(f'downstream: unknown keys {sorted(unknown)} (allowed: '
                            f'{sorted(DOWNSTREAM_KEYS)})')
-        adapter = DownstreamAdapter(
-            self.world_root, osp.join(self.work_dir, 'downstream'),
+        return DownstreamAdapter(
+            self.world_root, work_dir or osp.join(self.work_dir, 'downstream'),
             fraction=ds.get('fraction', 0.1), seed=ds.get('seed', 0),
-            recipes=ds.get('recipes'), cfg_options=ds.get('cfg_options'),
-            probe_grid=ds.get('probe_grid'), ota=ds.get('ota'), verbose=self.verbose,
-            log=_log)
+            recipes=ds.get('recipes') if recipes is None else recipes,
+            cfg_options=ds.get('cfg_options'), probe_grid=ds.get('probe_grid'),
+            ota=ds.get('ota'), verbose=self.verbose, log=_log)
+
+    def scratch_backbone(self):
+        """The scratch baseline's backbone (``downstream.scratch.stage``'s architecture,
+        no checkpoint), or None when the config has no scratch baseline."""
+        from .downstream import backbone_spec
+        scratch = (self.cfg.get('downstream') or {}).get('scratch')
+        if not scratch:
+            return None
+        return backbone_spec(self._probe_backbone_cfg(self._stage(scratch['stage'])), None)
+
+    def run_downstream(self) -> dict:
+        """Downstream-Adaptation: every backbone x protocol x family, and scratch."""
+        ds = dict(self.cfg.get('downstream') or {})
+        if not ds:
+            return {}
+        adapter = self.downstream_adapter()
         backbones = dict(ds.get('backbones') or {})
         protocols = dict(ds.get('protocols') or {})
         default_protocols = tuple(protocols.get('default', ('probe', 'finetune')))
@@ -482,8 +509,7 @@ class ParadigmPipeline:
                 fam[role] = dict(stage=chosen, runs=runs)
             scratch = ds.get('scratch')
             if scratch:
-                spec = backbone_spec(self._probe_backbone_cfg(self._stage(scratch['stage'])),
-                                     None)
+                spec = self.scratch_backbone()
                 runs = {}
                 for frac in scratch.get('fractions', (adapter.fraction, 1.0)):
                     tag = f'{round(frac * 100)}pct'

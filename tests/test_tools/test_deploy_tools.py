@@ -91,9 +91,14 @@ def test_benchmark_backbone_variants(tmp_path):
         "upg=dict(type='intern_mm.CentralModel', main=dict(type='MetaNet', arch='tiny'), "
         "out_indices=(3, ))",
         '--input-size', '32', '--batch-size', '2', '--rounds', '3', '--iters', '1',
-        '--variants', 'eager', 'deploy+cl', '--threads', '1', '--out', str(out_file)
+        '--variants', 'eager', 'deploy+cl', '--threads', '1', '--out', str(out_file),
+        '--profile', '3'
     ])
     res = json.loads(out_file.read_text())
+    # a ResNet-18's forward is convolutions first; shares in decreasing order
+    r18 = res['profiles']['r18 eager']
+    assert len(r18) == 3 and 'conv' in r18[0][0]
+    assert [p for _, p in r18] == sorted((p for _, p in r18), reverse=True)
     tiny = res['backbones']['tiny']['results']
     assert set(tiny['forward']) == {'eager', 'deploy+cl'}
     assert set(tiny['train']) == {'eager'}  # a deployed model is not trained

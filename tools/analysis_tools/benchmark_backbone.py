@@ -85,6 +85,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
     parser.add_argument('--amp', action='store_true', help='autocast (fp16 CUDA / bf16 CPU)')
     parser.add_argument('--out', help='also write the results as JSON to this file')
+    parser.add_argument('--profile', type=int, default=0, metavar='N',
+                        help='after the timing, profile one forward step of every '
+                        'variant (torch.profiler) and print its N most expensive '
+                        'operators by self CPU time')
     args = parser.parse_args(argv)
     if 'eager' not in args.variants:
         args.variants.insert(0, 'eager')  # the ratios need it
@@ -150,6 +154,17 @@ def build_steps(name, cfg, args):
     return base, steps, compile_s
 
 
+def profile_step(step, top: int) -> list:
+    """``[(operator, % of self CPU time)]`` of one call of ``step``, most expensive
+    first."""
+    with torch.profiler.profile() as prof:
+        step()
+    events = [e for e in prof.key_averages() if e.self_cpu_time_total > 0]
+    total = sum(e.self_cpu_time_total for e in events)
+    events.sort(key=lambda e: e.self_cpu_time_total, reverse=True)
+    return [(e.key, round(100.0 * e.self_cpu_time_total / total, 1)) for e in events[:top]]
+
+
 def main(argv=None) -> dict:
     args = parse_args(argv)
     if args.threads:
@@ -172,10 +187,19 @@ def main(argv=None) -> dict:
                 b['times'][key].append((time.perf_counter() - t0) / args.iters)
         print(f'round {r + 1}/{args.rounds} done', flush=True)
     state_after = machine_state(args)
+    profiles = {}
+    if args.profile:
+        for name, b in backbones.items():
+            for (mode, variant), step in b['steps'].items():
+                if mode == 'forward':
+                    top = profile_step(step, args.profile)
+                    profiles[f'{name} {variant}'] = top
+                    print(f'profile {name} forward {variant}: ' +
+                          ', '.join(f'{op} {pct}%' for op, pct in top), flush=True)
 
     ref_name = specs[0][0]
     results = dict(args=vars(args), machine_before=state_before,
-                   machine_after=state_after, backbones={})
+                   machine_after=state_after, backbones={}, profiles=profiles)
     for name, b in backbones.items():
         rows = {}
         for (mode, variant), times in b['times'].items():

@@ -61,28 +61,17 @@ def select(config, work_dir: str, family: str, variants: Dict[str, dict],
     from mmengine.config import Config
 
     from intern_mm.paradigm import ParadigmPipeline
-    from intern_mm.paradigm.downstream import DownstreamAdapter, backbone_spec
     cfg = Config.fromfile(config) if isinstance(config, str) else config
     pipe = ParadigmPipeline(cfg, work_dir=work_dir)
-    for stage in pipe.stages:  # the finished stages, as a re-run of the pipeline finds them
-        done = osp.join(pipe.work_dir, 'stages', stage['name'], 'done.json')
-        if not osp.isfile(done):
-            raise FileNotFoundError(f'stage {stage["name"]} has not finished ({done})')
-        with open(done) as f:
-            pipe.results[stage['name']] = json.load(f)
-    ds = cfg.downstream
-    specs = {name: pipe.stage_backbone(name) for name in backbones}
-    scratch_cfg = ds.get('scratch')
-    if scratch and scratch_cfg:
-        specs['scratch'] = backbone_spec(
-            pipe._probe_backbone_cfg(pipe._stage(scratch_cfg['stage'])), None)
-    options = ds.get('cfg_options')
+    specs = {name: pipe.stage_backbone(name) for name in backbones}  # finished stages
+    scratch_spec = pipe.scratch_backbone() if scratch else None
+    if scratch_spec is not None:
+        specs['scratch'] = scratch_spec
     table = {}
     for name, recipe in variants.items():
-        adapter = DownstreamAdapter(
-            pipe.world_root, osp.join(pipe.work_dir, 'recipe_selection', f'{family}_{name}'),
-            fraction=ds.get('fraction', 0.1), seed=ds.get('seed', 0),
-            recipes={family: recipe}, cfg_options=options.to_dict() if options else None)
+        adapter = pipe.downstream_adapter(
+            work_dir=osp.join(pipe.work_dir, 'recipe_selection', f'{family}_{name}'),
+            recipes={family: recipe})
         scores = {}
         for run, spec in specs.items():
             if run == 'scratch':

@@ -40,17 +40,26 @@ def test_loaders_with_workers_keep_mmengine_behaviour(monkeypatch):
     assert slept == [2]
 
 
-def test_gvb_protocols_train_with_the_loop():
-    from intern_mm.benchmark import protocols, ota
-    from intern_mm.engine.runner import FastRestartIterBasedTrainLoop
+def test_gvb_and_ota_runs_train_with_the_loop(tmp_path):
+    """The loop type of the configs the GV-B protocols and OTA distillation build."""
     from mmengine.registry import LOOPS
+
+    from intern_mm.benchmark import get_task, parse_backbone_spec
+    from intern_mm.benchmark.ota import _distill_schedule
+    from intern_mm.benchmark.protocols import ProtocolContext, _schedule, family_recipe
+    from intern_mm.engine.runner import FastRestartIterBasedTrainLoop
     assert LOOPS.get('intern_mm.FastRestartIterBasedTrainLoop') is \
         FastRestartIterBasedTrainLoop
-    for module in (protocols, ota):
-        src = open(module.__file__).read()
-        assert "type='IterBasedTrainLoop'" not in src
-        assert "type='intern_mm.FastRestartIterBasedTrainLoop'" in src
-
+    loop = 'intern_mm.FastRestartIterBasedTrainLoop'
+    assert _distill_schedule(dict(lr=1e-3, weight_decay=0.05), 10, 2)['train_cfg']['type'] \
+        == loop
+    for name in ('cifar10', 'camvid_seg', 'gvw_depth'):  # the iteration-based families
+        task = get_task(name)
+        ctx = ProtocolContext(
+            task=task, data_root=str(tmp_path), layout={}, subset_dir=str(tmp_path),
+            backbone=parse_backbone_spec("dict(type='mmpretrain.ResNet', depth=18)"),
+            out_channels=[], recipe=family_recipe(task), work_dir=str(tmp_path))
+        assert _schedule(ctx)[2]['type'] == loop, name
 
 def test_runner_with_the_loop_trains_like_mmengines(tmp_path, monkeypatch):
     """Same seed, same data, same random numbers: the same weights after 7 iterations
