@@ -43,19 +43,19 @@ PROTOCOL_MODES = ('probe', 'finetune')
 DEFAULT_RECIPES: Dict[str, dict] = dict(
     cls=dict(optimizer='SGD', lr=0.01, momentum=0.9, weight_decay=1e-3, max_iters=10000,
              milestones=[3000, 6000, 9000], gamma=0.1, batch_size=64, img_size=224,
-             resize_size=None, test_batch_size=64),
+             resize_size=None, test_batch_size=64, backbone_lr_mult=1.0),
     det=dict(optimizer='SGD', lr=0.02, momentum=0.9, weight_decay=1e-4, max_epochs=12,
              milestones=[8, 11], gamma=0.1, batch_size=2, warmup_iters=500,
              warmup_ratio=0.001, img_scale=(1000, 600), train_scales=None, repeat=3,
-             grad_clip=None, test_batch_size=1),
+             grad_clip=None, test_batch_size=1, backbone_lr_mult=1.0),
     seg=dict(optimizer='SGD', lr=0.01, momentum=0.9, weight_decay=5e-4, max_iters=20000,
              power=0.9, eta_min=1e-4, batch_size=2, crop_size=(512, 512),
              img_scale=(2048, 512), head_channels=512, aux_channels=256,
-             head_level=3, aux_level=2, test_batch_size=1),
+             head_level=3, aux_level=2, test_batch_size=1, backbone_lr_mult=1.0),
     depth=dict(optimizer='AdamW', lr=2e-4, momentum=0.9, weight_decay=1e-2,
                max_iters=20000, power=0.9, eta_min=0.0, batch_size=4,
                crop_size=(352, 704), img_scale=None, head_channels=256,
-               test_batch_size=1),
+               test_batch_size=1, backbone_lr_mult=1.0),
 )
 
 
@@ -560,6 +560,12 @@ def _schedule(ctx: ProtocolContext) -> Tuple[dict, list, dict]:
         else:
             schedulers = [dict(type='PolyLR', eta_min=r['eta_min'], power=r['power'],
                                begin=0, end=r['max_iters'], by_epoch=False)]
+    lr_mult = r.get('backbone_lr_mult', 1.0)
+    if ctx.mode == 'finetune' and ctx.backbone.checkpoint and lr_mult != 1:
+        # a pre-trained backbone moves slower than the new head; random init trains at
+        # the full rate
+        optim_wrapper['paramwise_cfg'] = dict(
+            custom_keys={'backbone': dict(lr_mult=float(lr_mult))})
     if r.get('grad_clip'):
         optim_wrapper['clip_grad'] = dict(max_norm=float(r['grad_clip']), norm_type=2)
     return optim_wrapper, schedulers, train_cfg

@@ -18,6 +18,7 @@ downstream check::
     downstream = dict(fraction=0.1, families=('cls', 'det', 'seg', 'depth'),
                       backbones={'up-a': 'up-a', 'best-up-e': ['up-e-cls', ...], ...})
     stage_cfg_options = {'train_cfg.max_iters': 2}   # optional, applied to every stage
+    stage_overrides = {'up-g': dict(handoffs=[...])}  # optional, keys of named stages
 
 Every stage's config is rebased onto the world root (string values starting with the
 stage config's own ``data_root`` are rewritten), receives one
@@ -128,7 +129,8 @@ class ParadigmPipeline:
             raise ValueError(f"nproc_per_stage={self.nproc} needs launcher='subprocess' "
                              f'(got {self.launcher!r}): stages run under torchrun')
         self.repo_root = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-        self.stages = self._check_stages(cfg.get('stages'))
+        self.stages = self._check_stages(
+            self._override_stages(cfg.get('stages'), cfg.get('stage_overrides')))
         self.world = dict(cfg.get('world') or {})
         if 'root' not in self.world:
             raise KeyError('pipeline config: world.root is required')
@@ -143,6 +145,18 @@ class ParadigmPipeline:
             return path
         alt = osp.join(self.repo_root, path)
         return alt if osp.exists(alt) else path
+
+    @staticmethod
+    def _override_stages(stages, overrides: Optional[dict]) -> list:
+        """``stages`` with ``stage_overrides[name]``'s keys replacing the named stage's
+        (an ablation config changes one stage without repeating the list)."""
+        stages = [dict(s) for s in stages or []]
+        names = [s.get('name') for s in stages]
+        for name, keys in (overrides or {}).items():
+            if name not in names:
+                raise KeyError(f'stage_overrides: no stage named {name!r} (stages: {names})')
+            stages[names.index(name)].update(copy.deepcopy(dict(keys)))
+        return stages
 
     def _check_stages(self, stages) -> List[dict]:
         if not stages:

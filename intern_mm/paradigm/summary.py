@@ -102,8 +102,8 @@ def claim_table(adaptation: dict) -> dict:
                 scratch_100pct=ref['score'], metric=run['metric'], fraction=run['fraction'],
                 lower_is_better=run['lower_is_better'], beats_scratch_100pct=better,
                 line=(f'{family}: Up-G adapted with {round(run["fraction"] * 100)}% '
-                      f'({best}, chosen on val) {run["score"]:.2f} vs scratch on 100% '
-                      f'{ref["score"]:.2f} {run["metric"]}'
+                      f'({best}, chosen on val) {_score(run["score"], run["metric"])} vs '
+                      f'scratch on 100% {_score(ref["score"], run["metric"])} {run["metric"]}'
                       f'{" (lower is better)" if run["lower_is_better"] else ""}: '
                       f'{"beats it" if better else "does NOT beat it"}'))
     n_fam = len(families)
@@ -168,6 +168,11 @@ def _fmt(value, digits: int = 2) -> str:
     return str(value)
 
 
+def _score(value, metric: str) -> str:
+    """A downstream score: 3 decimals for RMSE (metres), else 2."""
+    return _fmt(value, 3 if metric == 'rmse' else 2)
+
+
 def _other_metrics(stage: dict, limit: int = 6) -> str:
     """A few more validation metrics of a stage (source means when there are sources)."""
     numeric = {k: v for k, v in stage['metrics'].items()
@@ -211,9 +216,10 @@ def _adaptation_lines(summary: dict) -> List[str]:
                 if run is None:
                     cells.append('-')
                 elif run.get('val_score') is None:
-                    cells.append(_fmt(run['score']))
+                    cells.append(_score(run['score'], run['metric']))
                 else:
-                    cells.append(f'{_fmt(run["score"])} ({_fmt(run["val_score"])})')
+                    cells.append(f'{_score(run["score"], run["metric"])} '
+                                 f'({_score(run["val_score"], run["metric"])})')
             lines.append(f'| {ROLE_LABELS.get(role, role)} | {stage} | '
                          + ' | '.join(cells) + ' |')
         lines.append('')

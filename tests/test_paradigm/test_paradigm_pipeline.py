@@ -145,3 +145,12 @@ def test_mini_pipeline_runs_every_stage_kind_and_protocol(tmp_path):
     for scores in table.values():
         assert scores['mean'] == pytest.approx((scores['up-g'] + scores['scratch']) / 2,
                                                abs=0.01)
+    # a fine-tuned panel: the pipeline's own recipe reproduces its fine-tuning run; a
+    # variant's Runner overrides (cfg_options) reach the run
+    table = tool.select(cfg, str(tmp_path / 'wd'), 'seg',
+                        dict(same=same, no_lr=dict(same, cfg_options={
+                            'optim_wrapper.optimizer.lr': 0.0})), ['up-g'],
+                        scratch=False, protocol='finetune', log=lambda msg: None)
+    assert table['same']['up-g'] == round(
+        adaptation['seg']['up-g']['finetune']['val_score'], 2)
+    assert table['no_lr']['up-g'] != table['same']['up-g']

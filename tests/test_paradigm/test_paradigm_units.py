@@ -119,8 +119,8 @@ def test_failing_stage_is_named_with_its_log_in_one_line(launcher, tiny_world, t
 
 
 def _run(score, val, lower=False, frac=0.1, stage='s'):
-    return dict(score=score, val_score=val, metric='m', lower_is_better=lower,
-                fraction=frac, stage=stage)
+    return dict(score=score, val_score=val, metric='rmse' if lower else 'm',
+                lower_is_better=lower, fraction=frac, stage=stage)
 
 
 def test_claim_table_picks_the_protocol_on_val_and_compares_with_scratch():
@@ -138,6 +138,8 @@ def test_claim_table_picks_the_protocol_on_val_and_compares_with_scratch():
     assert cls['beats_scratch_100pct'] is False and 'does NOT beat' in cls['line']
     # lower is better: finetune (val 0.9) is chosen, and 0.8 < 1.0 beats scratch
     assert depth['protocol'] == 'finetune' and depth['beats_scratch_100pct'] is True
+    # RMSE in metres keeps 3 decimals (0.519 vs 0.525 must not both read 0.52)
+    assert '0.800 vs scratch on 100% 1.000 rmse (lower is better): beats it' in depth['line']
     assert claim['generalist_beats'] == 1 and claim['num_families'] == 2
     assert math.isclose(claim['mean_relative']['up-g'],
                         (relative_score(65., 66., False) + relative_score(0.8, 1.0, True)) / 2)
@@ -164,8 +166,9 @@ def test_render_markdown_lists_stages_and_the_claim():
     json.dumps(summary)
 
 
-@pytest.mark.parametrize('name', ['intern-paradigm_metanet-tiny_gv-world.py',
-                                  'intern-paradigm_metanet-tiny_gv-world-mini.py'])
+@pytest.mark.parametrize('name', [
+    'intern-paradigm_metanet-tiny_gv-world.py', 'intern-paradigm_metanet-tiny_gv-world-mini.py',
+    'intern-paradigm_metanet-tiny_gv-world_4-families_up-g-seg-aux.py'])
 def test_shipped_pipeline_configs_are_valid(name, tmp_path):
     import os.path as osp
     repo = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -180,6 +183,32 @@ def test_shipped_pipeline_configs_are_valid(name, tmp_path):
     # every stage's downstream backbone config is found (student of the distill stage)
     for stage in pipe.stages:
         assert 'type' in pipe._probe_backbone_cfg(stage)
+
+
+def test_stage_overrides_replace_keys_of_the_named_stage(tmp_path):
+    import os.path as osp
+    repo = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+    cfg_dir = osp.join(repo, 'configs/paradigm')
+    base = ParadigmPipeline(
+        osp.join(cfg_dir, 'intern-paradigm_metanet-tiny_gv-world_4-families.py'),
+        work_dir=str(tmp_path))
+    ablation = ParadigmPipeline(
+        osp.join(cfg_dir, 'intern-paradigm_metanet-tiny_gv-world_4-families_up-g-seg-aux.py'),
+        work_dir=str(tmp_path))
+
+    def aux_source(pipe):
+        up_g = next(s for s in pipe.stages if s['name'] == 'up-g')
+        return [h['stage'] for h in up_g['handoffs']
+                if h['prefix_mapping'].get('backbone.') == 'backbone.aux.']
+
+    assert aux_source(base) == ['up-e-det'] and aux_source(ablation) == ['up-e-seg']
+    # everything else is the base config's
+    assert [s for s in ablation.stages if s['name'] != 'up-g'] == \
+        [s for s in base.stages if s['name'] != 'up-g']
+    cfg = Config.fromfile(osp.join(cfg_dir, 'intern-paradigm_metanet-tiny_gv-world-mini.py'))
+    cfg.stage_overrides = {'up-h': dict(handoffs=[])}
+    with pytest.raises(KeyError, match="stage_overrides: no stage named 'up-h'"):
+        ParadigmPipeline(cfg, work_dir=str(tmp_path))
 
 
 def test_train_paradigm_cli_errors(tmp_path):

@@ -6,11 +6,11 @@ import re
 
 import pytest
 import torch
-import torch.nn as nn
 
 from intern_mm.analysis import count_complexity
 from intern_mm.models import MetaNet
 from intern_mm.models.backbones import MultiHeadSelfAttention
+from model_testutils import randomise_bn
 from tools_testutils import PYTHON, REPO_ROOT, run_tool
 
 CLS_CFG = REPO_ROOT / 'configs/metanet/metanet-b4_1xb64-10k_cifar10.py'
@@ -42,13 +42,7 @@ def test_mn_b4_macs_match_the_published_figure():
 
 def _randomised_tiny_checkpoint(path):
     torch.manual_seed(0)
-    model = MetaNet(arch='tiny', out_indices=(0, 1, 2, 3, 4))
-    g = torch.Generator().manual_seed(0)
-    for m in model.modules():
-        if isinstance(m, nn.BatchNorm2d):
-            m.running_mean.normal_(0, 0.2, generator=g)
-            m.running_var.uniform_(0.5, 1.5, generator=g)
-            m.weight.data.uniform_(0.5, 1.5, generator=g)
+    model = randomise_bn(MetaNet(arch='tiny', out_indices=(0, 1, 2, 3, 4)))
     torch.save({'state_dict': {'backbone.' + k: v for k, v in model.state_dict().items()}},
                path)
     return model

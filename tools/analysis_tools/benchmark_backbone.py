@@ -16,7 +16,10 @@ Variants (all share one set of random weights per backbone):
   backbones without it), inference only;
 * ``deploy+cl``: both;
 * ``compiled``: ``torch.compile`` (inductor) of ``deploy+cl`` for inference and of
-  ``channels_last`` for the training step.
+  ``channels_last`` for the training step;
+* ``frozen``: ``compiled`` with inductor freezing (weights folded into the graph as
+  constants) and the C++ wrapper (:func:`intern_mm.apis.optimize_for_inference`'s
+  options), inference only.
 
 Example:
     # MN-B4 vs mmpretrain ResNet-50 (the default pair), 224x224, batch 8, CPU
@@ -43,19 +46,22 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 import torch  # noqa: E402
 
 from intern_mm.analysis import build_module, count_complexity, make_step  # noqa: E402
+from intern_mm.apis import optimize_for_inference  # noqa: E402
 from intern_mm.benchmark.backbone import parse_dict_string  # noqa: E402
 
 DEFAULT_BACKBONES = [
     "mn-b4=dict(type='intern_mm.MetaNet', arch='mn-b4', out_indices=(3,))",
     "resnet50=dict(type='mmpretrain.ResNet', depth=50, out_indices=(3,))",
 ]
-#: variant -> (deploy, channels_last, compile); training steps never deploy.
+#: variant -> (deploy, channels_last, compile, optimize_for_inference's freezing and C++
+#: wrapper); training steps never deploy.
 VARIANTS = {
-    'eager': (False, False, False),
-    'channels_last': (False, True, False),
-    'deploy': (True, False, False),
-    'deploy+cl': (True, True, False),
-    'compiled': (True, True, True),
+    'eager': (False, False, False, False),
+    'channels_last': (False, True, False, False),
+    'deploy': (True, False, False, False),
+    'deploy+cl': (True, True, False, False),
+    'compiled': (True, True, True, False),
+    'frozen': (True, True, True, True),
 }
 
 
@@ -95,17 +101,6 @@ def parse_args(argv=None) -> argparse.Namespace:
     return args
 
 
-def deploy(module: torch.nn.Module) -> torch.nn.Module:
-    """``switch_to_deploy()`` where the backbone has it, else conv-BN fusion."""
-    module.eval()  # (no chaining: mmpretrain's ResNet.train() returns None)
-    if hasattr(module, 'switch_to_deploy'):
-        module.switch_to_deploy()
-    else:
-        from mmcv.cnn import fuse_conv_bn
-        fuse_conv_bn(module)
-    return module
-
-
 def machine_state(args) -> str:
     load = ' '.join(f'{v:.2f}' for v in os.getloadavg())
     cpu = platform.processor() or platform.machine()
@@ -132,20 +127,19 @@ def build_steps(name, cfg, args):
     modes = ['forward'] + ([] if args.no_train else ['train'])
     for mode in modes:
         for variant in args.variants:
-            use_deploy, cl, use_compile = VARIANTS[variant]
-            if mode == 'train' and use_deploy and not use_compile:
-                continue  # a deployed model is for inference
-            module = copy.deepcopy(base)
-            if use_deploy and mode == 'forward':
-                deploy(module)
-            if use_compile:
-                module = torch.compile(module)
+            use_deploy, cl, use_compile, freezing = VARIANTS[variant]
+            if mode == 'train' and (freezing or (use_deploy and not use_compile)):
+                continue  # a deployed or frozen model is for inference
+            module = optimize_for_inference(
+                copy.deepcopy(base), deploy=use_deploy and mode == 'forward',
+                channels_last=cl, compile=use_compile, freezing=freezing,
+                cpp_wrapper=freezing)
             step = make_step(module, args.batch_size, args.input_size, mode == 'train',
                              args.device, args.amp, cl)
             t0 = time.perf_counter()
             step()  # compiles (first call) and warms up
             if use_compile:
-                compile_s[mode] = time.perf_counter() - t0
+                compile_s[f'{variant} {mode}'] = round(time.perf_counter() - t0, 1)
                 step()  # a second call can still recompile (e.g. grad mode guards)
             for _ in range(args.warmup):
                 step()
@@ -217,12 +211,10 @@ def main(argv=None) -> dict:
         f'input {args.input_size}x{args.input_size}, batch {args.batch_size}, amp='
         f'{args.amp}; median of {args.rounds} interleaved rounds x {args.iters} steps',
         f'before: {state_before}', f'after:  {state_after}', '',
-        '| backbone | params (M) | GMACs |' + ' compile s (fwd / train) |',
-        '|---|---|---|---|'
+        '| backbone | params (M) | GMACs | compile s |', '|---|---|---|---|'
     ]
     for name, b in results['backbones'].items():
-        comp = ' / '.join(f"{b['compile_s'][m]:.0f}" if m in b['compile_s'] else '-'
-                          for m in ('forward', 'train'))
+        comp = ', '.join(f'{k} {v:.0f}' for k, v in b['compile_s'].items()) or '-'
         lines.append(f"| {name} | {b['params'] / 1e6:.2f} | {b['flops'] / 1e9:.3f} | "
                      f'{comp} |')
     lines += [

@@ -1,12 +1,12 @@
 """Choose a Downstream-Adaptation recipe on the GV world's val split.
 
 Runs each recipe variant of one family for a fixed panel of a finished paradigm run's
-backbones (probe) and the scratch baseline (fine-tuning on the training fraction), each
-in its own folder under ``<work-dir>/recipe_selection/<family>_<variant>``, and prints
-their **val** scores and the mean per variant (higher is better; for lower-is-better
-metrics the mean is reported as is and the best is the lowest). Test scores are written
-to the runs' ``result.json`` like every run's, but are not printed: the choice is made
-on val.
+backbones (probed, or fine-tuned with ``--protocol finetune``) and the scratch baseline
+(fine-tuning on the training fraction), each in its own folder under
+``<work-dir>/recipe_selection/<family>_<variant>``, and prints their **val** scores and
+the mean per variant (higher is better; for lower-is-better metrics the mean is reported
+as is and the best is the lowest). Test scores are written to the runs' ``result.json``
+like every run's, but are not printed: the choice is made on val.
 
 Example::
 
@@ -14,6 +14,13 @@ Example::
         configs/paradigm/intern-paradigm_metanet-tiny_gv-world_4-families.py \
         --work-dir work_dirs/demo --family seg \
         --variant "lr0.01=dict(lr=0.01)" "strides8-4=dict(lr=0.1, head_level=1, aux_level=0)"
+
+    # fine-tuned panel; a variant's "cfg_options" entry holds Runner overrides
+    python tools/analysis_tools/select_downstream_recipe.py \
+        configs/paradigm/intern-paradigm_metanet-tiny_gv-world_4-families.py \
+        --work-dir work_dirs/demo --family depth --protocol finetune --no-scratch \
+        --variant "mult1=dict(backbone_lr_mult=1.0)" \
+        "clip=dict(cfg_options={'optim_wrapper.clip_grad': dict(max_norm=35)})"
 """
 import argparse
 import json
@@ -32,7 +39,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--work-dir', required=True, help='the finished run\'s work dir')
     parser.add_argument('--family', required=True, choices=['cls', 'det', 'seg', 'depth'])
     parser.add_argument('--variant', nargs='+', required=True, metavar='NAME=dict(...)',
-                        help='recipe overrides of the family, one per variant')
+                        help='recipe overrides of the family, one per variant; a '
+                        '"cfg_options" entry holds Runner overrides of the protocol')
+    parser.add_argument('--protocol', default='probe', choices=['probe', 'finetune'],
+                        help='how the panel\'s backbones are adapted')
     parser.add_argument('--backbones', nargs='+', default=['up-a', 'up-g', 'distill'],
                         help='stages probed in every variant')
     parser.add_argument('--no-scratch', action='store_true',
@@ -42,7 +52,7 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 def select(config, work_dir: str, family: str, variants: Dict[str, dict],
-           backbones: List[str], scratch: bool = True,
+           backbones: List[str], scratch: bool = True, protocol: str = 'probe',
            log=print) -> Dict[str, Dict[str, float]]:
     """Val scores per variant (``{variant: {run: val, ..., 'mean': m}}``).
 
@@ -50,9 +60,13 @@ def select(config, work_dir: str, family: str, variants: Dict[str, dict],
         config (str | Config): The pipeline config (file or loaded).
         work_dir (str): The finished run's work dir.
         family (str): ``'cls'``, ``'det'``, ``'seg'`` or ``'depth'``.
-        variants (dict): ``{name: recipe overrides}``.
-        backbones (list[str]): Stages probed in every variant.
+        variants (dict): ``{name: recipe overrides}``; an entry ``cfg_options`` holds
+            Runner overrides of the panel's protocol (dotted keys, as the pipeline
+            config's ``downstream.cfg_options``).
+        backbones (list[str]): Stages adapted in every variant.
         scratch (bool): Add the scratch baseline. Defaults to True.
+        protocol (str): ``'probe'`` or ``'finetune'`` for the panel's backbones.
+            Defaults to ``'probe'``.
         log (callable): Printer of one line per variant. Defaults to ``print``.
 
     Returns:
@@ -68,7 +82,9 @@ def select(config, work_dir: str, family: str, variants: Dict[str, dict],
     if scratch_spec is not None:
         specs['scratch'] = scratch_spec
     table = {}
-    for name, recipe in variants.items():
+    for name, variant in variants.items():
+        recipe = dict(variant)
+        options = recipe.pop('cfg_options', None)
         adapter = pipe.downstream_adapter(
             work_dir=osp.join(pipe.work_dir, 'recipe_selection', f'{family}_{name}'),
             recipes={family: recipe})
@@ -77,11 +93,11 @@ def select(config, work_dir: str, family: str, variants: Dict[str, dict],
             if run == 'scratch':
                 res = adapter.run(family, 'scratch', spec, 'finetune', scratch=True)
             else:
-                res = adapter.run(family, run, spec, 'probe')
+                res = adapter.run(family, run, spec, protocol, cfg_options=options)
             scores[run] = round(float(res['val_score']), 2)
         scores['mean'] = round(sum(scores.values()) / len(scores), 2)
         table[name] = scores
-        log(f'{family} {name} {json.dumps(recipe)}: val {json.dumps(scores)}')
+        log(f'{family} {name} {json.dumps(variant)}: val {json.dumps(scores)}')
     return table
 
 
@@ -97,7 +113,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             raise ValueError(f'--variant must look like NAME=dict(...), got {item!r}')
         variants[name.strip()] = parse_dict_string(text)
     table = select(args.config, args.work_dir, args.family, variants, args.backbones,
-                   scratch=not args.no_scratch)
+                   scratch=not args.no_scratch, protocol=args.protocol)
     lower = get_task(GV_WORLD_TASK_OF_FAMILY[args.family]).lower_is_better
     best = (min if lower else max)(table, key=lambda n: table[n]['mean'])
     print(f'chosen on val: {best} (mean {table[best]["mean"]})')

@@ -36,7 +36,7 @@ import torch  # noqa: E402
 from mmengine.config import Config, DictAction  # noqa: E402
 
 from intern_mm.analysis import build_module  # noqa: E402
-from intern_mm.apis import merge_cfg_options  # noqa: E402
+from intern_mm.apis import merge_cfg_options, switch_to_deploy  # noqa: E402
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -110,13 +110,7 @@ def export(args) -> dict:
     with torch.no_grad():
         refs = _flatten(eager(x))
     if not args.no_deploy:
-        if hasattr(backbone, 'bn_tasks') and backbone.bn_tasks:
-            backbone.switch_to_deploy(task=args.task)
-        elif hasattr(backbone, 'switch_to_deploy'):
-            backbone.switch_to_deploy()
-        else:
-            from mmcv.cnn import fuse_conv_bn
-            fuse_conv_bn(backbone)
+        backbone = switch_to_deploy(backbone, args.task)
     names = [f'out{i}' for i in range(len(refs))]
     dynamic_axes = None
     if args.dynamic_batch:
