@@ -10,7 +10,7 @@ env:
 	@bash tools/setup_env.sh
 
 ## Main job: generate the GV world and run Up-A -> Up-E -> Up-G -> distillation ->
-## Downstream-Adaptation on the counting task (CPU, about 11 min).
+## Downstream-Adaptation on the counting task (CPU, about 12 min).
 demo: env
 	$(PY) tools/train_paradigm.py configs/paradigm/intern-paradigm_metanet-tiny_gv-world.py --work-dir $(DEMO_DIR)
 

@@ -39,6 +39,7 @@ class DumpRankStateHook(Hook):
 
     def __init__(self) -> None:
         self.seen, self.losses, self.init, self.tasks = [], [], None, set()
+        self.seen_by_task = {}  # multi-task batches: task -> [[paths of iteration 1], ...]
 
     def before_train(self, runner) -> None:
         self.init = _params(runner)
@@ -47,12 +48,17 @@ class DumpRankStateHook(Hook):
         _image_paths(data_batch, self.seen)
         if isinstance(data_batch, dict) and 'inputs' not in data_batch:
             self.tasks.update(data_batch)  # a multi-task batch: task -> batch
+            for task, batch in data_batch.items():
+                paths = []
+                _image_paths(batch, paths)
+                self.seen_by_task.setdefault(task, []).append(paths)
         if outputs is not None and 'loss' in outputs:
             self.losses.append(float(outputs['loss']))
 
     def after_train(self, runner) -> None:
         assert all(math.isfinite(v) for v in self.losses), self.losses
         torch.save(dict(init=self.init, params=_params(runner), seen=self.seen,
+                        seen_by_task=self.seen_by_task,
                         losses=self.losses, tasks=sorted(self.tasks),
                         world_size=get_world_size()),
                    osp.join(runner.work_dir, f'rank{get_rank()}_params.pth'))

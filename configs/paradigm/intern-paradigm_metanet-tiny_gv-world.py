@@ -1,6 +1,7 @@
-# The INTERN paradigm in miniature (the README's demo; 11 minutes on 2 CPU cores):
+# The INTERN paradigm in miniature (the README's demo; 12 minutes on 2 CPU cores):
 #   GV world -> Up-A (DeCLIP image-text) -> Up-E experts (cls / det / seg, each from Up-A)
-#   -> Up-G (CentralModel from the cls + det experts, cls + det + seg losses together)
+#   -> Up-G (CentralModel from the seg + cls experts (main stream) and the det expert
+#      (auxiliary stream), cls + det + seg losses and Up-A's image-text losses together)
 #   -> distillation of Up-G's backbone into a small MetaNet (the deployment path)
 #   -> Downstream-Adaptation on the counting task no upstream stage supervises: Up-A,
 #      best Up-E, Up-G and the distilled student adapted with 10% of its data (linear
@@ -25,6 +26,31 @@ nproc_per_stage = 1
 world = dict(root='data/gv_world', num=2000, seed=0, img_size=64)
 
 _up_a_to_expert = [dict(stage='up-a', prefix_mapping={'backbone.': 'backbone.'})]
+# Up-G's hand-off pieces: which stage's weights go where (the ablation configs
+# intern-paradigm_metanet-tiny_gv-world_4-families_up-g-*.py recombine them)
+_det_heads = {'neck.': 'tasks.det.neck.', 'rpn_head.': 'tasks.det.rpn_head.',
+              'roi_head.': 'tasks.det.roi_head.'}
+_seg_heads = {'decode_head.': 'tasks.seg.decode_head.',
+              'auxiliary_head.': 'tasks.seg.auxiliary_head.'}
+_up_g_handoff = dict(
+    # Up-A's text tower, projections and heads -> the image-text task
+    itc=dict(stage='up-a', prefix_mapping={
+        p: 'tasks.itc.' + p
+        for p in ('text_encoder.', 'img_projection.', 'text_projection.', 'logit_scale',
+                  'simsiam_projector.', 'simsiam_predictor.', 'mlm_head.', 'loss_nn.',
+                  '_extra_state')}),
+    cls_classifier=dict(stage='up-e-cls', prefix_mapping={'head.': 'tasks.cls.head.'}),
+    # the cls expert's 1280-d feature head (stage 4) into the main stream + classifier
+    cls_head=dict(stage='up-e-cls', prefix_mapping={'backbone.head.': 'backbone.main.head.',
+                                                    'head.': 'tasks.cls.head.'}),
+    cls_main=dict(stage='up-e-cls', prefix_mapping={'backbone.': 'backbone.main.',
+                                                    'head.': 'tasks.cls.head.'}),
+    det_heads=dict(stage='up-e-det', prefix_mapping=_det_heads),
+    det_aux=dict(stage='up-e-det', prefix_mapping={'backbone.': 'backbone.aux.', **_det_heads}),
+    seg_heads=dict(stage='up-e-seg', prefix_mapping=_seg_heads),
+    seg_main=dict(stage='up-e-seg', prefix_mapping={'backbone.': 'backbone.main.', **_seg_heads}),
+    seg_aux=dict(stage='up-e-seg', prefix_mapping={'backbone.': 'backbone.aux.', **_seg_heads}),
+)
 stages = [
     dict(name='up-a', config='configs/paradigm/metanet-tiny_up-a_gv-world_150it.py',
          main_metric='retrieval/i2t_top1'),
@@ -37,18 +63,14 @@ stages = [
     dict(
         name='up-g',
         kind='generalist',
-        config='configs/paradigm/metanet-tiny_up-g_gv-world_200it.py',
-        handoffs=[
-            dict(stage='up-e-cls',
-                 prefix_mapping={'backbone.': 'backbone.main.', 'head.': 'tasks.cls.head.'}),
-            dict(stage='up-e-det',
-                 prefix_mapping={'backbone.': 'backbone.aux.', 'neck.': 'tasks.det.neck.',
-                                 'rpn_head.': 'tasks.det.rpn_head.',
-                                 'roi_head.': 'tasks.det.roi_head.'}),
-            dict(stage='up-e-seg',
-                 prefix_mapping={'decode_head.': 'tasks.seg.decode_head.',
-                                 'auxiliary_head.': 'tasks.seg.auxiliary_head.'}),
-        ],
+        # cls + det + seg and Up-A's image-text losses (keeps Up-A's objective)
+        config='configs/paradigm/metanet-tiny_up-g-itc_gv-world_200it.py',
+        # main stream: the seg expert's stages 0-3 with the cls expert's 1280-d feature
+        # head (which the seg expert has not got) and classifier; auxiliary stream: the
+        # det expert; Up-A's text tower and heads for the image-text task. Chosen on the
+        # downstream val split (docs/paradigm.md, "Measured runs"; the ablation configs
+        # intern-paradigm_metanet-tiny_gv-world_4-families_up-g-*.py).
+        handoffs=[_up_g_handoff[k] for k in ('itc', 'cls_head', 'det_aux', 'seg_main')],
         main_metric='cls/mean/accuracy/top1',
         # cls-bn.pth / det-bn.pth (task-specific BN) and backbone.pth (backbone.*, cls BN)
         export=dict(bn_tasks=('cls', 'det'), backbone_bn='cls'),

@@ -1,7 +1,7 @@
-# Up-G (generalist): a CentralModel of two tiny MetaNets (main = the classification expert,
-# detached auxiliary = the detection expert, zero-initialised transfer layers, task-specific
-# BN for cls / det) trained with the classification, detection and segmentation losses
-# together. Each iteration takes one batch of every task (MultiTaskIterBasedTrainLoop) and
+# Up-G (generalist): a CentralModel of two tiny MetaNets (main = the segmentation expert's
+# backbone with the classification expert's 1280-d feature head, detached auxiliary = the
+# detection expert, zero-initialised transfer layers, task-specific BN for cls / det)
+# trained with the classification, detection and segmentation losses together. Each iteration takes one batch of every task (MultiTaskIterBasedTrainLoop) and
 # the GeneralistModel routes it through that task's stock mmpretrain / mmdet / mmseg model
 # (the Up-E experts' heads, data preprocessors, multi-source datasets and samplers); the
 # losses are summed. Validation evaluates every task with the experts' metrics
@@ -83,7 +83,7 @@ val_cfg = dict(type='MultiTaskValLoop')
 optim_wrapper = dict(
     optimizer=dict(type='AdamW', lr=1e-3, weight_decay=0.01),
     clip_grad=dict(max_norm=35, norm_type=2),
-    # As for the experts: the main stream (the pre-trained cls expert) adapts at a tenth of
+    # As for the experts: the main stream (pre-trained seg + cls expert) adapts at a tenth of
     # the learning rate; the zero-initialised transfer layers and the task heads at full.
     paramwise_cfg=dict(custom_keys={'backbone.main': dict(lr_mult=0.1)}))
 param_scheduler = [
@@ -95,13 +95,15 @@ param_scheduler = [
 # experts' heads -> the task models). The pipeline replaces these hooks.
 _handoffs = [
     dict(type='StageHandoffHook', checkpoint=cls_expert, name='up-e-cls',
-         prefix_mapping={'backbone.': 'backbone.main.', 'head.': 'tasks.cls.head.'}),
+         prefix_mapping={'backbone.head.': 'backbone.main.head.',
+                         'head.': 'tasks.cls.head.'}),
     dict(type='StageHandoffHook', checkpoint=det_expert, name='up-e-det',
          prefix_mapping={'backbone.': 'backbone.aux.', 'neck.': 'tasks.det.neck.',
                          'rpn_head.': 'tasks.det.rpn_head.',
                          'roi_head.': 'tasks.det.roi_head.'}),
     dict(type='StageHandoffHook', checkpoint=seg_expert, name='up-e-seg',
-         prefix_mapping={'decode_head.': 'tasks.seg.decode_head.',
+         prefix_mapping={'backbone.': 'backbone.main.',
+                         'decode_head.': 'tasks.seg.decode_head.',
                          'auxiliary_head.': 'tasks.seg.auxiliary_head.'}),
 ]
 custom_hooks = [h for h in _handoffs if h['checkpoint']]

@@ -42,6 +42,7 @@ import copy
 import json
 import os
 import os.path as osp
+import re
 import subprocess
 import sys
 import time
@@ -81,12 +82,15 @@ def rebase_paths(obj: Any, old: str, new: str) -> Any:
     Example:
         >>> rebase_paths(dict(a=['data/w/x.txt', 3]), 'data/w', '/tmp/w')
         {'a': ['/tmp/w/x.txt', 3]}
+        >>> rebase_paths('data/w', 'data/w/', '/tmp/w')  # the root without its slash
+        '/tmp/w'
     """
     if isinstance(obj, dict):
         return {k: rebase_paths(v, old, new) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
         return type(obj)(rebase_paths(v, old, new) for v in obj)
-    if isinstance(obj, str) and (obj == old or obj.startswith(old.rstrip('/') + '/')):
+    if isinstance(obj, str) and (obj.rstrip('/') == old.rstrip('/')
+                                 or obj.startswith(old.rstrip('/') + '/')):
         return new.rstrip('/') + obj[len(old.rstrip('/')):]
     return obj
 
@@ -282,6 +286,10 @@ class ParadigmPipeline:
         done = read_done(wd)
         if done is not None:
             _log(f'stage {name}: done already ({done["wall_time_s"]}s), skipped')
+            drift = self.config_drift(stage)
+            if drift:
+                _log(f'WARNING: stage {name} was trained with another config (differs in '
+                     f'{", ".join(drift)}); delete {wd} to retrain it')
             for handoff in stage.get('handoffs', []):
                 src = self.results.get(handoff['stage'])
                 if src and osp.getmtime(src['checkpoint']) > osp.getmtime(done['checkpoint']):
@@ -317,6 +325,32 @@ class ParadigmPipeline:
              + (f' ({metric[0]} = {metric[1]:.2f})' if metric else ''))
         self.results[name] = done
         return done
+
+    def config_drift(self, stage: dict) -> List[str]:
+        """Top-level keys in which a finished stage's saved ``stage_config.py`` differs
+        from the config the pipeline builds for it now (paths into a work dir's
+        ``stages/`` are compared from there on, so a copied work dir does not differ).
+
+        Args:
+            stage (dict): A stage entry of the pipeline.
+
+        Returns:
+            list[str]: The differing keys (empty: same config, or none saved).
+        """
+        from .stage_runner import runtime_stage_cfg
+        saved = osp.join(self.stage_dir(stage['name']), 'stage_config.py')
+        if not osp.isfile(saved):
+            return []
+        old = Config.fromfile(saved)
+        new = runtime_stage_cfg(self.build_stage_config(stage), old.get('work_dir'),
+                                old.get('launcher'))
+
+        def norm(cfg):  # a path into some work dir's stages -> 'stages/...'
+            text = json.dumps(cfg.to_dict(), default=str, sort_keys=True)
+            return json.loads(re.sub(r'"[^"]*?/(stages/[^"]*)"', r'"\1"', text))
+
+        old, new = norm(old), norm(new)
+        return sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
 
     @staticmethod
     def _mmengine_log(wd: str) -> str:

@@ -147,7 +147,12 @@ def _train_scalars(runner) -> Dict[str, float]:
 
 def _stage_cfg(config: str, work_dir: str, launcher: str) -> Config:
     """The stage's config set to auto-resume in ``work_dir`` under ``launcher``."""
-    cfg = Config.fromfile(config)
+    return runtime_stage_cfg(Config.fromfile(config), work_dir, launcher)
+
+
+def runtime_stage_cfg(cfg: Config, work_dir: str, launcher: str) -> Config:
+    """Set ``cfg`` (in place; returned) to run as a stage: auto-resume in ``work_dir``
+    under ``launcher``. The Runner saves this form as the stage's ``stage_config.py``."""
     cfg.work_dir = work_dir
     cfg.resume = True  # auto-resume from the work dir's last checkpoint, if any
     cfg.load_from = None

@@ -1,4 +1,5 @@
-"""Up-E det, Up-E seg and Up-G (cls + det + seg through MultiTaskIterBasedTrainLoop) under
+"""Up-E det, Up-E seg and Up-G (cls + det + seg + Up-A's image-text task through
+MultiTaskIterBasedTrainLoop, the pipeline's Up-G config) under
 torchrun with 2 CPU processes (gloo, DDP), through the paradigm pipeline and mmengine's
 Runner, as ``nproc_per_stage=2`` runs them.
 
@@ -22,7 +23,7 @@ TESTS_DIR = str(Path(__file__).resolve().parents[1])
 STAGES = dict(
     up_e_det='configs/paradigm/metanet-tiny_up-e-det_gv-world_300it.py',
     up_e_seg='configs/paradigm/metanet-tiny_up-e-seg_gv-world_300it.py',
-    up_g='configs/paradigm/metanet-tiny_up-g_gv-world_200it.py')
+    up_g='configs/paradigm/metanet-tiny_up-g-itc_gv-world_200it.py')
 DUMP = {'+custom_hooks': [dict(type='intern_mm.DumpRankStateHook')],
         '+custom_imports': dict(imports=['intern_mm', 'ddp_rank_dump'],
                                 allow_failed_imports=False)}
@@ -65,13 +66,16 @@ def test_dense_and_generalist_stages_under_ddp(tiny_world, tmp_path, monkeypatch
                                        msg=f'{name}: {key}')
         moved = [k for k, v in params0.items() if not torch.equal(v, ranks[0]['init'][k])]
         assert moved, f'{name}: no parameter changed'
-        # data parallelism: the ranks trained on different images
+        # data parallelism: the ranks trained on different images (per task for Up-G:
+        # over two iterations each rank may see most of a tiny task's images)
         assert ranks[0]['seen'] and ranks[1]['seen']
-        assert set(ranks[0]['seen']) != set(ranks[1]['seen']), name
-    # Up-G trained all three tasks on every rank
+        assert set(ranks[0]['seen']) != set(ranks[1]['seen']) or name == 'up_g', name
+        for task, iters in ranks[0]['seen_by_task'].items():
+            assert iters[0] and set(iters[0]) != set(ranks[1]['seen_by_task'][task][0]), task
+    # Up-G trained all four tasks on every rank
     for r in range(2):
         upg = torch.load(wd / 'stages' / 'up_g' / f'rank{r}_params.pth', weights_only=False)
-        assert upg['tasks'] == ['cls', 'det', 'seg']
+        assert upg['tasks'] == ['cls', 'det', 'itc', 'seg']
     metrics = summary['stages']['up_g']['metrics']
     assert {'cls/mean/accuracy/top1', 'det/mean/pascal_voc/mAP', 'seg/mean/mIoU'} <= \
         set(metrics)

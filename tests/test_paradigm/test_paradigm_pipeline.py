@@ -88,6 +88,27 @@ def test_pipeline_skip_and_resume(tiny_world, tmp_path, monkeypatch):
     assert again['adaptation'] == summary['adaptation']
     monkeypatch.undo()
 
+    # a finished stage is compared with the config the pipeline builds for it now: the
+    # same config does not differ (also from a copy of the work dir); another hand-off
+    # does, and the skip says so
+    import shutil
+    pipe = ParadigmPipeline(_cfg(tiny_world), work_dir=wd)
+    assert [pipe.config_drift(s) for s in pipe.stages] == [[], []]
+    shutil.copytree(wd, str(tmp_path / 'copy'))
+    copied = ParadigmPipeline(_cfg(tiny_world), work_dir=str(tmp_path / 'copy'))
+    assert [copied.config_drift(s) for s in copied.stages] == [[], []]
+    changed = _cfg(tiny_world)
+    changed.stages[1]['handoffs'][0]['prefix_mapping'] = {'backbone.': 'backbone.x.'}
+    pipe = ParadigmPipeline(changed, work_dir=wd)
+    assert pipe.config_drift(pipe.stages[1]) == ['custom_hooks']
+    messages = []
+    monkeypatch.setattr('intern_mm.paradigm.pipeline._log', messages.append)
+    pipe.run_stage(pipe.stages[0])
+    pipe.run_stage(pipe.stages[1])
+    monkeypatch.undo()
+    assert any('WARNING: stage up-e-cls was trained with another config (differs in '
+               'custom_hooks)' in m for m in messages), messages
+
     # an interrupted stage (checkpoint of iteration 1, no done-marker) resumes from it
     sd = osp.join(wd, 'stages/up-e-cls')
     os.remove(osp.join(sd, 'done.json'))

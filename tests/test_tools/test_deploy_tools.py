@@ -90,9 +90,11 @@ def test_benchmark_backbone_variants(tmp_path):
     ])
     res = json.loads(out_file.read_text())
     # a ResNet-18's forward is convolutions first; shares in decreasing order
-    r18 = res['profiles']['r18 eager']
+    r18 = res['profiles']['r18 forward eager']
     assert len(r18) == 3 and 'conv' in r18[0][0]
     assert [p for _, p in r18] == sorted((p for _, p in r18), reverse=True)
+    # the training step is profiled too: its convolutions run backward
+    assert any('convolution_backward' in op for op, _ in res['profiles']['r18 train eager'])
     tiny = res['backbones']['tiny']['results']
     assert set(tiny['forward']) == {'eager', 'deploy+cl'}
     assert set(tiny['train']) == {'eager'}  # a deployed model is not trained

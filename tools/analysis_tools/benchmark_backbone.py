@@ -92,7 +92,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--amp', action='store_true', help='autocast (fp16 CUDA / bf16 CPU)')
     parser.add_argument('--out', help='also write the results as JSON to this file')
     parser.add_argument('--profile', type=int, default=0, metavar='N',
-                        help='after the timing, profile one forward step of every '
+                        help='after the timing, profile one step of every mode and '
                         'variant (torch.profiler) and print its N most expensive '
                         'operators by self CPU time')
     args = parser.parse_args(argv)
@@ -185,11 +185,10 @@ def main(argv=None) -> dict:
     if args.profile:
         for name, b in backbones.items():
             for (mode, variant), step in b['steps'].items():
-                if mode == 'forward':
-                    top = profile_step(step, args.profile)
-                    profiles[f'{name} {variant}'] = top
-                    print(f'profile {name} forward {variant}: ' +
-                          ', '.join(f'{op} {pct}%' for op, pct in top), flush=True)
+                top = profile_step(step, args.profile)
+                profiles[f'{name} {mode} {variant}'] = top
+                print(f'profile {name} {mode} {variant}: ' +
+                      ', '.join(f'{op} {pct}%' for op, pct in top), flush=True)
 
     ref_name = specs[0][0]
     results = dict(args=vars(args), machine_before=state_before,

@@ -5,7 +5,9 @@ from .export import export_generalist
 from .feature_selector import FeatureSelector
 from .generalist_model import GeneralistModel
 from .multi_task_data_preprocessor import MultiTaskDataPreprocessor
+from .shared_backbone_view import SharedBackboneView
 
 __all__ = [
-    'GeneralistModel', 'FeatureSelector', 'MultiTaskDataPreprocessor', 'export_generalist'
+    'GeneralistModel', 'FeatureSelector', 'SharedBackboneView', 'MultiTaskDataPreprocessor',
+    'export_generalist'
 ]

@@ -1,5 +1,6 @@
 """Up-G: one backbone, the stock mmpretrain / mmdet / mmseg heads, all losses summed."""
 import copy
+import functools
 from collections import OrderedDict
 from typing import Dict, List, Optional, Union
 
@@ -52,6 +53,11 @@ class GeneralistModel(BaseModel):
     (``{task: batch}``, as :class:`~intern_mm.engine.runner.MultiTaskValLoop` feeds it)
     and returns the task model's stock data samples, evaluated by the task's metric.
 
+    A task model whose inputs are not one image tensor (``intern_mm.DeCLIP``: image and
+    text views, e.g. to keep Up-A's image-text objective in Up-G) takes ``feed='images'``:
+    it gets its own preprocessed inputs and its backbone is a
+    :class:`~intern_mm.models.generalist.SharedBackboneView` of the shared backbone.
+
     The shared backbone is at attribute ``backbone`` (checkpoint keys ``backbone.*``),
     the task models at ``tasks.<task>``. See :mod:`intern_mm.models.generalist.export`
     for the ``cls-bn`` / ``det-bn`` / plain-backbone exports.
@@ -60,7 +66,8 @@ class GeneralistModel(BaseModel):
         backbone (dict): Shared backbone config, usually ``CentralModel`` with
             ``out_indices=(0, 1, 2, 3, 4)``.
         tasks (dict[str, dict]): ``{task: task model config}``; each has a scoped
-            ``type`` and ``feature_indices``.
+            ``type``, ``feature_indices`` and optionally ``feed`` (``'features'``,
+            the default, or ``'images'``).
         task_bn (dict[str, str], optional): ``{task: BN set}`` for a backbone with
             task-specific BN (``bn_tasks``); the default maps a task to the BN set of the
             same name, else to the first set (the release uses ``det`` BN for seg).
@@ -101,8 +108,11 @@ class GeneralistModel(BaseModel):
         self.backbone = MODELS.build(backbone)
         self.tasks = nn.ModuleDict()
         self.feature_indices: Dict[str, tuple] = {}
+        self.image_fed: List[str] = []
         for task, cfg in tasks.items():
             self.tasks[task] = self._build_task(task, cfg)
+        for task in self.image_fed:
+            self.tasks[task].backbone.bind(functools.partial(self.extract_feat, task=task))
 
         bn_sets = getattr(self.backbone, 'bn_tasks', None)
         self.task_bn: Dict[str, Optional[str]] = {}
@@ -147,12 +157,20 @@ class GeneralistModel(BaseModel):
         indices = cfg.pop('feature_indices')
         indices = (indices, ) if isinstance(indices, int) else tuple(indices)
         self.feature_indices[task] = indices
+        feed = cfg.pop('feed', 'features')
+        if feed not in ('features', 'images'):
+            raise ValueError(f'task {task!r}: feed must be "features" or "images", got '
+                             f'{feed!r}')
         type_name = str(cfg.get('type', ''))
         scope = type_name.split('.', 1)[0] if '.' in type_name else cfg.get('_scope_')
         if scope not in _SCOPES:
             raise ValueError(f'task {task!r}: the model type must carry its scope, e.g. '
                              f'"mmdet.FasterRCNN" (or set _scope_), got {type_name!r}')
-        cfg['backbone'] = dict(type='intern_mm.FeatureSelector', indices=indices)
+        if feed == 'images':
+            self.image_fed.append(task)
+            cfg['backbone'] = dict(type='intern_mm.SharedBackboneView', indices=indices)
+        else:
+            cfg['backbone'] = dict(type='intern_mm.FeatureSelector', indices=indices)
         return MODELS.build(cfg)
 
     # ------------------------------------------------------------------ features
@@ -181,7 +199,8 @@ class GeneralistModel(BaseModel):
             data_samples (dict[str, list], optional): ``{task: data samples}``.
             mode (str): ``'loss'`` (every task, weighted, task-prefixed loss dict),
                 ``'predict'`` (exactly one task; its stock data samples) or ``'tensor'``
-                (``{task: shared-backbone features}``).
+                (``{task: shared-backbone features}``; a ``feed='images'`` task: its
+                model's tensor output).
 
         Returns:
             dict | list: See ``mode``.
@@ -199,7 +218,8 @@ class GeneralistModel(BaseModel):
             task, x = next(iter(inputs.items()))
             return self.predict(task, x, data_samples.get(task))
         if mode == 'tensor':
-            return {t: self.extract_feat(x, t) for t, x in inputs.items()}
+            return {t: self.tasks[t](x, mode='tensor') if t in self.image_fed
+                    else self.extract_feat(x, t) for t, x in inputs.items()}
         raise RuntimeError(f'Invalid mode "{mode}". Only supports loss, predict and tensor')
 
     def loss(self, inputs: Dict[str, torch.Tensor],
@@ -207,8 +227,11 @@ class GeneralistModel(BaseModel):
         """Weighted losses of every task in the batch, keys prefixed with the task."""
         losses: Dict[str, object] = OrderedDict()
         for task, x in inputs.items():
-            feats = self.extract_feat(x, task)
-            task_losses = self.tasks[task].loss(feats, data_samples.get(task))
+            if task in self.image_fed:  # the task model calls the shared backbone itself
+                task_losses = self.tasks[task].loss(x, data_samples.get(task))
+            else:
+                task_losses = self.tasks[task].loss(self.extract_feat(x, task),
+                                                    data_samples.get(task))
             weight = self.task_loss_weights[task]
             for key, value in task_losses.items():
                 losses[f'{task}.{key}'] = _scale(value, weight) if 'loss' in key else value
@@ -220,8 +243,9 @@ class GeneralistModel(BaseModel):
 
     def predict(self, task: str, inputs: torch.Tensor, data_samples: Optional[list] = None):
         """Predictions of one task (the task model's stock data samples)."""
-        feats = self.extract_feat(inputs, task)
-        return self.tasks[task].predict(feats, data_samples)
+        if task in self.image_fed:
+            return self.tasks[task].predict(inputs, data_samples)
+        return self.tasks[task].predict(self.extract_feat(inputs, task), data_samples)
 
     @property
     def task_names(self) -> List[str]:

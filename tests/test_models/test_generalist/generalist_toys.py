@@ -71,8 +71,29 @@ DET_TASK = dict(
         rcnn=dict(score_thr=0.0, nms=dict(type='nms', iou_threshold=0.5), max_per_img=10)))
 
 
+#: Up-A's image-text objective as a generalist task (DeCLIP on the images it encodes
+#: itself through the shared backbone, ``feed='images'``)
+ITC_WORDS = ['a', 'red', 'blue', 'green', 'circle', 'star', 'square', 'and']
+ITC_TASK = dict(
+    type='intern_mm.DeCLIP',
+    feature_indices=(4, ),
+    feed='images',
+    img_feat_dim=1280,
+    text_encoder=dict(type='TextTransformer', width=32, depth=1, num_heads=2),
+    tokenizer=dict(type='CaptionTokenizer', words=ITC_WORDS, context_length=12),
+    embed_dim=32,
+    loss_nn=dict(type='NearestNeighbourLoss', bank_size=16),
+    simsiam_projector=dict(
+        type='mmpretrain.NonLinearNeck', hid_channels=32, out_channels=32, num_layers=2,
+        with_last_bn_affine=False, with_avg_pool=False, norm_cfg=dict(type='BN1d')),
+    simsiam_predictor=dict(
+        type='mmpretrain.NonLinearNeck', hid_channels=16, out_channels=32, num_layers=2,
+        with_avg_pool=False, with_last_bn=False, with_last_bias=True,
+        norm_cfg=dict(type='BN1d')))
+
+
 def generalist_cfg(tasks=('cls', 'seg', 'det'), bn_tasks=('cls', 'det'), **kwargs):
-    all_tasks = dict(cls=CLS_TASK, seg=SEG_TASK, det=DET_TASK)
+    all_tasks = dict(cls=CLS_TASK, seg=SEG_TASK, det=DET_TASK, itc=ITC_TASK)
     cfg = dict(
         type='GeneralistModel',
         backbone=dict(type='CentralModel', main=dict(type='MetaNet', arch='tiny'),
@@ -126,8 +147,28 @@ def det_batch(n=2, seed=0):
     return dict(inputs=_img(g, n), data_samples=samples)
 
 
+def itc_batch(n=4, seed=0):
+    """Two image views and two caption views per sample, as ``pseudo_collate`` packs
+    them (token ids of the task's tokenizer, unpadded)."""
+    from mmengine.structures import BaseDataElement
+
+    from intern_mm.models.upstream import CaptionTokenizer
+    tok = CaptionTokenizer(words=ITC_WORDS, context_length=12)
+    g = torch.Generator().manual_seed(seed)
+    views = [_img(g, n), _img(g, n)]
+
+    def caption(i):
+        words = torch.randint(0, len(ITC_WORDS), (2 + i % 4, ), generator=g)
+        ids = tok([' '.join(ITC_WORDS[w] for w in words)])[0]
+        return ids[ids != tok.pad_token_id]
+
+    texts = [[caption(i) for i in range(n)] for _ in range(2)]
+    return dict(inputs=dict(imgs=views, texts=texts),
+                data_samples=[BaseDataElement() for _ in range(n)])
+
+
 def batches(tasks=('cls', 'seg', 'det'), seed=0):
-    makers = dict(cls=cls_batch, seg=seg_batch, det=det_batch)
+    makers = dict(cls=cls_batch, seg=seg_batch, det=det_batch, itc=itc_batch)
     # different images per task (task-specific BN statistics must differ)
-    return {t: makers[t](seed=seed + 100 * i) for i, t in enumerate(('cls', 'seg', 'det'))
-            if t in tasks}
+    return {t: makers[t](seed=seed + 100 * i)
+            for i, t in enumerate(('cls', 'seg', 'det', 'itc')) if t in tasks}

@@ -3,7 +3,7 @@ import copy
 
 import pytest
 import torch
-from generalist_toys import batches, generalist_cfg
+from generalist_toys import ITC_TASK, batches, generalist_cfg
 
 import intern_mm  # noqa: F401
 from intern_mm.models.backbones.task_norm import TaskBatchNorm2d
@@ -110,3 +110,55 @@ def test_config_errors():
         m(torch.zeros(1, 3, 64, 64), mode='loss')
     with pytest.raises(KeyError, match='no data preprocessor'):
         m.data_preprocessor({'det': batches(('det', ))['det']})
+
+
+def test_image_fed_task_keeps_up_a_objective_on_the_shared_backbone():
+    """A DeCLIP task (feed='images') encodes its views with the shared backbone: its
+    losses equal those of a stand-alone DeCLIP holding the same weights, its gradients
+    reach the shared backbone, and no parameter is registered twice."""
+    torch.manual_seed(0)
+    m = MODELS.build(generalist_cfg(tasks=('cls', 'itc')))
+    m.train()
+    keys = list(m.state_dict())
+    assert not any(k.startswith('tasks.itc.backbone') for k in keys)
+    names = [n for n, _ in m.named_parameters()]
+    assert len(names) == len({id(p) for p in m.parameters()})
+
+    data = m.data_preprocessor(batches(('cls', 'itc')), True)
+    torch.manual_seed(1)  # MLM masking draws random numbers
+    losses = m(**data, mode='loss')
+    assert {'cls.loss', 'itc.loss_clip', 'itc.loss_mlm', 'itc.loss_simsiam'} <= set(losses)
+
+    alone = MODELS.build(dict(
+        {k: v for k, v in ITC_TASK.items() if k not in ('feature_indices', 'feed')},
+        backbone=dict(type='MetaNet', arch='tiny', out_indices=(4, ))))
+    alone.backbone = copy.deepcopy(m.backbone)  # outputs (0..4): DeCLIP pools the last
+    alone.backbone.task = 'cls'
+    alone.load_state_dict(m.tasks.itc.state_dict(), strict=False)
+    alone.train()
+    m2 = copy.deepcopy(m)
+    torch.manual_seed(1)
+    ref = alone(data['inputs']['itc'], mode='loss')
+    for key in ('loss_clip', 'loss_multi_view', 'loss_simsiam', 'loss_mlm'):
+        torch.testing.assert_close(losses[f'itc.{key}'], ref[key], rtol=1e-4, atol=1e-5)
+
+    m.zero_grad()
+    sum(v for k, v in losses.items() if k.startswith('itc.loss')).backward()
+    grads = [p.grad for n, p in m.named_parameters() if n.startswith('backbone.main.')]
+    assert any(g is not None and g.abs().sum() > 0 for g in grads)
+    assert m.tasks.itc.text_encoder.token_embedding.weight.grad.abs().sum() > 0
+
+    # a deep copy encodes with its own backbone
+    with torch.no_grad():
+        for p in m2.backbone.main.parameters():
+            p.add_(0.5)
+    feats = m2.tasks.itc.backbone(data['inputs']['itc']['imgs'][0])
+    ref_feats = m.tasks.itc.backbone(data['inputs']['itc']['imgs'][0])
+    assert not torch.allclose(feats[0], ref_feats[0])
+    out = m(**m.data_preprocessor({'itc': batches(('itc', ))['itc']}, False))
+    assert set(out['itc']) == {'img_embeds', 'text_embeds'}
+
+    bad = generalist_cfg(tasks=('cls', 'itc'))
+    bad['tasks']['itc']['feed'] = 'pixels'
+    with pytest.raises(ValueError, match='feed must be'):
+        MODELS.build(bad)
