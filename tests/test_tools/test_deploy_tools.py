@@ -86,7 +86,7 @@ def test_benchmark_backbone_variants(tmp_path):
         "out_indices=(3, ))",
         '--input-size', '32', '--batch-size', '2', '--rounds', '3', '--iters', '1',
         '--variants', 'eager', 'deploy+cl', '--threads', '1', '--out', str(out_file),
-        '--profile', '3'
+        '--profile', '3', '--malloc', 'retain'
     ])
     res = json.loads(out_file.read_text())
     # a ResNet-18's forward is convolutions first; shares in decreasing order
@@ -104,5 +104,28 @@ def test_benchmark_backbone_variants(tmp_path):
     assert set(res['backbones']['upg']['results']['forward']) == {'eager', 'deploy+cl'}
     assert len(tiny['forward']['eager']['step_s']) == 3  # one timing per round
     assert 'load average' in res['machine_before'] and '1 threads' in res['machine_before']
+    assert 'freed memory retained' in res['machine_before']  # --malloc retain, logged
+    assert isinstance(tiny['forward']['eager']['page_faults'], float)
     rows = [line for line in out.splitlines() if line.startswith('| tiny | eager |')]
     assert rows and rows[0].startswith('| tiny | eager |') and '| 1.00 | 1.00 |' in rows[0]
+
+
+def test_benchmark_backbone_compares_allocator_settings_across_processes(tmp_path):
+    out_file = tmp_path / 'both.json'
+    out = run_tool([
+        PYTHON, 'tools/analysis_tools/benchmark_backbone.py', '--backbone',
+        "tiny=dict(type='intern_mm.MetaNet', arch='tiny')", '--input-size', '32',
+        '--batch-size', '2', '--rounds', '1', '--iters', '1', '--no-train', '--variants',
+        'eager', 'deploy+cl', '--threads', '1', '--malloc', 'both', '--out', str(out_file)
+    ])
+    res = json.loads(out_file.read_text())
+    runs = res['runs']
+    assert 'default settings' in runs['default']['machine_before']
+    assert 'freed memory retained' in runs['retain']['machine_before']
+    rows = {line.split('|')[3].strip(): line for line in out.splitlines()
+            if line.startswith('| tiny | forward |')}
+    assert set(rows) == {'eager', 'deploy+cl'}
+    # the ratio column is computed from the two children's medians
+    fwd = {k: runs[k]['backbones']['tiny']['results']['forward'] for k in runs}
+    ratio = fwd['retain']['deploy+cl']['img_s'] / fwd['default']['eager']['img_s']
+    assert f'| {ratio:.2f} |' in rows['deploy+cl']

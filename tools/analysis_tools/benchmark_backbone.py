@@ -4,8 +4,10 @@ Every backbone and variant is measured in the same process on the same machine, 
 interleaved rounds (round r times every (backbone, variant) once before round r + 1
 starts, so load changes hit all of them alike), and the **median** over rounds is
 reported, together with the ratios to the backbone's own eager path and to the first
-backbone's eager path. The machine state (load average before and after, CPU, torch
-threads and version) is printed with the table. Compile time (the first calls of a
+backbone's eager path, and the median number of minor page faults per step (a large
+count means the step spends its time mapping fresh memory, see ``--malloc``). The
+machine state (load average before and after, CPU, torch threads and version, CPU
+allocator setting) is printed with the table. Compile time (the first calls of a
 ``torch.compile`` variant) is reported separately and not part of the throughput.
 
 Variants (all share one set of random weights per backbone):
@@ -26,6 +28,10 @@ Example:
     python tools/analysis_tools/benchmark_backbone.py
     # quick: no compile, fewer rounds
     python tools/analysis_tools/benchmark_backbone.py --variants eager deploy+cl --rounds 3
+    # glibc malloc keeps freed memory (intern_mm.utils.retain_cpu_memory)
+    python tools/analysis_tools/benchmark_backbone.py --malloc retain
+    # both allocator settings: one child process each (default first), one table
+    python tools/analysis_tools/benchmark_backbone.py --malloc both
     # any registered backbones, as name=python-dict
     python tools/analysis_tools/benchmark_backbone.py \
         --backbone "r18=dict(type='mmpretrain.ResNet', depth=18)" \
@@ -37,8 +43,11 @@ import json
 import os
 import os.path as osp
 import platform
+import resource
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
@@ -48,6 +57,7 @@ import torch  # noqa: E402
 from intern_mm.analysis import build_module, count_complexity, make_step  # noqa: E402
 from intern_mm.apis import optimize_for_inference  # noqa: E402
 from intern_mm.benchmark.backbone import parse_dict_string  # noqa: E402
+from intern_mm.utils import cpu_allocator_state, retain_cpu_memory  # noqa: E402
 
 DEFAULT_BACKBONES = [
     "mn-b4=dict(type='intern_mm.MetaNet', arch='mn-b4', out_indices=(3,))",
@@ -90,6 +100,12 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--threads', type=int, help='torch intra-op threads')
     parser.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
     parser.add_argument('--amp', action='store_true', help='autocast (fp16 CUDA / bf16 CPU)')
+    parser.add_argument('--malloc', choices=['default', 'retain', 'both'], default='default',
+                        help="'retain': glibc malloc keeps freed memory for reuse "
+                        '(intern_mm.utils.retain_cpu_memory; process-wide, so it applies '
+                        "to every backbone and variant of the run); 'both': the whole "
+                        'benchmark once per setting, each in a child process (default '
+                        "first), and a table comparing them. Default: 'default'")
     parser.add_argument('--out', help='also write the results as JSON to this file')
     parser.add_argument('--profile', type=int, default=0, metavar='N',
                         help='after the timing, profile one step of every mode and '
@@ -114,8 +130,8 @@ def machine_state(args) -> str:
     if dev == 'cuda':
         dev = f'cuda ({torch.cuda.get_device_name()})'
     return (f'device {dev}; CPU {cpu}, {os.cpu_count()} cores; torch '
-            f'{torch.__version__}, {torch.get_num_threads()} threads; load average '
-            f'(1/5/15 min) {load}')
+            f'{torch.__version__}, {torch.get_num_threads()} threads; '
+            f'{cpu_allocator_state()}; load average (1/5/15 min) {load}')
 
 
 def build_steps(name, cfg, args):
@@ -159,10 +175,63 @@ def profile_step(step, top: int) -> list:
     return [(e.key, round(100.0 * e.self_cpu_time_total / total, 1)) for e in events[:top]]
 
 
+def _without_option(argv, name):
+    out, skip = [], False
+    for a in argv:
+        if skip:
+            skip = False
+        elif a == name:
+            skip = True
+        elif not a.startswith(name + '='):
+            out.append(a)
+    return out
+
+
+def compare_allocators(args, argv) -> dict:
+    """Run the benchmark in one child process per allocator setting and compare."""
+    argv = _without_option(_without_option(argv, '--malloc'), '--out')
+    runs = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for setting in ('default', 'retain'):
+            out_file = osp.join(tmp, f'{setting}.json')
+            print(f'=== child process: --malloc {setting}', flush=True)
+            subprocess.run([sys.executable, osp.abspath(__file__), *argv, '--malloc', setting,
+                            '--out', out_file], check=True)
+            with open(out_file) as f:
+                runs[setting] = json.load(f)
+    ref_name = next(iter(runs['default']['backbones']))
+    lines = [
+        '', 'allocator comparison (two processes, one after the other; img/s medians)',
+        '| backbone | mode | variant | default malloc | retain | retain / default | '
+        f'retain / own default eager | retain / {ref_name} default eager |',
+        '|---|---|---|---|---|---|---|---|'
+    ]
+    for name, b in runs['default']['backbones'].items():
+        for mode, rows in b['results'].items():
+            base = rows['eager']['img_s']
+            ref = runs['default']['backbones'][ref_name]['results'][mode]['eager']['img_s']
+            for variant, row in rows.items():
+                new = runs['retain']['backbones'][name]['results'][mode][variant]['img_s']
+                lines.append(f"| {name} | {mode} | {variant} | {row['img_s']:.1f} | "
+                             f"{new:.1f} | {new / row['img_s']:.2f} | {new / base:.2f} | "
+                             f'{new / ref:.2f} |')
+    print('\n'.join(lines))
+    results = dict(args=vars(args), runs=runs)
+    if args.out:
+        with open(args.out, 'w') as f:
+            json.dump(results, f, indent=2)
+    return results
+
+
 def main(argv=None) -> dict:
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = parse_args(argv)
+    if args.malloc == 'both':
+        return compare_allocators(args, argv)
     if args.threads:
         torch.set_num_threads(args.threads)
+    if args.malloc == 'retain' and not retain_cpu_memory():
+        raise SystemExit('--malloc retain needs glibc (this C library is not glibc)')
     state_before = machine_state(args)
     print(state_before, flush=True)
     specs = [parse_backbone(s) for s in (args.backbone or DEFAULT_BACKBONES)]
@@ -171,14 +240,19 @@ def main(argv=None) -> dict:
         base, steps, compile_s = build_steps(name, cfg, args)
         info = count_complexity(base, (3, args.input_size, args.input_size))
         backbones[name] = dict(params=info['params'], flops=info['flops'], steps=steps,
-                               compile_s=compile_s, times={k: [] for k in steps})
+                               compile_s=compile_s, times={k: [] for k in steps},
+                               faults={k: [] for k in steps})
     for r in range(args.rounds):  # interleaved: every variant once per round
         for name, b in backbones.items():
             for key, step in b['steps'].items():
+                faults0 = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
                 t0 = time.perf_counter()
                 for _ in range(args.iters):
                     step()
                 b['times'][key].append((time.perf_counter() - t0) / args.iters)
+                b['faults'][key].append(
+                    (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults0) /
+                    args.iters)
         print(f'round {r + 1}/{args.rounds} done', flush=True)
     state_after = machine_state(args)
     profiles = {}
@@ -198,13 +272,14 @@ def main(argv=None) -> dict:
         for (mode, variant), times in b['times'].items():
             rows.setdefault(mode, {})[variant] = dict(
                 img_s=args.batch_size / statistics.median(times),
-                step_s=[round(t, 4) for t in times])
+                step_s=[round(t, 4) for t in times],
+                page_faults=statistics.median(b['faults'][(mode, variant)]))
         results['backbones'][name] = dict(params=b['params'], flops=b['flops'],
                                           compile_s=b['compile_s'], results=rows)
 
-    def img_s(name, mode, variant):
+    def cell(name, mode, variant, key='img_s'):
         return results['backbones'][name]['results'].get(mode, {}).get(
-            variant, {}).get('img_s')
+            variant, {}).get(key)
 
     lines = [
         f'input {args.input_size}x{args.input_size}, batch {args.batch_size}, amp='
@@ -218,18 +293,20 @@ def main(argv=None) -> dict:
                      f'{comp} |')
     lines += [
         '', f'| backbone | variant | forward img/s | x own eager | x {ref_name} eager | '
-        f'train-step img/s | x own eager | x {ref_name} eager |', '|---|---|---|---|---|---|---|---|'
+        f'faults/step | train-step img/s | x own eager | x {ref_name} eager | faults/step |',
+        '|---|---|---|---|---|---|---|---|---|---|'
     ]
     for name in results['backbones']:
         for variant in args.variants:
             cells = []
             for mode in ('forward', 'train'):
-                v = img_s(name, mode, variant)
+                v = cell(name, mode, variant)
                 if v is None:
-                    cells += ['-', '-', '-']
+                    cells += ['-', '-', '-', '-']
                     continue
-                cells += [f'{v:.1f}', f"{v / img_s(name, mode, 'eager'):.2f}",
-                          f"{v / img_s(ref_name, mode, 'eager'):.2f}"]
+                cells += [f'{v:.1f}', f"{v / cell(name, mode, 'eager'):.2f}",
+                          f"{v / cell(ref_name, mode, 'eager'):.2f}",
+                          f"{cell(name, mode, variant, 'page_faults') / 1e3:.0f}k"]
             lines.append(f'| {name} | {variant} | ' + ' | '.join(cells) + ' |')
     print('\n'.join(lines))
     if args.out:

@@ -12,7 +12,7 @@ from intern_mm.utils import register_in_openmmlab
 from intern_mm.utils.checkpoint import read_state_dict, select_prefix, strip_backbone_prefix
 from .expert import as_expert
 from .freezing import FreezeStagesMixin, freeze_contract, freeze_module
-from .reparam import fuse_conv_bn
+from .reparam import fuse_conv_act, fuse_conv_bn
 from .task_norm import convert_to_task_bn, freeze_bn_task, set_bn_task
 from .transfer_layer import TransferLayer
 
@@ -270,7 +270,8 @@ class CentralModel(FreezeStagesMixin, BaseModule):
         """Re-parameterise both streams and the transfer layers for inference.
 
         MetaNet experts run :meth:`MetaNet.switch_to_deploy`; other experts (ResNet) and
-        the transfer layers get every conv -> BN pair fused. With task-specific BN the
+        the transfer layers get every conv -> BN pair fused (and conv -> ReLU pairs run
+        as one kernel, :class:`~.reparam.ConvAct`). With task-specific BN the
         model is deployed for one task: its BN parameters are folded and the others
         dropped, so :attr:`task` can no longer change. Eval-mode outputs stay equal up
         to float rounding. Load checkpoints *before* the switch. Idempotent.
@@ -297,9 +298,9 @@ class CentralModel(FreezeStagesMixin, BaseModule):
             raise ValueError('task is only meaningful with bn_tasks')
         for expert in self._experts.values():
             expert.switch_to_deploy()
-        fuse_conv_bn(self.trans)
+        fuse_conv_act(fuse_conv_bn(self.trans))
         if self.reverse_transfer:
-            fuse_conv_bn(self.reverse_trans)
+            fuse_conv_act(fuse_conv_bn(self.reverse_trans))
         self.deploy = True
 
     def load_experts(self,

@@ -5,7 +5,7 @@ import torch
 import torch.nn as nn
 from mmcv.cnn.bricks import DropPath
 
-from .reparam import fold_bn_into_next_conv, fuse_conv_bn
+from .reparam import fold_bn_into_next_conv, fuse_conv_act, fuse_conv_bn
 from .squeeze_excitation import HardSigmoidSE
 
 __all__ = ['MBConv', 'FusedMBConv', 'DownsampleResidual']
@@ -52,7 +52,8 @@ class _PreNormResidualBlock(nn.Module):
 
         Every conv -> BN pair is fused; the pre-norm BN of ``b1`` is folded into the
         following conv when that conv is unpadded (MBConv's 1x1) and kept otherwise
-        (FusedMBConv's padded 3x3, where folding would change the borders). Idempotent.
+        (FusedMBConv's padded 3x3, where folding would change the borders). Each
+        conv -> GELU pair then becomes one :class:`~.reparam.ConvAct`. Idempotent.
         """
         if self.deploy:
             return
@@ -63,6 +64,7 @@ class _PreNormResidualBlock(nn.Module):
                 fold_bn_into_next_conv(pre_bn, conv)
                 self.b1[0] = nn.Identity()
         fuse_conv_bn(self.b2)
+        fuse_conv_act(self)
         self.deploy = True
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -14,7 +14,7 @@ from .attention_blocks import MetaAttentionBlock
 from .expert import PyramidExpert
 from .freezing import FreezeStagesMixin
 from .mbconv import FusedMBConv, MBConv
-from .reparam import fuse_conv_bn
+from .reparam import fuse_conv_act, fuse_conv_bn
 
 __all__ = ['MetaNet']
 
@@ -321,8 +321,9 @@ class MetaNet(FreezeStagesMixin, BaseModule, PyramidExpert):
 
         Exact rewrites with the current weights and BN running statistics: every
         conv -> BN pair is fused (stem, blocks, head), MBConv's pre-norm BN is folded
-        into its 1x1 expansion conv, and attention blocks fold their positional-encoding
-        residual and layer scales. Eval-mode outputs stay equal up to float rounding;
+        into its 1x1 expansion conv, every conv -> GELU pair becomes one fused CPU
+        kernel (:class:`~.reparam.ConvAct`), and attention blocks fold their
+        positional-encoding residual and layer scales. Eval-mode outputs stay equal up to float rounding;
         the state dict loses the folded BN / layer-scale entries, so load (eager)
         checkpoints *before* the switch, or build with ``deploy=True`` to load
         checkpoints saved after it. Idempotent.
@@ -337,11 +338,11 @@ class MetaNet(FreezeStagesMixin, BaseModule, PyramidExpert):
         """
         if self.deploy:
             return
-        fuse_conv_bn(self.stem)
+        fuse_conv_act(fuse_conv_bn(self.stem))
         for block in self.blocks:
             block.switch_to_deploy()
         if self.head is not None:
-            fuse_conv_bn(self.head)
+            fuse_conv_act(fuse_conv_bn(self.head))
         self.deploy = True
 
     @property

@@ -7,9 +7,9 @@ import torch.nn as nn
 from intern_mm.models import CentralModel, MetaNet
 from intern_mm.models.backbones.attention_blocks import MetaAttentionBlock
 from intern_mm.models.backbones.mbconv import FusedMBConv, MBConv
-from intern_mm.models.backbones.reparam import (fold_bn_into_next_conv,
+from intern_mm.models.backbones.reparam import (ConvAct, fold_bn_into_next_conv,
                                                 fold_residual_into_dwconv,
-                                                fold_scale_into_linear)
+                                                fold_scale_into_linear, fuse_conv_act)
 
 RTOL = 1e-4  # the issue's bound: deploy outputs equal eager within 1e-4 relative
 
@@ -104,6 +104,63 @@ def test_metanet_deploy_removes_bns_and_keeps_outputs():
                    for k in model.state_dict())
     with torch.no_grad():
         _assert_outputs_equal(model(x), refs)
+
+
+def _ops_run(fn) -> set:
+    with torch.profiler.profile() as prof:
+        fn()
+    return {e.key for e in prof.key_averages()}
+
+
+@pytest.mark.parametrize('act', ['gelu', 'relu'])
+@pytest.mark.parametrize('memory_format', [torch.contiguous_format, torch.channels_last])
+def test_conv_act_fuses_on_cpu_inference_and_falls_back_under_autograd(act, memory_format):
+    torch.manual_seed(0)
+    conv = nn.Conv2d(8, 8, 3, stride=2, padding=1, groups=8).to(memory_format=memory_format)
+    x = torch.randn(2, 8, 9, 9).contiguous(memory_format=memory_format)
+    ref_fn = nn.functional.gelu if act == 'gelu' else nn.functional.relu
+    ref = ref_fn(conv(x)).detach()
+    fused = ConvAct.from_conv(conv, act)
+    assert fused.weight is conv.weight  # shared, not copied
+    with torch.no_grad():
+        ops = _ops_run(lambda: fused(x))
+        out = fused(x)
+    assert 'mkldnn::_convolution_pointwise' in ops and f'aten::{act}' not in ops
+    assert _rel_err(out, ref) < 1e-6
+    assert out.is_contiguous(memory_format=memory_format)
+    # with autograd the module runs conv + activation (differentiable)
+    assert f'aten::{act}' in _ops_run(lambda: fused(x))
+    out = fused(x)
+    assert _rel_err(out.detach(), ref) < 1e-6
+    out.sum().backward()
+    assert conv.weight.grad is not None and conv.weight.grad.abs().sum() > 0
+
+
+def test_fuse_conv_act_keeps_indices_and_skips_other_activations():
+    seq = nn.Sequential(
+        nn.Conv2d(3, 4, 3, padding=1), nn.Identity(), nn.GELU(),
+        nn.Conv2d(4, 4, 1), nn.GELU(approximate='tanh'),  # tanh GELU: not fused
+        nn.Conv2d(4, 4, 1), nn.ReLU(),
+        nn.Conv2d(4, 4, 3, padding=1, padding_mode='reflect'), nn.ReLU())
+    keys = list(seq.state_dict())
+    fuse_conv_act(seq)
+    assert [type(m).__name__ for m in seq] == [
+        'ConvAct', 'Identity', 'Identity', 'Conv2d', 'GELU', 'ConvAct', 'Identity',
+        'Conv2d', 'ReLU'
+    ]
+    assert [seq[0].act, seq[5].act] == ['gelu', 'relu']
+    assert list(seq.state_dict()) == keys
+
+
+def test_metanet_deploy_fuses_every_conv_gelu_pair():
+    model = MetaNet(arch='tiny', out_indices=(0, 1, 2, 3, 4)).eval()
+    model.switch_to_deploy()
+    # stem, head, and per MBConv block b1's 1x1 (where it exists) and b2's depthwise conv
+    fused = [n for n, m in model.named_modules() if isinstance(m, ConvAct)]
+    assert 'stem.0' in fused and 'head.0' in fused and 'blocks.0.b2.0' in fused
+    assert len(fused) == 2 + 4 + 3  # tiny: 4 MBConv blocks, 3 of them with b1
+    assert not [n for n, m in model.named_modules() if isinstance(m, nn.GELU)
+                and not n.endswith('mlp.act')]  # only the attention MLPs' GELUs remain
 
 
 def test_metanet_deploy_flag_loads_a_deployed_checkpoint():
