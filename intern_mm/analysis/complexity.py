@@ -141,7 +141,8 @@ def make_step(module: nn.Module,
               train: bool = False,
               device: str = 'cpu',
               amp: bool = False,
-              channels_last: bool = False) -> Callable[[], None]:
+              channels_last: bool = False,
+              amp_dtype: Optional[torch.dtype] = None) -> Callable[[], None]:
     """A closure running one inference forward or one training step of ``module``.
 
     Inference runs under :func:`torch.inference_mode`; a training step is forward, the
@@ -155,8 +156,10 @@ def make_step(module: nn.Module,
         input_size (int): Square input side. Defaults to 224.
         train (bool): Training step instead of inference. Defaults to False.
         device (str): ``'cpu'`` or ``'cuda'``. Defaults to ``'cpu'``.
-        amp (bool): Autocast (float16 on CUDA, bfloat16 on CPU). Defaults to False.
+        amp (bool): Autocast. Defaults to False.
         channels_last (bool): NHWC input and weights. Defaults to False.
+        amp_dtype (torch.dtype, optional): Autocast dtype. Defaults to float16 on
+            CUDA (with a gradient scaler for training) and bfloat16 on CPU.
 
     Returns:
         Callable[[], None]: The step; it synchronises CUDA before returning.
@@ -168,8 +171,9 @@ def make_step(module: nn.Module,
     x = torch.randn(batch_size, 3, input_size, input_size, device=dev).contiguous(
         memory_format=fmt)
     opt = torch.optim.SGD(module.parameters(), lr=1e-6) if train else None
-    dtype = torch.float16 if dev.type == 'cuda' else torch.bfloat16
-    scaler = torch.amp.GradScaler(dev.type, enabled=amp and dev.type == 'cuda')
+    dtype = amp_dtype or (torch.float16 if dev.type == 'cuda' else torch.bfloat16)
+    scaler = torch.amp.GradScaler(
+        dev.type, enabled=amp and dev.type == 'cuda' and dtype == torch.float16)
 
     def step() -> None:
         if not train:

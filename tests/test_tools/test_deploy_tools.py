@@ -2,7 +2,9 @@
 benchmark's variants."""
 import importlib.util
 import json
+import os
 import re
+import subprocess
 
 import pytest
 import torch
@@ -129,3 +131,18 @@ def test_benchmark_backbone_compares_allocator_settings_across_processes(tmp_pat
     fwd = {k: runs[k]['backbones']['tiny']['results']['forward'] for k in runs}
     ratio = fwd['retain']['deploy+cl']['img_s'] / fwd['default']['eager']['img_s']
     assert f'| {ratio:.2f} |' in rows['deploy+cl']
+
+
+def test_gpu_benchmark_script_runs_its_parts_and_keeps_their_results(tmp_path):
+    # TINY=1 on the CPU: the script's plumbing (parts, limits, bf16 autocast, outputs);
+    # on a GPU the same parts run MN-B4 / MN-B15 / Up-G / ResNet-50 at 224 px
+    env = dict(os.environ, TINY='1', DEVICE='cpu', BATCH='2', SIZE='64', ROUNDS='1',
+               ITERS='1', LIMIT='300', PYTHON=PYTHON, PARTS='eager_bf16 nonsense')
+    proc = subprocess.run(['bash', 'tools/analysis_tools/gpu_benchmark.sh', str(tmp_path)],
+                          cwd=REPO_ROOT, env=env, capture_output=True, text=True)
+    assert proc.returncode == 1 and 'unknown part nonsense' in proc.stdout
+    res = json.loads((tmp_path / 'eager_bf16.json').read_text())
+    assert res['args']['amp'] and res['args']['amp_dtype'] == 'bfloat16'
+    assert list(res['backbones']) == ['mn-b4', 'mn-b15', 'up-g', 'resnet18']
+    assert set(res['backbones']['mn-b15']['results']) == {'forward', 'train'}
+    assert 'amp=True bfloat16' in (tmp_path / 'eager_bf16.log').read_text()

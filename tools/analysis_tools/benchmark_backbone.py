@@ -100,6 +100,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--threads', type=int, help='torch intra-op threads')
     parser.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
     parser.add_argument('--amp', action='store_true', help='autocast (fp16 CUDA / bf16 CPU)')
+    parser.add_argument('--amp-dtype', choices=['float16', 'bfloat16'],
+                        help='autocast dtype for --amp (default: float16 on CUDA, '
+                        'bfloat16 on CPU)')
     parser.add_argument('--malloc', choices=['default', 'retain', 'both'], default='default',
                         help="'retain': glibc malloc keeps freed memory for reuse "
                         '(intern_mm.utils.retain_cpu_memory; process-wide, so it applies '
@@ -151,7 +154,8 @@ def build_steps(name, cfg, args):
                 channels_last=cl, compile=use_compile, freezing=freezing,
                 cpp_wrapper=freezing)
             step = make_step(module, args.batch_size, args.input_size, mode == 'train',
-                             args.device, args.amp, cl)
+                             args.device, args.amp, cl,
+                             getattr(torch, args.amp_dtype) if args.amp_dtype else None)
             t0 = time.perf_counter()
             step()  # compiles (first call) and warms up
             if use_compile:
@@ -283,7 +287,8 @@ def main(argv=None) -> dict:
 
     lines = [
         f'input {args.input_size}x{args.input_size}, batch {args.batch_size}, amp='
-        f'{args.amp}; median of {args.rounds} interleaved rounds x {args.iters} steps',
+        f"{args.amp}{' ' + args.amp_dtype if args.amp and args.amp_dtype else ''}; "
+        f'median of {args.rounds} interleaved rounds x {args.iters} steps',
         f'before: {state_before}', f'after:  {state_after}', '',
         '| backbone | params (M) | GMACs | compile s |', '|---|---|---|---|'
     ]
