@@ -3,8 +3,7 @@
 PyTorch allocates CPU tensors with the C library's ``malloc`` and has no caching
 allocator on CPU. glibc serves large blocks with ``mmap`` and gives freed ones back to
 the kernel, so a large activation allocated again in the next step touches fresh pages:
-one page fault per 4 KiB. For MN-B4 (batch 8, 224 px) that is ~130k faults per eager
-forward on a fresh process, a quarter of its time on the 2-core CPU (docs/deployment.md).
+one page fault per 4 KiB. docs/deployment.md measures what that costs MN-B4.
 """
 import ctypes
 import os
@@ -24,15 +23,17 @@ RETAIN_GLIBC_TUNABLES = ('glibc.malloc.mmap_max=0:'
 _retained = False
 
 
+def _libc_version() -> str:
+    """``'glibc 2.36'`` style name of the C library, or ``''`` when unknown."""
+    try:
+        return os.confstr('CS_GNU_LIBC_VERSION') or ''
+    except (AttributeError, ValueError, OSError):
+        return ''
+
+
 def _glibc() -> Optional[ctypes.CDLL]:
     """The process's C library if it is glibc, else None."""
-    try:
-        version = os.confstr('CS_GNU_LIBC_VERSION')
-    except (AttributeError, ValueError, OSError):
-        return None
-    if not version or not version.startswith('glibc'):
-        return None
-    return ctypes.CDLL(None)
+    return ctypes.CDLL(None) if _libc_version().startswith('glibc') else None
 
 
 def retain_cpu_memory() -> bool:
@@ -75,10 +76,7 @@ def cpu_allocator_state() -> str:
     preload = os.environ.get('LD_PRELOAD', '')
     if preload:
         return f'LD_PRELOAD={preload}'
-    try:
-        version = os.confstr('CS_GNU_LIBC_VERSION') or 'unknown libc'
-    except (AttributeError, ValueError, OSError):
-        version = 'unknown libc'
+    version = _libc_version() or 'unknown libc'
     if _retained:
         return f'{version} malloc, freed memory retained (retain_cpu_memory)'
     tunables = os.environ.get('GLIBC_TUNABLES', '')

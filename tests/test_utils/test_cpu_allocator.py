@@ -7,9 +7,9 @@ import sys
 import pytest
 
 from intern_mm.utils import RETAIN_GLIBC_TUNABLES
+from intern_mm.utils.cpu_allocator import _libc_version
 
-IS_GLIBC = (os.confstr('CS_GNU_LIBC_VERSION') or '').startswith('glibc') if hasattr(
-    os, 'confstr') else False
+IS_GLIBC = _libc_version().startswith('glibc')
 
 # 64 MiB tensors: above glibc's largest dynamic mmap threshold (32 MiB), so by default
 # every allocation is a fresh mapping whose pages fault on first touch (16k x 4 KiB)

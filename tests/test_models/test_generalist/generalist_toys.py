@@ -2,6 +2,7 @@
 import copy
 
 import torch
+from model_testutils import toy_declip_cfg
 
 NORM = dict(mean=[123.675, 116.28, 103.53], std=[58.395, 57.12, 57.375])
 
@@ -78,18 +79,7 @@ ITC_TASK = dict(
     type='intern_mm.DeCLIP',
     feature_indices=(4, ),
     feed='images',
-    img_feat_dim=1280,
-    text_encoder=dict(type='TextTransformer', width=32, depth=1, num_heads=2),
-    tokenizer=dict(type='CaptionTokenizer', words=ITC_WORDS, context_length=12),
-    embed_dim=32,
-    loss_nn=dict(type='NearestNeighbourLoss', bank_size=16),
-    simsiam_projector=dict(
-        type='mmpretrain.NonLinearNeck', hid_channels=32, out_channels=32, num_layers=2,
-        with_last_bn_affine=False, with_avg_pool=False, norm_cfg=dict(type='BN1d')),
-    simsiam_predictor=dict(
-        type='mmpretrain.NonLinearNeck', hid_channels=16, out_channels=32, num_layers=2,
-        with_avg_pool=False, with_last_bn=False, with_last_bias=True,
-        norm_cfg=dict(type='BN1d')))
+    **toy_declip_cfg(ITC_WORDS, simsiam_dim=32, bank_size=16))
 
 
 def generalist_cfg(tasks=('cls', 'seg', 'det'), bn_tasks=('cls', 'det'), **kwargs):

@@ -6,6 +6,7 @@ import torch
 
 from intern_mm.models.upstream import CaptionTokenizer, DeCLIP, ImageTextDataPreprocessor
 from intern_mm.registry import MODELS
+from model_testutils import toy_declip_cfg
 
 WORDS = ['a', 'red', 'blue', 'green', 'circle', 'star', 'square', 'striped', 'and']
 CAPTIONS = ['a red circle', 'a blue star', 'a green square', 'a striped red star',
@@ -16,19 +17,7 @@ def _model(**kwargs):
     cfg = dict(
         type='DeCLIP',
         backbone=dict(type='MetaNet', arch='tiny', out_indices=(4, )),
-        img_feat_dim=1280,
-        text_encoder=dict(type='TextTransformer', width=32, depth=1, num_heads=2),
-        tokenizer=dict(type='CaptionTokenizer', words=WORDS, context_length=12),
-        embed_dim=32,
-        loss_nn=dict(type='NearestNeighbourLoss', bank_size=64),
-        simsiam_projector=dict(
-            type='mmpretrain.NonLinearNeck', hid_channels=64, out_channels=64,
-            num_layers=2, with_last_bn_affine=False, with_avg_pool=False,
-            norm_cfg=dict(type='BN1d')),
-        simsiam_predictor=dict(
-            type='mmpretrain.NonLinearNeck', hid_channels=16, out_channels=64,
-            num_layers=2, with_avg_pool=False, with_last_bn=False, with_last_bias=True,
-            norm_cfg=dict(type='BN1d')))
+        **toy_declip_cfg(WORDS))
     cfg.update(kwargs)
     model = MODELS.build(cfg)
     model.init_weights()
