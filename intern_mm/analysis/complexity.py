@@ -5,7 +5,7 @@ from typing import Any, Callable, Dict, Optional, Sequence, Tuple, Union
 import torch
 import torch.nn as nn
 from mmengine.analysis import FlopAnalyzer
-from mmengine.analysis.jit_handles import get_shape
+from mmengine.analysis.jit_handles import elementwise_flop_counter, get_shape
 
 __all__ = ['build_module', 'count_complexity', 'make_step', 'measure_throughput',
            'sdpa_flop_jit']
@@ -82,7 +82,10 @@ def count_complexity(model_cfg: Union[dict, nn.Module],
 
     mmengine's :class:`~mmengine.analysis.FlopAnalyzer` with
     ``scaled_dot_product_attention`` counted by :func:`sdpa_flop_jit` (mmengine 0.10
-    skips it, which under-counts attention backbones: MN-B4 by 0.11 GMACs).
+    skips it, which under-counts attention backbones: MN-B4 by 0.11 GMACs), and the
+    reductions ``sum`` / ``mean`` counted as mmengine counts pooling, one per input
+    element (global average pooling written as a sum, as in
+    :func:`~intern_mm.models.backbones.channels_last.spatial_mean`, counts the same).
 
     Args:
         model_cfg (dict | nn.Module): Model or backbone config, or a built module.
@@ -109,6 +112,8 @@ def count_complexity(model_cfg: Union[dict, nn.Module],
     device = param.device if param is not None else 'cpu'
     analyzer = FlopAnalyzer(module, (torch.randn(1, *input_shape, device=device), ))
     analyzer.set_op_handle('aten::scaled_dot_product_attention', sdpa_flop_jit)
+    analyzer.set_op_handle('aten::sum', elementwise_flop_counter(1, 0))
+    analyzer.set_op_handle('aten::mean', elementwise_flop_counter(1, 0))
     # modules may run through their weights (e.g. the SE gate's F.linear on conv weights)
     analyzer.uncalled_modules_warnings(False)
     flops = analyzer.total()

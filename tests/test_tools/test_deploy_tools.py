@@ -133,6 +133,38 @@ def test_benchmark_backbone_compares_allocator_settings_across_processes(tmp_pat
     assert f'| {ratio:.2f} |' in rows['deploy+cl']
 
 
+def test_benchmark_backbone_training_steps_only(tmp_path):
+    out_file = tmp_path / 'train.json'
+    run_tool([
+        PYTHON, 'tools/analysis_tools/benchmark_backbone.py', '--backbone',
+        "tiny=dict(type='intern_mm.MetaNet', arch='tiny')", '--input-size', '32',
+        '--batch-size', '2', '--rounds', '1', '--iters', '1', '--no-forward', '--variants',
+        'eager', 'channels_last', '--threads', '1', '--out', str(out_file)
+    ])
+    results = json.loads(out_file.read_text())['backbones']['tiny']['results']
+    assert list(results) == ['train'] and set(results['train']) == {'eager', 'channels_last'}
+    with pytest.raises(AssertionError) as exc:
+        run_tool([PYTHON, 'tools/analysis_tools/benchmark_backbone.py', '--no-train',
+                  '--no-forward'])
+    assert 'leave nothing to measure' in str(exc.value)
+
+
+def test_benchmark_layout_ops_times_the_backbones_own_feature_maps(tmp_path):
+    out_file = tmp_path / 'layout.json'
+    out = run_tool([
+        PYTHON, 'tools/analysis_tools/benchmark_layout_ops.py', '--arch', 'tiny',
+        '--input-size', '64', '--batch-size', '2', '--rounds', '1', '--out', str(out_file)
+    ])
+    res = json.loads(out_file.read_text())
+    # tiny: stem, 4 MBConv blocks (3 with b1), head -> 2 + 4 + 3 GELU calls, 4 SE gates
+    assert sum(res['gelu_calls'].values()) == 9 and sum(res['se_calls'].values()) == 4
+    # the stem (stride 2) and the first block's depthwise conv (expansion 1) share a shape
+    assert res['gelu_calls']['(2, 16, 32, 32)'] == 2
+    assert res['equal'] and all(res['equal'].values())
+    assert len(res['median_ms']) == 6 * len(res['gelu_calls']) + 2 * len(res['se_calls'])
+    assert 'results equal: True' in out and '| (2, 16, 32, 32) | 2 | forward |' in out
+
+
 def test_gpu_benchmark_script_runs_its_parts_and_keeps_their_results(tmp_path):
     # TINY=1 on the CPU: the script's plumbing (parts, limits, bf16 autocast, outputs);
     # on a GPU the same parts run MN-B4 / MN-B15 / Up-G / ResNet-50 at 224 px

@@ -91,6 +91,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--variants', nargs='+', default=list(VARIANTS),
                         choices=list(VARIANTS), help='default: all')
     parser.add_argument('--no-train', action='store_true', help='forward only')
+    parser.add_argument('--no-forward', action='store_true', help='training steps only')
     parser.add_argument('--input-size', type=int, default=224)
     parser.add_argument('--batch-size', type=int, default=8)
     parser.add_argument('--warmup', type=int, default=1,
@@ -115,6 +116,8 @@ def parse_args(argv=None) -> argparse.Namespace:
                         'variant (torch.profiler) and print its N most expensive '
                         'operators by self CPU time')
     args = parser.parse_args(argv)
+    if args.no_train and args.no_forward:
+        parser.error('--no-train and --no-forward leave nothing to measure')
     if 'eager' not in args.variants:
         args.variants.insert(0, 'eager')  # the ratios need it
     return args
@@ -143,7 +146,7 @@ def build_steps(name, cfg, args):
     base = build_module(cfg)
     base.eval()  # mmpretrain's ResNet.train() returns None: no chaining
     steps, compile_s = {}, {}
-    modes = ['forward'] + ([] if args.no_train else ['train'])
+    modes = ([] if args.no_forward else ['forward']) + ([] if args.no_train else ['train'])
     for mode in modes:
         for variant in args.variants:
             use_deploy, cl, use_compile, freezing = VARIANTS[variant]

@@ -2,6 +2,7 @@
 from .attention_blocks import (CrossCovarianceAttention, MetaAttentionBlock, Mlp,
                                MultiHeadSelfAttention)
 from .central_model import CentralModel
+from .channels_last import ChannelsLastGELU, gelu, spatial_mean
 from .gvb_checkpoint import (CheckpointMismatchError, convert_gvb_checkpoint,
                              load_gvb_state_dict, map_gvb_keys)
 from .mbconv import DownsampleResidual, FusedMBConv, MBConv
@@ -15,5 +16,5 @@ __all__ = [
     'set_bn_task', 'MBConv', 'FusedMBConv', 'DownsampleResidual', 'HardSigmoidSE',
     'make_divisible', 'Mlp', 'MultiHeadSelfAttention', 'CrossCovarianceAttention',
     'MetaAttentionBlock', 'CheckpointMismatchError', 'convert_gvb_checkpoint',
-    'load_gvb_state_dict', 'map_gvb_keys'
+    'load_gvb_state_dict', 'map_gvb_keys', 'ChannelsLastGELU', 'gelu', 'spatial_mean'
 ]

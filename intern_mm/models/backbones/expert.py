@@ -26,9 +26,9 @@ from abc import ABCMeta, abstractmethod
 from typing import List, Sequence
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
+from .channels_last import spatial_mean
 from .freezing import ResNetStages, resnet_types
 from .reparam import fuse_conv_bn
 
@@ -116,7 +116,7 @@ class ResNetExpert(PyramidExpert):
 
     def forward_head(self, x: torch.Tensor) -> torch.Tensor:
         """Global average pooling of the level-3 map."""
-        return F.adaptive_avg_pool2d(x, 1).flatten(1)
+        return spatial_mean(x)
 
     def level_stage(self, level: int) -> int:
         """Residual layer ``level + 1`` ends ``level`` (ResNet's convention)."""

@@ -5,6 +5,7 @@ import torch
 import torch.nn as nn
 from mmcv.cnn.bricks import DropPath
 
+from .channels_last import ChannelsLastGELU
 from .reparam import fold_bn_into_next_conv, fuse_conv_act, fuse_conv_bn
 from .squeeze_excitation import HardSigmoidSE
 
@@ -116,7 +117,7 @@ class MBConv(_PreNormResidualBlock):
             self.b1 = nn.Sequential(
                 nn.BatchNorm2d(in_channels),
                 nn.Conv2d(in_channels, hidden, kernel_size=1, bias=False),
-                nn.BatchNorm2d(hidden), nn.GELU())
+                nn.BatchNorm2d(hidden), ChannelsLastGELU())
         layers = [
             nn.Conv2d(
                 hidden,
@@ -127,7 +128,7 @@ class MBConv(_PreNormResidualBlock):
                 groups=hidden,
                 bias=False),
             nn.BatchNorm2d(hidden),
-            nn.GELU()
+            ChannelsLastGELU()
         ]
         if use_se:
             layers.append(HardSigmoidSE(hidden))
@@ -178,7 +179,7 @@ class FusedMBConv(_PreNormResidualBlock):
                 nn.BatchNorm2d(in_channels),
                 nn.Conv2d(
                     in_channels, hidden, kernel_size=3, stride=stride, padding=1, bias=False),
-                nn.BatchNorm2d(hidden), nn.GELU())
+                nn.BatchNorm2d(hidden), ChannelsLastGELU())
             project = nn.Conv2d(hidden, out_channels, kernel_size=1)
         else:
             project = nn.Conv2d(hidden, out_channels, kernel_size=3, stride=stride, padding=1)

@@ -11,6 +11,7 @@ from intern_mm.registry import MODELS
 from intern_mm.utils import register_in_openmmlab
 from intern_mm.utils.checkpoint import strip_backbone_prefix
 from .attention_blocks import MetaAttentionBlock
+from .channels_last import ChannelsLastGELU, spatial_mean
 from .expert import PyramidExpert
 from .freezing import FreezeStagesMixin
 from .mbconv import FusedMBConv, MBConv
@@ -161,7 +162,7 @@ class MetaNet(FreezeStagesMixin, BaseModule, PyramidExpert):
         stem_dim = arch['stem_dim']
         self.stem = nn.Sequential(
             nn.Conv2d(3, stem_dim, kernel_size=3, stride=2, padding=1, bias=False),
-            nn.BatchNorm2d(stem_dim), nn.GELU())
+            nn.BatchNorm2d(stem_dim), ChannelsLastGELU())
 
         #: ``[start, end)`` block indices of each stage.
         self.stage_ranges: List[Tuple[int, int]] = []
@@ -171,10 +172,9 @@ class MetaNet(FreezeStagesMixin, BaseModule, PyramidExpert):
         if 4 in out_indices:
             self.head = nn.Sequential(
                 nn.Conv2d(channels[-1], HEAD_CHANNELS, kernel_size=1, bias=False),
-                nn.BatchNorm2d(HEAD_CHANNELS), nn.GELU())
+                nn.BatchNorm2d(HEAD_CHANNELS), ChannelsLastGELU())
         else:
             self.head = None
-        self.avgpool = nn.AdaptiveAvgPool2d(1)
         if deploy:
             self.switch_to_deploy()
 
@@ -296,7 +296,7 @@ class MetaNet(FreezeStagesMixin, BaseModule, PyramidExpert):
         if self.head is None:
             raise RuntimeError('MetaNet was built without the 1280-d head: add 4 to '
                                'out_indices')
-        return self.avgpool(self.head(x)).flatten(1)
+        return spatial_mean(self.head(x))
 
     def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, ...]:
         """Forward images ``(N, 3, H, W)``.

@@ -21,6 +21,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 from mmcv.cnn import fuse_conv_bn
 
+from .channels_last import ChannelsLastGELU, gelu
+
 __all__ = ['fuse_conv_bn', 'fold_bn_into_next_conv', 'fold_residual_into_dwconv',
            'fold_scale_into_linear', 'ConvAct', 'fuse_conv_act']
 
@@ -199,11 +201,11 @@ class ConvAct(nn.Conv2d):
                                    self.dilation, self.groups, self.act, [],
                                    'none' if self.act == 'gelu' else '')
         y = super().forward(x)
-        return F.gelu(y) if self.act == 'gelu' else F.relu(y)
+        return gelu(y) if self.act == 'gelu' else F.relu(y)
 
 
 def _activation_name(module: nn.Module) -> Optional[str]:
-    if type(module) is nn.GELU and module.approximate == 'none':
+    if type(module) in (nn.GELU, ChannelsLastGELU) and module.approximate == 'none':
         return 'gelu'
     if type(module) is nn.ReLU:
         return 'relu'

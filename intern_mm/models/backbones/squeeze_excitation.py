@@ -3,6 +3,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from .channels_last import spatial_mean
+
 __all__ = ['make_divisible', 'HardSigmoidSE']
 
 
@@ -60,7 +62,7 @@ class HardSigmoidSE(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Scale ``x`` channel-wise by the excitation gate."""
-        scale = F.adaptive_avg_pool2d(x, 1).flatten(1)
+        scale = spatial_mean(x)
         scale = self.relu(F.linear(scale, self.fc1.weight.flatten(1), self.fc1.bias))
         scale = F.linear(scale, self.fc2.weight.flatten(1), self.fc2.bias)
         return F.hardsigmoid(scale)[:, :, None, None] * x
