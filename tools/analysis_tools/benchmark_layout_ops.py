@@ -22,7 +22,6 @@ Example:
 """
 import argparse
 import collections
-import json
 import os
 import os.path as osp
 import statistics
@@ -31,6 +30,7 @@ import time
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
+import mmengine  # noqa: E402
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
@@ -163,8 +163,7 @@ def main(argv=None) -> dict:
         median_ms={' | '.join(map(str, k)): v for k, v in med.items()},
         totals_ms={' | '.join(k): v for k, v in totals.items()}, equal=equal)
     if args.out:
-        with open(args.out, 'w') as f:
-            json.dump(results, f, indent=2)
+        mmengine.dump(results, args.out, file_format='json', indent=2)
     return results
 
 
