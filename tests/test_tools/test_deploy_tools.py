@@ -147,6 +147,10 @@ def test_benchmark_backbone_training_steps_only(tmp_path):
         run_tool([PYTHON, 'tools/analysis_tools/benchmark_backbone.py', '--no-train',
                   '--no-forward'])
     assert 'leave nothing to measure' in str(exc.value)
+    with pytest.raises(AssertionError) as exc:
+        run_tool([PYTHON, 'tools/analysis_tools/benchmark_backbone.py', '--rounds', '0'])
+    assert '--rounds must be at least 1' in str(exc.value) and 'Traceback' not in str(
+        exc.value)
 
 
 def test_benchmark_layout_ops_times_the_backbones_own_feature_maps(tmp_path):
@@ -163,6 +167,11 @@ def test_benchmark_layout_ops_times_the_backbones_own_feature_maps(tmp_path):
     assert res['equal'] and all(res['equal'].values())
     assert len(res['median_ms']) == 6 * len(res['gelu_calls']) + 2 * len(res['se_calls'])
     assert 'results equal: True' in out and '| (2, 16, 32, 32) | 2 | forward |' in out
+    for bad, message in ((['--arch', 'mn-b5'], "invalid choice: 'mn-b5'"),
+                         (['--rounds', '0'], '--rounds must be at least 1')):
+        with pytest.raises(AssertionError) as exc:
+            run_tool([PYTHON, 'tools/analysis_tools/benchmark_layout_ops.py', *bad])
+        assert message in str(exc.value) and 'Traceback' not in str(exc.value)
 
 
 def test_gpu_benchmark_script_runs_its_parts_and_keeps_their_results(tmp_path):

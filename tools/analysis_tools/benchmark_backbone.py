@@ -118,6 +118,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.no_train and args.no_forward:
         parser.error('--no-train and --no-forward leave nothing to measure')
+    for name in ('input_size', 'batch_size', 'rounds', 'iters'):
+        if getattr(args, name) < 1:
+            parser.error(f"--{name.replace('_', '-')} must be at least 1")
     if 'eager' not in args.variants:
         args.variants.insert(0, 'eager')  # the ratios need it
     return args

@@ -45,14 +45,19 @@ CL = torch.channels_last
 
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('--arch', default='mn-b4', help='MetaNet arch. Default: mn-b4')
+    parser.add_argument('--arch', default='mn-b4', choices=sorted(MetaNet.arch_zoo),
+                        help='MetaNet arch. Default: mn-b4')
     parser.add_argument('--input-size', type=int, default=224)
     parser.add_argument('--batch-size', type=int, default=8)
     parser.add_argument('--rounds', type=int, default=7)
     parser.add_argument('--malloc', choices=['retain', 'default'], default='retain',
                         help="'retain' (default): retain_cpu_memory() before timing")
     parser.add_argument('--out', help='also write the results as JSON to this file')
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    for name in ('input_size', 'batch_size', 'rounds'):
+        if getattr(args, name) < 1:
+            parser.error(f"--{name.replace('_', '-')} must be at least 1")
+    return args
 
 
 def feature_shapes(arch: str, batch: int, size: int):
