@@ -69,6 +69,9 @@ log "installing mmengine / mmpretrain / mmdet / mmseg, optional and test require
 log "installing OpenMMLab's mim (openmim without its dataset-download extras)"
 "${PIP[@]}" -q -r "$ROOT/requirements/mim.txt"
 "${PIP[@]}" -q --no-deps -r "$ROOT/requirements/mim-nodeps.txt"
+log "installing mmdeploy (its protobuf pin conflicts with onnx: the modules it uses, then itself without dependencies)"
+"${PIP[@]}" -q -r "$ROOT/requirements/deploy.txt"
+"${PIP[@]}" -q --no-deps -r "$ROOT/requirements/deploy-nodeps.txt"
 log "installing intern_mm (editable, with <site-packages>/intern_mm/.mim for mim)"
 bash "$ROOT/tools/misc/install_editable.sh" "$PY"
 "$PY" -c "import pkg_resources" 2>/dev/null || {

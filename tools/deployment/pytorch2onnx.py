@@ -10,8 +10,8 @@ a random input and the largest difference to PyTorch's eager (not deployed) outp
 printed; the tool fails when it exceeds ``--rtol`` (relative to each output's
 largest magnitude).
 
-Whole detectors / segmentors / classifiers (with pre- and post-processing) are
-exported with mmdeploy, see docs/deployment.md.
+Whole classifiers and segmentors (with pre- and post-processing) are exported with
+mmdeploy: tools/deployment/mmdeploy_export.py, see docs/deployment.md.
 
 Example:
     python tools/deployment/pytorch2onnx.py \
@@ -37,6 +37,7 @@ from mmengine.config import Config, DictAction  # noqa: E402
 
 from intern_mm.analysis import build_module  # noqa: E402
 from intern_mm.apis import merge_cfg_options, switch_to_deploy  # noqa: E402
+from intern_mm.apis.cli import run_cli  # noqa: E402
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -164,16 +165,12 @@ def export(args) -> dict:
 
 
 def main(argv=None) -> dict:
+    """Export and check; returns the measured figures."""
     args = parse_args(argv)
     if len(args.shape) not in (1, 2):
         raise SystemExit(f'error: --shape takes one or two integers, got {args.shape}')
-    try:
-        return export(args)
-    except (FileNotFoundError, KeyError, ValueError, ImportError, RuntimeError) as e:
-        if args.debug:
-            raise
-        raise SystemExit(f'error: {e}') from None
+    return export(args)
 
 
 if __name__ == '__main__':
-    main()
+    sys.exit(run_cli(lambda argv: main(argv) and 0, prog='pytorch2onnx.py'))
