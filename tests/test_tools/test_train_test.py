@@ -112,14 +112,47 @@ def test_train_tool_errors_name_the_problem(tmp_path):
 
 def test_dist_train_two_process_gloo(tmp_path):
     data = make_image_folder(tmp_path / 'data')
-    work = tmp_path / 'ddp'
     env = dict(os.environ, PYTHON=PYTHON, PORT='29613', OMP_NUM_THREADS='1')
-    out = run_tool(['bash', 'tools/dist_train.sh', str(CIFAR_CFG), '2', '--work-dir',
-                    str(work), '--cfg-options', *tiny_classifier_options(data, work, 4, 4)],
-                   env=env)
-    assert (work / 'iter_4.pth').is_file()
-    assert re.search(r'Distributed launcher: pytorch', out)
-    assert re.search(r'Distributed training: True', out)
-    assert re.search(r'GPU number: 2', out)  # mmengine's name for the world size
-    ckpt = torch.load(work / 'iter_4.pth', map_location='cpu', weights_only=False)
-    assert ckpt['meta']['iter'] == 4
+    # the same run in NCHW and with ChannelsLastHook (a config inheriting the CIFAR one)
+    cl_cfg = tmp_path / 'cifar_channels_last.py'
+    cl_cfg.write_text(f"_base_ = ['{CIFAR_CFG}']\n"
+                      "custom_hooks = [dict(type='intern_mm.ChannelsLastHook')]\n")
+    states = {}
+    for name, cfg in (('nchw', CIFAR_CFG), ('channels_last', cl_cfg)):
+        work = tmp_path / name
+        out = run_tool(['bash', 'tools/dist_train.sh', str(cfg), '2', '--work-dir',
+                        str(work), '--cfg-options', *tiny_classifier_options(data, work, 4, 4)],
+                       env=env)
+        assert (work / 'iter_4.pth').is_file()
+        assert re.search(r'Distributed launcher: pytorch', out)
+        assert re.search(r'Distributed training: True', out)
+        assert re.search(r'GPU number: 2', out)  # mmengine's name for the world size
+        ckpt = torch.load(work / 'iter_4.pth', map_location='cpu', weights_only=False)
+        assert ckpt['meta']['iter'] == 4
+        states[name] = ckpt['state_dict']
+        assert ('ChannelsLastHook: ' in out) == (name == 'channels_last')
+    # NHWC feature maps, NCHW parameters: the same training, to rounding
+    for key, value in states['nchw'].items():
+        torch.testing.assert_close(states['channels_last'][key], value, rtol=1e-4, atol=1e-5,
+                                   msg=key)
+
+
+def test_channels_last_hook_trains_like_nchw(tmp_path):
+    data = make_image_folder(tmp_path / 'data')
+    nchw = run_train(_tiny_cfg(data, tmp_path / 'nchw', 6))
+    cl = run_train(_tiny_cfg(data, tmp_path / 'cl', 6,
+                             [dict(type='intern_mm.ChannelsLastHook')]))
+    # the backbone's feature maps are NHWC in the hooked model only
+    images = torch.rand(2, 3, 32, 32)
+    for runner, channels_last in ((nchw, False), (cl, True)):
+        runner.model.eval()
+        feats = []
+        handle = runner.model.backbone.blocks[0].register_forward_hook(
+            lambda module, args, out: feats.append(out))
+        with torch.no_grad():
+            runner.model(images, mode='tensor')
+        handle.remove()
+        assert (not feats[0].is_contiguous()) == channels_last
+    reference = nchw.model.state_dict()
+    for key, value in cl.model.state_dict().items():
+        torch.testing.assert_close(value, reference[key], rtol=1e-4, atol=1e-5, msg=key)

@@ -1,4 +1,6 @@
-"""Staged-training hooks of intern_mm (freeze schedule, stage hand-off, schedules)."""
+"""Hooks of intern_mm: staged training (freeze schedule, stage hand-off, schedules) and
+channels_last."""
+from .channels_last_hook import ChannelsLastHook, to_channels_last
 from .freeze_schedule_hook import FreezeScheduleHook
 from .loss_weight_schedule_hook import LossWeightScheduleHook, interpolate_schedule
 from .rng_state_hook import RNGStateHook
@@ -7,5 +9,6 @@ from .stage_handoff_hook import StageHandoffHook
 
 __all__ = [
     'FreezeScheduleHook', 'StageHandoffHook', 'LossWeightScheduleHook',
-    'SourceRatioScheduleHook', 'interpolate_schedule', 'RNGStateHook'
+    'SourceRatioScheduleHook', 'interpolate_schedule', 'RNGStateHook', 'ChannelsLastHook',
+    'to_channels_last'
 ]
