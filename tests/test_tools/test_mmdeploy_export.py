@@ -29,22 +29,24 @@ def _load_tool():
     return module
 
 
-def _random_bn_checkpoint(cfg_path, registry, path, **backbone):
+def _random_bn_checkpoint(cfg_path, scope, path, **backbone):
     """Weights with non-trivial BN statistics, so that the folding mmdeploy triggers
-    changes the graph's arithmetic."""
+    changes the graph's arithmetic. Built in ``scope`` (other tests may have left
+    another default scope set)."""
     import intern_mm  # noqa: F401
+    from mmengine.registry import MODELS, DefaultScope
     cfg = Config.fromfile(cfg_path)
     cfg.model.backbone.update(backbone, init_cfg=None)
     cfg.model.setdefault('data_preprocessor', cfg.get('data_preprocessor', {}))
     torch.manual_seed(0)
-    model = randomise_bn(registry.build(cfg.model))
+    with DefaultScope.overwrite_default_scope(scope):
+        model = randomise_bn(MODELS.build(cfg.model))
     torch.save({'state_dict': model.state_dict()}, path)
 
 
 def test_classifier_export_matches_eager_pytorch(tmp_path):
-    from mmpretrain.registry import MODELS
     ckpt = tmp_path / 'cls.pth'
-    _random_bn_checkpoint(CLS_CFG, MODELS, ckpt, arch='tiny')
+    _random_bn_checkpoint(CLS_CFG, 'mmpretrain', ckpt, arch='tiny')
     out = run_tool([
         PYTHON, TOOL, str(DEPLOY / 'classification_onnxruntime_static.py'), str(CLS_CFG),
         '--checkpoint', str(ckpt), '--cfg-options', 'model.backbone.arch=tiny',
@@ -70,9 +72,8 @@ def test_classifier_comparison_fails_past_the_tolerance():
 
 
 def test_segmentor_export_matches_eager_pytorch(tmp_path):
-    from mmseg.registry import MODELS
     ckpt = tmp_path / 'seg.pth'
-    _random_bn_checkpoint(SEG_CFG, MODELS, ckpt)
+    _random_bn_checkpoint(SEG_CFG, 'mmseg', ckpt)
     # a 96x128 image: the test pipeline resizes it to 180x240, where labels are compared
     out = run_tool([
         PYTHON, TOOL, str(DEPLOY / 'segmentation_onnxruntime_static.py'), str(SEG_CFG),
