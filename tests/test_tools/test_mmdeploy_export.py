@@ -105,6 +105,17 @@ def test_bad_input_is_one_line(tmp_path, monkeypatch):
                   str(tmp_path / 'nope.py')])
     assert 'error: FileNotFoundError: model config' in str(exc.value)
     assert 'Traceback' not in str(exc.value)
+    bogus = tmp_path / 'other.pth'
+    torch.save({'state_dict': {'backbone.stem.0.weight': torch.zeros(1)}}, bogus)
+    with pytest.raises(AssertionError) as exc:  # a checkpoint of another model
+        run_tool([PYTHON, TOOL, str(DEPLOY / 'classification_onnxruntime_static.py'),
+                  str(CLS_CFG), '--checkpoint', str(bogus), '--work-dir', str(tmp_path / 'w')])
+    msg = str(exc.value)
+    assert f'error: RuntimeError: checkpoint {bogus} does not match the model of the ' \
+        'config: ' in msg
+    assert 'keys missing from it' in msg and '1 keys of another shape ' \
+        '(first: backbone.stem.0.weight)' in msg and 'Traceback' not in msg
+    assert not (tmp_path / 'w' / 'end2end.onnx').exists()  # stopped before the export
     tool = _load_tool()
     monkeypatch.setitem(sys.modules, 'mmdeploy.apis', None)
     with pytest.raises(ImportError, match='mmdeploy is not installed'):
