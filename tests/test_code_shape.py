@@ -11,7 +11,7 @@ ALLOWED = {
     'its 20 keyword arguments (the GV-B recipe plus extraction options) and their '
     'documentation take 52 lines; the body is a straight extract / train / evaluate '
     'sequence of under 50 lines',
-    'intern_mm/benchmark/subsets.py::make_subset':
+    'intern_mm/datasets/gvb/subsets.py::make_subset':
     'its 13 keyword arguments take 13 lines of signature and their documentation 41 '
     '(the public signature and docstring stay as they are); the body is split into '
     'helpers and is a straight select / check test overlap / write lists / write '

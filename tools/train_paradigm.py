@@ -48,7 +48,7 @@ def main(argv=None) -> None:
     import intern_mm  # noqa: F401
     from mmengine.config import Config
 
-    from intern_mm.apis import merge_cfg_options
+    from intern_mm.utils.config import merge_cfg_options
     from intern_mm.paradigm import ParadigmPipeline
     if not osp.isfile(args.config):
         raise FileNotFoundError(f'pipeline config {args.config} does not exist')

@@ -26,7 +26,6 @@ def build_module(cfg: Union[dict, nn.Module], scope: Optional[str] = None) -> nn
     """
     if isinstance(cfg, nn.Module):
         return cfg
-    import intern_mm  # noqa: F401
     from mmengine.registry import MODELS, DefaultScope
     scope = cfg.get('_scope_') or scope or 'intern_mm'
     with DefaultScope.overwrite_default_scope(scope):

@@ -74,7 +74,6 @@ def build_runner(cfg: Config) -> Runner:
     Returns:
         Runner: The runner.
     """
-    import intern_mm  # noqa: F401  (registers modules, applies compat fixes)
     sync_bn_to_bn_without_cuda(cfg)
     if 'runner_type' in cfg:
         return RUNNERS.build(cfg)

@@ -1,4 +1,4 @@
-"""Backbone specifications for GV-B: parse, build, load and inspect any backbone.
+"""Backbone specifications for GV-B: parse and build (and load) any backbone.
 
 A GV-B run evaluates one *backbone*. It may be given as
 
@@ -12,25 +12,26 @@ A GV-B run evaluates one *backbone*. It may be given as
 Unprefixed types are looked up in intern_mm's registry (``MetaNet``) and then in
 mmpretrain's (``ResNet``, ``ConvNeXt``, ...), and the returned config always carries the
 scope prefix, so it builds inside mmdet / mmseg / mmpretrain model configs alike.
+
+Weight loading and the description of a backbone's outputs are models' helpers
+(:mod:`intern_mm.models.utils`).
 """
 import ast
 import copy
 import logging
 import os.path as osp
 from dataclasses import dataclass, field
-from typing import List, Optional, Sequence, Tuple, Union
+from typing import Optional, Tuple, Union
 
-import torch
 import torch.nn as nn
 
-from intern_mm.utils.checkpoint import (backbone_state_dict, has_prefix, read_checkpoint,
-                                        read_state_dict)
+from intern_mm.models.utils import load_backbone_weights
+from intern_mm.utils.checkpoint import read_checkpoint
+from intern_mm.utils.run_record import to_jsonable
 
 __all__ = [
     'BackboneSpec', 'parse_backbone_spec', 'normalize_backbone_type', 'build_backbone',
-    'load_backbone_weights', 'describe_backbone_outputs',
-    'pool_features', 'parse_dict_string',
-    'DEFAULT_CLS_PREPROCESSOR'
+    'parse_dict_string', 'DEFAULT_CLS_PREPROCESSOR'
 ]
 
 #: ImageNet mean / std (RGB, 0-255) used by the GV-B classification recipe.
@@ -64,20 +65,10 @@ class BackboneSpec:
     def to_dict(self) -> dict:
         """Return a JSON-serialisable description (for result provenance)."""
         return dict(
-            cfg=_jsonable(self.cfg),
+            cfg=to_jsonable(self.cfg),
             checkpoint=self.checkpoint,
-            data_preprocessor=_jsonable(self.data_preprocessor),
+            data_preprocessor=to_jsonable(self.data_preprocessor),
             source=self.source)
-
-
-def _jsonable(obj):
-    if isinstance(obj, dict):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_jsonable(v) for v in obj]
-    if isinstance(obj, (str, int, float, bool)) or obj is None:
-        return obj
-    return repr(obj)
 
 
 def normalize_backbone_type(cfg: dict) -> dict:
@@ -236,37 +227,6 @@ def parse_backbone_spec(spec: Union[str, dict, 'BackboneSpec'],
         cfg=cfg, checkpoint=checkpoint, data_preprocessor=data_preprocessor, source=source)
 
 
-def checkpoint_prefix(checkpoint: str) -> str:
-    """Return ``'backbone.'`` when the checkpoint is a full model, else ``''``.
-
-    Args:
-        checkpoint (str): Path of the checkpoint.
-
-    Returns:
-        str: The key prefix of the backbone weights inside the checkpoint.
-    """
-    return 'backbone.' if has_prefix(read_state_dict(checkpoint), 'backbone.') else ''
-
-
-def load_backbone_weights(backbone: nn.Module, checkpoint: str) -> None:
-    """Load backbone weights from a full-model or backbone-only checkpoint (strict).
-
-    Args:
-        backbone (nn.Module): The backbone.
-        checkpoint (str): Checkpoint path; ``backbone.`` / ``module.`` prefixes are
-            stripped and other keys (heads) ignored.
-
-    Raises:
-        RuntimeError: If keys are missing or unexpected.
-    """
-    state = backbone_state_dict(read_state_dict(checkpoint))
-    missing, unexpected = backbone.load_state_dict(state, strict=False)
-    if missing or unexpected:
-        raise RuntimeError(f'checkpoint {checkpoint} does not match the backbone: '
-                           f'missing keys {list(missing)[:10]}, unexpected keys '
-                           f'{list(unexpected)[:10]}')
-
-
 def build_backbone(spec: Union[str, dict, BackboneSpec, nn.Module],
                    checkpoint: Optional[str] = None) -> nn.Module:
     """Build (and load) a backbone from any accepted specification.
@@ -306,63 +266,3 @@ def build_backbone(spec: Union[str, dict, BackboneSpec, nn.Module],
     if spec.checkpoint:
         load_backbone_weights(module, spec.checkpoint)
     return module
-
-
-def pool_features(outputs: Union[torch.Tensor, Sequence[torch.Tensor]]) -> torch.Tensor:
-    """Pool the last backbone output into a ``(N, C)`` vector.
-
-    Same computation as mmpretrain's ``GlobalAveragePooling`` neck on 4-D maps; 2-D
-    outputs (e.g. MetaNet's pooled index 4) pass unchanged.
-
-    Args:
-        outputs (Tensor | Sequence[Tensor]): Backbone output(s).
-
-    Returns:
-        Tensor: ``(N, C)`` features.
-    """
-    feat = outputs[-1] if isinstance(outputs, (tuple, list)) else outputs
-    if feat.dim() == 4:
-        return feat.mean(dim=(2, 3))
-    if feat.dim() == 3:  # (N, L, C) tokens
-        return feat.mean(dim=1)
-    if feat.dim() == 2:
-        return feat
-    raise ValueError(f'cannot pool a backbone output of shape {tuple(feat.shape)}')
-
-
-@torch.no_grad()
-def describe_backbone_outputs(backbone: nn.Module,
-                              img_size: int = 64) -> List[Tuple[int, Optional[int]]]:
-    """Describe a backbone's outputs by a dummy forward.
-
-    Args:
-        backbone (nn.Module): The backbone (its train/eval mode is restored afterwards).
-        img_size (int): Side of the dummy square input. Defaults to 64.
-
-    Returns:
-        list[tuple[int, int | None]]: ``(channels, stride)`` of each output; the stride
-        is None for vector outputs.
-
-    Example:
-        >>> net = build_backbone(dict(type='ResNet', depth=18, out_indices=(0, 1, 2, 3)))
-        >>> describe_backbone_outputs(net)
-        [(64, 4), (128, 8), (256, 16), (512, 32)]
-    """
-    was_training = backbone.training
-    backbone.eval()
-    try:
-        param = next(backbone.parameters(), None)
-        device = param.device if param is not None else torch.device('cpu')
-        outs = backbone(torch.zeros(1, 3, img_size, img_size, device=device))
-    finally:
-        backbone.train(was_training)
-    if isinstance(outs, torch.Tensor):
-        outs = (outs, )
-    desc = []
-    for out in outs:
-        if out.dim() == 4:
-            desc.append((int(out.shape[1]), int(round(img_size / out.shape[-1]))))
-        else:
-            desc.append((int(out.shape[-1]), None))
-    return desc
-

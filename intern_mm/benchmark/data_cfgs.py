@@ -14,6 +14,9 @@ Example:
 import copy
 from typing import List, Optional, Sequence, Union
 
+from .protocol_data import set_cls_sizes
+from .protocols import load_template
+
 __all__ = [
     'cls_pipeline', 'cls_train_pipeline', 'cls_dataset_cfg', 'IMAGENET_MEAN',
     'IMAGENET_STD'
@@ -23,8 +26,13 @@ IMAGENET_MEAN = [123.675, 116.28, 103.53]
 IMAGENET_STD = [58.395, 57.12, 57.375]
 
 
+def _scoped(pipeline: List[dict]) -> List[dict]:
+    return [dict(t, type=f"mmpretrain.{t['type']}") for t in pipeline]
+
+
 def cls_pipeline(img_size: int = 224, resize_size: Optional[int] = None) -> List[dict]:
-    """The GV-B probe pipeline: resize the short side, centre crop, no augmentation.
+    """The GV-B probe pipeline: resize the short side, centre crop, no augmentation (the
+    test pipeline of ``configs/gvb/_base_/cls.py``).
 
     Args:
         img_size (int): Crop size. Defaults to 224 (the published recipe).
@@ -32,32 +40,24 @@ def cls_pipeline(img_size: int = 224, resize_size: Optional[int] = None) -> List
             ``img_size`` (resize 224 + centre crop 224).
 
     Returns:
-        list[dict]: mmpretrain transform configs.
+        list[dict]: mmpretrain transform configs (scope-prefixed types).
     """
-    resize_size = resize_size or img_size
-    return [
-        dict(type='mmpretrain.LoadImageFromFile'),
-        dict(type='mmpretrain.ResizeEdge', scale=resize_size, edge='short'),
-        dict(type='mmpretrain.CenterCrop', crop_size=img_size),
-        dict(type='mmpretrain.PackInputs'),
-    ]
+    pipeline = load_template('cls', 'probe')['test_dataloader']['dataset']['pipeline']
+    return _scoped(set_cls_sizes(pipeline, img_size, resize_size))
 
 
 def cls_train_pipeline(img_size: int = 224) -> List[dict]:
-    """Augmented pipeline of the full fine-tuning mode (random resized crop + flip).
+    """Augmented pipeline of the full fine-tuning mode (random resized crop + flip; the
+    training pipeline of ``configs/gvb/_base_/cls_finetune.py``).
 
     Args:
         img_size (int): Crop size. Defaults to 224.
 
     Returns:
-        list[dict]: mmpretrain transform configs.
+        list[dict]: mmpretrain transform configs (scope-prefixed types).
     """
-    return [
-        dict(type='mmpretrain.LoadImageFromFile'),
-        dict(type='mmpretrain.RandomResizedCrop', scale=img_size),
-        dict(type='mmpretrain.RandomFlip', prob=0.5, direction='horizontal'),
-        dict(type='mmpretrain.PackInputs'),
-    ]
+    pipeline = load_template('cls', 'finetune')['train_dataloader']['dataset']['pipeline']
+    return _scoped(set_cls_sizes(pipeline, img_size))
 
 
 def cls_dataset_cfg(data_root: str,

@@ -37,8 +37,9 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, Dataset
 
+from intern_mm.models.utils import pool_features
 from .backbone import (DEFAULT_CLS_PREPROCESSOR, BackboneSpec, build_backbone,
-                       parse_backbone_spec, pool_features)
+                       parse_backbone_spec)
 
 __all__ = [
     'feature_linear_probe', 'extract_features', 'train_linear_head',

@@ -28,16 +28,17 @@ Example:
     >>> result['score']
 """
 import copy
-import json
 import os
 import os.path as osp
 import time
 from typing import Dict, Optional, Union
 
-from .backbone import BackboneSpec, build_backbone, parse_backbone_spec, \
-    describe_backbone_outputs
+from intern_mm.models.utils import describe_backbone_outputs
+from intern_mm.utils.run_record import RunRecord
+from .backbone import BackboneSpec, build_backbone, parse_backbone_spec
 from .data_cfgs import IMAGENET_MEAN, IMAGENET_STD
-from .protocols import (SCOPES, ProtocolContext, dataset_cfgs, dense_backbone_cfg,
+from .protocol_models import dense_backbone_cfg
+from .protocols import (SCOPES, ProtocolContext, build_protocol_runner, dataset_cfgs,
                         family_recipe, runtime_cfg)
 from .tasks import GVBTask
 
@@ -196,7 +197,8 @@ def ota_distill_cfg(ctx: ProtocolContext, student: BackboneSpec, work_dir: str,
         distill (dict, optional): Overrides of :data:`DEFAULT_OTA_DISTILL`.
 
     Returns:
-        dict: The config (``Runner.from_cfg(Config(cfg))`` builds it).
+        dict: The config (:func:`~intern_mm.benchmark.protocols.build_protocol_runner`
+        builds its Runner and writes it as ``run_config.py``).
 
     Raises:
         KeyError: On unknown ``distill`` keys.
@@ -268,13 +270,6 @@ def ota_context(cfg, task: Union[str, GVBTask]) -> ProtocolContext:
         log_interval=min(50, recipe.get('max_iters', 50)))
 
 
-def _load(path: str) -> Optional[dict]:
-    if not osp.isfile(path):
-        return None
-    with open(path) as f:
-        return json.load(f)
-
-
 def _distill_student(ctx: ProtocolContext, student: BackboneSpec, work_dir: str,
                      teacher_ckpt: Optional[str], distill: Optional[dict]) -> tuple:
     """OTA step 1: distil on images derived from the training subset, export the student.
@@ -283,16 +278,14 @@ def _distill_student(ctx: ProtocolContext, student: BackboneSpec, work_dir: str,
         tuple: The distillation's ``max_iters``, its last loss (None when resumed after
         it finished), its checkpoint and the exported ``student_backbone.pth``.
     """
-    from mmengine.config import Config
     from mmengine.dist import barrier, is_main_process
-    from mmengine.runner import Runner
 
     from intern_mm.models.distillers import export_student
     from .suite import preserve_default_scope
     cfg = ota_distill_cfg(ctx, student, osp.join(work_dir, 'distill'), teacher_ckpt,
                           distill)
     with preserve_default_scope():
-        runner = Runner.from_cfg(Config(cfg))
+        runner = build_protocol_runner(cfg)
         runner.train()
         scalars = runner.message_hub.log_scalars
         last_loss = float(scalars['train/loss'].mean(10)) if 'train/loss' in scalars \
@@ -391,9 +384,8 @@ def run_ota(ctx: ProtocolContext,
         FileNotFoundError: If the teacher checkpoint does not exist.
     """
     from mmengine.dist import is_main_process
-
-    from .suite import _dump
-    done = _load(osp.join(work_dir, OTA_RESULT_NAME))
+    record = RunRecord(work_dir, done_name=OTA_RESULT_NAME)
+    done = record.done()
     if done is not None:
         return dict(done, status='skipped')
     teacher_ckpt = teacher_checkpoint or ctx.backbone.checkpoint
@@ -408,5 +400,5 @@ def run_ota(ctx: ProtocolContext,
     result = _ota_result(ctx, student, teacher_ckpt, distill, distilled, student_ctx,
                          metrics, start)
     if is_main_process():
-        _dump(osp.join(work_dir, OTA_RESULT_NAME), result)
+        record.mark_done(result)
     return result

@@ -35,7 +35,7 @@ from typing import Dict, List, Optional, Sequence
 import numpy as np
 
 from .official import load_official_results
-from .suite import FAILED_NAME, MISSING_NAME, RESULT_NAME
+from .task_records import FAILED_NAME, MISSING_NAME, RESULT_NAME
 from .tasks import GVB_TASKS
 
 __all__ = ['collect_runs', 'build_table', 'write_report', 'format_cell', 'parse_cell',
@@ -315,7 +315,7 @@ def _plot_vs_reference(table: dict, ref_row: dict, out_dir: str) -> Dict[str, st
         if row['source'] == 'run' and any(row['numbers'].values()):
             safe = ''.join(c if c.isalnum() or c in '-_.' else '_' for c in row['name'])
             path = osp.join(out_dir, f'report_vs_{safe}.png')
-            plot_run_vs_reference(row, ref_row, path)
+            plot_run_vs_reference(row, ref_row, GVB_TASKS.values(), path)
             paths[f"vs:{row['name']}"] = path
     return paths
 
@@ -368,7 +368,7 @@ def write_report(work_dir: str,
         json.dump(dict(table, runs={r['name']: r['results'] for r in runs_data}), f,
                   indent=1, default=repr)
     from intern_mm.visualization.gvb_figures import plot_gvb_heatmap
-    plot_gvb_heatmap(fig_table, paths['png'])
+    plot_gvb_heatmap(fig_table, GVB_TASKS.values(), paths['png'])
     if ref_row is not None:
         paths.update(_plot_vs_reference(table, ref_row, out_dir))
     return paths

@@ -14,7 +14,8 @@ A finished task (``result.json``) is skipped; an interrupted Runner-based run re
 from its last checkpoint (mmengine ``resume=True``); finished search trials are reused.
 A task that raises gets ``failed.json``; with ``keep_going`` (what ``tools/gvb.py run``
 does) the other tasks still run; the next run retries it and removes ``failed.json``
-once it succeeds.
+once it succeeds. The records (file names, failure and missing-data bookkeeping,
+provenance) are :mod:`intern_mm.benchmark.task_records`.
 
 Example:
     >>> from intern_mm.benchmark.suite import SuiteConfig, run_suite
@@ -24,38 +25,32 @@ Example:
 """
 import contextlib
 import copy
-import json
 import os
 import os.path as osp
-import platform
-import shlex
-import subprocess
-import sys
 import time
-import traceback
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
 from typing import Callable, Dict, Iterator, List, Optional
 
 import torch
+from mmengine.dist import barrier, broadcast_object_list, get_world_size, is_main_process
 
-from .backbone import BackboneSpec, build_backbone, parse_backbone_spec, \
-    describe_backbone_outputs
-from .protocols import (PROTOCOL_MODES, ProtocolContext, build_runner_cfg, dataset_cfgs,
-                        dense_backbone_cfg, family_recipe, metric_keys)
+from intern_mm.datasets.gvb.manifest import verify_subset
+from intern_mm.datasets.gvb.subsets import make_subset
+from intern_mm.models.utils import describe_backbone_outputs
+from intern_mm.utils.run_record import RunRecord, dump_json
+
+from .backbone import BackboneSpec, build_backbone, parse_backbone_spec
+from .protocol_models import dense_backbone_cfg
+from .protocols import (PROTOCOL_MODES, ProtocolContext, build_protocol_runner,
+                        build_runner_cfg, dataset_cfgs, family_recipe, metric_keys)
 from .progress import SuiteProgress
 from .search import search_grid, select_best, trial_name
-from .subsets import make_subset, verify_subset
+from .task_records import (MISSING_NAME, TRIAL_NAME, clear_failure, provenance,
+                           record_failure, record_missing, task_record)
 from .tasks import GVBTask, resolve_layout, select_tasks
 
-__all__ = ['SuiteConfig', 'run_suite', 'run_task', 'provenance', 'task_score',
-           'preserve_default_scope', 'ensure_subset', 'retry_command', 'RESULT_NAME',
-           'MISSING_NAME', 'FAILED_NAME', 'TRACEBACK_NAME', 'named_metrics', 'backbone_out_channels']
-
-RESULT_NAME = 'result.json'
-MISSING_NAME = 'missing.json'
-FAILED_NAME = 'failed.json'
-TRACEBACK_NAME = 'failed_traceback.txt'
+__all__ = ['SuiteConfig', 'run_suite', 'run_task', 'task_score', 'preserve_default_scope',
+           'ensure_subset', 'named_metrics', 'backbone_out_channels']
 
 
 @dataclass
@@ -121,58 +116,6 @@ class SuiteConfig:
     keep_going: bool = False
     command: Optional[List[str]] = None
     progress: bool = True
-
-
-def _versions() -> Dict[str, str]:
-    import importlib
-    versions = {'python': platform.python_version()}
-    for name in ('torch', 'torchvision', 'numpy', 'mmengine', 'mmcv', 'mmpretrain',
-                 'mmdet', 'mmseg', 'intern_mm'):
-        try:
-            versions[name] = importlib.import_module(name).__version__
-        except Exception:  # noqa: BLE001  (absent or broken optional package)
-            versions[name] = None
-    return versions
-
-
-def _git_commit() -> Optional[str]:
-    try:
-        root = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-        out = subprocess.run(['git', '-C', root, 'rev-parse', 'HEAD'],
-                             capture_output=True, text=True, timeout=10)
-        return out.stdout.strip() or None
-    except Exception:  # noqa: BLE001
-        return None
-
-
-def provenance() -> dict:
-    """Package versions, platform, git commit, command line and time.
-
-    Returns:
-        dict: The provenance record.
-    """
-    return dict(
-        versions=_versions(),
-        platform=platform.platform(),
-        hostname=platform.node(),
-        cuda=torch.cuda.is_available(),
-        git_commit=_git_commit(),
-        argv=list(sys.argv),
-        time=datetime.now(timezone.utc).isoformat(timespec='seconds'))
-
-
-def _dump(path: str, data: dict) -> None:
-    tmp = f'{path}.tmp'
-    with open(tmp, 'w') as f:
-        json.dump(data, f, indent=1, default=repr)
-    os.replace(tmp, path)
-
-
-def _load(path: str) -> Optional[dict]:
-    if not osp.isfile(path):
-        return None
-    with open(path) as f:
-        return json.load(f)
 
 
 def task_score(task: GVBTask, metrics: Dict[str, float]):
@@ -246,7 +189,6 @@ def ensure_subset(cfg: SuiteConfig, task: GVBTask, root: str, layout: dict) -> d
     Returns:
         dict: The manifest (with ``dir``).
     """
-    from mmengine.dist import barrier, is_main_process
     out = _subset_dir(cfg, task)
     if not is_main_process():
         barrier()  # rank 0 creates or verifies the subset first
@@ -282,11 +224,8 @@ def preserve_default_scope() -> Iterator[None]:
 
 
 def _runner_metrics(ctx: ProtocolContext) -> Dict[str, float]:
-    from mmengine.config import Config
-    from mmengine.runner import Runner
-    import intern_mm.benchmark  # noqa: F401  (registers FrozenBackbone, metrics, ...)
     with preserve_default_scope():
-        runner = Runner.from_cfg(Config(build_runner_cfg(ctx)))
+        runner = build_protocol_runner(build_runner_cfg(ctx))
         runner.train()
         raw = runner.test()
     return named_metrics(ctx.task, raw)
@@ -365,18 +304,6 @@ def _out_channels(cache: Optional[dict], spec: BackboneSpec, family: str) -> lis
     return cache[key]
 
 
-def _missing_result(task: GVBTask, root: str, missing: list, task_dir: str) -> dict:
-    """The result of a task whose data are absent; rank 0 writes it to ``missing.json``."""
-    info = dict(task=task.name, status='missing', data_root=osp.abspath(root),
-                missing=missing, prepare=task.prepare,
-                subset=f'python tools/dataset_converters/make_subset.py ... (created '
-                       'automatically by tools/gvb.py run once the data exist)')
-    from mmengine.dist import is_main_process
-    if is_main_process():
-        _dump(osp.join(task_dir, MISSING_NAME), info)
-    return info
-
-
 def _choose_impl(cfg: SuiteConfig, task: GVBTask) -> str:
     """``cfg.impl`` with ``'auto'`` resolved: ``'cache'`` for the cls probe, else runner."""
     impl = cfg.impl
@@ -397,8 +324,6 @@ def _evaluator(base_ctx: ProtocolContext, store: Optional[_FeatureStore], seed: 
                  work_dir: str) -> Dict[str, float]:
         if store is not None:
             # one process is enough for the cached-feature probe: rank 0 computes
-            from mmengine.dist import broadcast_object_list, get_world_size, \
-                is_main_process
             metrics = [None]
             if is_main_process():
                 metrics[0] = _cache_metrics(store, trial_recipe, train_split, eval_split,
@@ -428,14 +353,14 @@ def _search(cfg: SuiteConfig, task: GVBTask, task_dir: str, recipe: dict,
         for params in (cfg.grid or search_grid()):
             tdir = osp.join(task_dir, 'search', trial_name(params))
             os.makedirs(tdir, exist_ok=True)
-            record = _load(osp.join(tdir, 'trial.json'))
+            trial = RunRecord(tdir, done_name=TRIAL_NAME)
+            record = trial.done()
             if record is None:
                 metrics = evaluate(dict(recipe, **params), 'train', 'val', tdir)
                 record = dict(params=params, metrics=metrics,
                               score=task_score(task, metrics))
-                from mmengine.dist import is_main_process
                 if is_main_process():
-                    _dump(osp.join(tdir, 'trial.json'), record)
+                    trial.mark_done(record)
             trials.append(record)
         best = select_best(trials, task.lower_is_better)
         if best is None:
@@ -461,17 +386,16 @@ def run_task(cfg: SuiteConfig, task: GVBTask, spec: BackboneSpec, run_dir: str,
     """
     task_dir = osp.join(run_dir, task.name)
     os.makedirs(task_dir, exist_ok=True)
-    done = _load(osp.join(task_dir, RESULT_NAME))
+    record = task_record(task_dir)
+    done = record.done()
     if done is not None:
         return dict(done, status='skipped')
     root = cfg.data_roots.get(task.name) or task.default_root(cfg.data_base)
     layout, missing = resolve_layout(task, root)
     if layout is None:
-        return _missing_result(task, root, missing, task_dir)
-    if osp.isfile(osp.join(task_dir, MISSING_NAME)):
-        from mmengine.dist import is_main_process
-        if is_main_process():
-            os.remove(osp.join(task_dir, MISSING_NAME))
+        return record_missing(task, root, missing, task_dir)
+    if is_main_process():
+        record.remove(MISSING_NAME)
     start = time.perf_counter()
     manifest = ensure_subset(cfg, task, root, layout)
     recipe = family_recipe(task, cfg.recipe.get(task.family))
@@ -499,72 +423,9 @@ def run_task(cfg: SuiteConfig, task: GVBTask, spec: BackboneSpec, run_dir: str,
         data_root=osp.abspath(root), backbone=spec.to_dict(),
         provenance=provenance(), wall_time_s=time.perf_counter() - start,
         status='done')
-    from mmengine.dist import is_main_process
     if is_main_process():
-        _dump(osp.join(task_dir, RESULT_NAME), result)
+        record.mark_done(result)
     return result
-
-
-def retry_command(cfg: SuiteConfig, task: str) -> str:
-    """The command that reruns only ``task`` (finished tasks are skipped anyway).
-
-    Args:
-        cfg (SuiteConfig): Run options (``command`` is the original command line).
-        task (str): Task name.
-
-    Returns:
-        str: A shell command (``cd DIR && python tools/gvb.py run ... --tasks TASK``), or
-        a Python call when the suite was not started from the command line.
-    """
-    if not cfg.command:
-        return (f"run_suite(SuiteConfig(..., tasks='{task}')) with the same options "
-                f"(work_dir={cfg.work_dir!r}, run_name={cfg.run_name!r})")
-    argv, out, i = list(cfg.command), [], 0
-    replaced = False
-    while i < len(argv):
-        if argv[i] == '--tasks' and i + 1 < len(argv):
-            out += ['--tasks', task]
-            i, replaced = i + 2, True
-            continue
-        if argv[i].startswith('--tasks='):
-            out.append(f'--tasks={task}')
-            i, replaced = i + 1, True
-            continue
-        out.append(argv[i])
-        i += 1
-    if not replaced:
-        out += ['--tasks', task]
-    return f'cd {shlex.quote(os.getcwd())} && {shlex.join(out)}'
-
-
-def _record_failure(cfg: SuiteConfig, task: GVBTask, run_dir: str, exc: BaseException,
-                    wall: float) -> dict:
-    """Write ``failed.json`` and the traceback file of a task that raised."""
-    from mmengine.dist import get_rank, get_world_size
-    task_dir = osp.join(run_dir, task.name)
-    os.makedirs(task_dir, exist_ok=True)
-    rank, world = get_rank(), get_world_size()
-    tb_name = TRACEBACK_NAME if world == 1 else \
-        TRACEBACK_NAME.replace('.txt', f'_rank{rank}.txt')
-    tb_path = osp.abspath(osp.join(task_dir, tb_name))
-    with open(tb_path, 'w') as f:
-        f.write(''.join(traceback.format_exception(type(exc), exc, exc.__traceback__)))
-    error = f'{type(exc).__name__}: {exc}'.strip().splitlines()
-    info = dict(task=task.name, status='failed', family=task.family, column=task.column,
-                in_gvb=task.in_gvb, metric=task.metric, error=error[0] if error else '',
-                traceback=tb_path, retry=retry_command(cfg, task.name),
-                log_dir=osp.abspath(task_dir), rank=rank, world_size=world,
-                wall_time_s=wall, provenance=provenance())
-    info['failed_json'] = osp.abspath(osp.join(task_dir, FAILED_NAME))
-    _dump(info['failed_json'], info)
-    return info
-
-
-def _clear_failure(run_dir: str, task: str) -> None:
-    task_dir = osp.join(run_dir, task)
-    for name in os.listdir(task_dir) if osp.isdir(task_dir) else []:
-        if name == FAILED_NAME or name.startswith(TRACEBACK_NAME[:-4]):
-            os.remove(osp.join(task_dir, name))
 
 
 def run_suite(cfg: SuiteConfig) -> List[dict]:
@@ -584,21 +445,19 @@ def run_suite(cfg: SuiteConfig) -> List[dict]:
     """
     if cfg.mode not in PROTOCOL_MODES:
         raise ValueError(f'unknown mode "{cfg.mode}", expected one of {PROTOCOL_MODES}')
-    import intern_mm.benchmark  # noqa: F401
     spec = parse_backbone_spec(cfg.backbone, checkpoint=cfg.checkpoint,
                                backbone_cfg=cfg.backbone_cfg)
     tasks = select_tasks(cfg.tasks)
     run_dir = osp.join(cfg.work_dir, _run_name(cfg, spec))
     os.makedirs(run_dir, exist_ok=True)
-    from mmengine.dist import get_world_size, is_main_process
     main = is_main_process()
     if main:
-        _dump(osp.join(run_dir, 'run.json'), dict(
+        dump_json(osp.join(run_dir, 'run.json'), dict(
             config={k: v for k, v in asdict(cfg).items() if k != 'backbone'},
             backbone=spec.to_dict(), tasks=[t.name for t in tasks],
             provenance=provenance()))
     pending = [t.name for t in tasks
-               if not osp.isfile(osp.join(run_dir, t.name, RESULT_NAME))]
+               if not task_record(osp.join(run_dir, t.name)).is_done()]
     progress = SuiteProgress([(t.name, t.family) for t in tasks], pending=pending,
                              enabled=cfg.progress and main)
     results = []
@@ -609,14 +468,14 @@ def run_suite(cfg: SuiteConfig) -> List[dict]:
         try:
             result = run_task(cfg, task, spec, run_dir, cache)
         except Exception as exc:  # noqa: BLE001  (recorded, then isolated or re-raised)
-            result = _record_failure(cfg, task, run_dir, exc, time.perf_counter() - start)
+            result = record_failure(cfg, task, run_dir, exc, time.perf_counter() - start)
             progress.end(task.name, result)
             if not cfg.keep_going or get_world_size() > 1:
                 raise
             results.append(result)
             continue
         if main:
-            _clear_failure(run_dir, task.name)
+            clear_failure(run_dir, task.name)
         progress.end(task.name, result)
         results.append(result)
     return results

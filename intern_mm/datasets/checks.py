@@ -26,7 +26,6 @@ Example:
     []
 """
 import copy
-import json
 import os.path as osp
 import xml.etree.ElementTree as ET
 from collections import Counter
@@ -34,6 +33,9 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Optional, Sequence
 
 import numpy as np
+
+from intern_mm.datasets.gvb.annotations import (coco_categories, label_name, load_coco,
+                                                voc_object_names)
 
 __all__ = [
     'ClassNameMismatchError', 'DataCheckError', 'SplitReport', 'class_mismatch_message',
@@ -234,24 +236,13 @@ def _error_line(err: BaseException) -> str:
 
 
 # ----------------------------------------------------------------------------------------
-# Class names found in annotations
+# Class names found in annotations (read by intern_mm.datasets.gvb.annotations)
 # ----------------------------------------------------------------------------------------
-def _xml_names(xml_path: str) -> List[str]:
-    root = ET.parse(xml_path).getroot()
-    return [obj.find('name').text.strip() for obj in root.findall('object')
-            if obj.find('name') is not None and obj.find('name').text]
-
-
 def _coco_names(ann_file: str) -> Counter:
-    with open(ann_file) as f:
-        coco = json.load(f)
-    names = {c['id']: c['name'] for c in coco.get('categories', [])}
+    coco = load_coco(ann_file)
+    names = dict(coco_categories(coco))
     return Counter(names.get(a['category_id'], f'<category id {a["category_id"]}>')
-                   for a in coco.get('annotations', []))
-
-
-def _label_name(classes: Sequence[str], label: int) -> str:
-    return classes[label] if 0 <= label < len(classes) else f'<label {label}>'
+                   for a in coco['annotations'])
 
 
 def _annotated_names(dataset, data_list: List[dict], classes: Sequence[str],
@@ -261,7 +252,7 @@ def _annotated_names(dataset, data_list: List[dict], classes: Sequence[str],
         found: Counter = Counter()
         for info in data_list:
             try:
-                found.update(_xml_names(info['xml_path']))
+                found.update(voc_object_names(info['xml_path'], skip_difficult=False))
             except (OSError, ET.ParseError) as err:
                 problems.append(f'{_short(info["xml_path"])}: {_error_line(err)}')
         return found
@@ -275,11 +266,11 @@ def _annotated_names(dataset, data_list: List[dict], classes: Sequence[str],
         found = Counter()
         for info in data_list:
             labels = np.atleast_1d(np.asarray(info['gt_label'])).tolist()
-            found.update(_label_name(classes, int(v)) for v in labels)
+            found.update(label_name(classes, int(v)) for v in labels)
         return found
     if data_list and 'instances' in data_list[0]:
         return Counter(
-            _label_name(classes, int(inst['bbox_label'])) for info in data_list
+            label_name(classes, int(inst['bbox_label'])) for info in data_list
             for inst in info.get('instances', [])
             if 'bbox_label' in inst and not inst.get('ignore_flag', 0))
     return None
@@ -409,7 +400,7 @@ def _check_leaf(cfg: dict, report: SplitReport, decode: bool, check_unused: bool
                     seg = _decode_seg(path, seg_load_cfg, info)
                     values = np.unique(seg)
                     seg_found.update(
-                        _label_name(classes, int(v)) for v in values if v != ignore_index)
+                        label_name(classes, int(v)) for v in values if v != ignore_index)
                 report.num_decoded += 1
             except Exception as err:  # noqa: BLE001
                 loader = img_loader_name if key == 'img_path' else 'mmcv.imfrombytes'
@@ -446,7 +437,6 @@ def check_dataset_cfg(dataset_cfg: dict,
     Returns:
         SplitReport: The problems and counts.
     """
-    import intern_mm  # noqa: F401  (registers intern_mm's datasets)
     report = SplitReport(split=split)
     for leaf in _leaves(dataset_cfg):
         _check_leaf(leaf, report, decode, check_unused, allow_unknown, progress)
@@ -492,7 +482,6 @@ def check_config_datasets(cfg: Any,
         ValueError: If a split name is not one of :data:`SPLITS`.
     """
     from mmengine.registry import DefaultScope
-    import intern_mm  # noqa: F401
     scope = cfg.get('default_scope') or 'mmengine'
     out = {}
     # the config's scope while checking; the caller's (or none) again afterwards

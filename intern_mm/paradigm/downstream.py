@@ -33,10 +33,7 @@ Example:
 """
 import copy
 import importlib
-import json
-import os
 import os.path as osp
-import shutil
 import time
 from typing import Callable, Dict, Optional
 
@@ -44,13 +41,14 @@ import torch
 
 from intern_mm.benchmark.backbone import BackboneSpec, normalize_backbone_type
 from intern_mm.benchmark.gv_world_tasks import GV_WORLD_TASK_OF_FAMILY
-from intern_mm.benchmark.protocols import (ProtocolContext, build_runner_cfg, dataset_cfgs,
-                                           family_recipe)
+from intern_mm.benchmark.protocols import (ProtocolContext, build_protocol_runner,
+                                           build_runner_cfg, dataset_cfgs, family_recipe)
 from intern_mm.benchmark.search import search_grid, select_best
 from intern_mm.benchmark.suite import (SuiteConfig, named_metrics, backbone_out_channels,
                                        ensure_subset, preserve_default_scope, task_score)
 from intern_mm.benchmark.tasks import GVBTask, get_task, resolve_layout
 from intern_mm.utils.checkpoint import last_checkpoint
+from intern_mm.utils.run_record import RunRecord, normalize_json
 
 __all__ = ['DownstreamAdapter', 'ADAPT_PROTOCOLS', 'SCRATCH_PROTOCOLS', 'backbone_spec',
            'OTA_FUNCTION']
@@ -81,11 +79,26 @@ def backbone_spec(cfg: dict, checkpoint: Optional[str]) -> BackboneSpec:
                         source=checkpoint or 'random init')
 
 
-def _write_json(path: str, data: dict) -> None:
-    tmp = f'{path}.tmp'
-    with open(tmp, 'w') as f:
-        json.dump(data, f, indent=1, default=repr)
-    os.replace(tmp, path)
+def run_record(run_dir: str) -> RunRecord:
+    """The record of a downstream run folder: done-marker ``result.json``, stamp
+    ``backbone.json`` (backbone checkpoint and mtime, recipe, Runner / OTA options).
+
+    Args:
+        run_dir (str): The run folder.
+
+    Returns:
+        RunRecord: Its record.
+    """
+    return RunRecord(run_dir, done_name=RESULT_FILE, stamp_name=STAMP_FILE)
+
+
+def _legacy_stamp_matches(old: dict, stamp: dict, done: Optional[dict]) -> bool:
+    """A stamp of a version that recorded only the checkpoint: the run stands when the
+    checkpoint and the recipe its ``result.json`` records match (the stamp is then
+    rewritten in the current form by :meth:`RunRecord.stamp_matches`)."""
+    if set(old) != {'checkpoint', 'ckpt_mtime'} or done is None:
+        return False
+    return old == {k: stamp[k] for k in old} and done.get('recipe') == stamp['recipe']
 
 
 class DownstreamAdapter:
@@ -235,16 +248,15 @@ class DownstreamAdapter:
         run_dir = osp.join(self.work_dir, family, name,
                            f'{protocol}_{round(fraction * 100)}pct')
         mode = 'finetune' if protocol == 'ota' else protocol
+        record = run_record(run_dir)
         stamp = self._run_stamp(
-            run_dir, spec, f'{family}/{name}/{protocol}', recipe=self.recipe(family, fraction),
+            record, spec, f'{family}/{name}/{protocol}', recipe=self.recipe(family, fraction),
             options=self._options('scratch' if scratch else mode, cfg_options),
             ota=self._ota_stamp(kwargs) if protocol == 'ota' else None)
-        path = osp.join(run_dir, RESULT_FILE)
-        if osp.isfile(path):
-            with open(path) as f:
-                return json.load(f)
-        os.makedirs(run_dir, exist_ok=True)
-        _write_json(osp.join(run_dir, STAMP_FILE), stamp)
+        done = record.done()
+        if done is not None:
+            return done
+        record.write_stamp(stamp)
         start = time.time()
         ctx = self._context(family, spec, mode, fraction, run_dir, cfg_options,
                             'scratch' if scratch else mode)
@@ -262,8 +274,7 @@ class DownstreamAdapter:
             checkpoint=spec.checkpoint, recipe=ctx.recipe,
             final_checkpoint=last_checkpoint(run_dir),
             time_s=round(time.time() - start, 1), **result_extra)
-        _write_json(path, result)
-        return result
+        return record.mark_done(result)
 
     def _options(self, key: str, cfg_options: Optional[dict]) -> dict:
         """Runner overrides of a run: the adapter's for ``key`` (a protocol mode or
@@ -280,38 +291,20 @@ class DownstreamAdapter:
                     teacher_mtime=osp.getmtime(teacher) if teacher and osp.exists(teacher)
                     else None)
 
-    def _run_stamp(self, run_dir: str, spec: BackboneSpec, what: str, **settings) -> dict:
+    def _run_stamp(self, record: RunRecord, spec: BackboneSpec, what: str,
+                   **settings) -> dict:
         """What a run depends on: the backbone checkpoint (path, mtime), the recipe and
-        the Runner / OTA options. ``run_dir`` is removed when it was made with other
+        the Runner / OTA options. The run folder is removed when it was made with other
         ones (``what`` names the run in the log line), so a changed recipe is rerun."""
-        stamp = json.loads(json.dumps(dict(
+        stamp = normalize_json(dict(
             checkpoint=spec.checkpoint,
             ckpt_mtime=osp.getmtime(spec.checkpoint) if spec.checkpoint else None,
-            **settings), default=repr))
-        stamp_file = osp.join(run_dir, STAMP_FILE)
-        if osp.isfile(stamp_file):
-            with open(stamp_file) as f:
-                old = json.load(f)
-            if old != stamp and not self._legacy_stamp_matches(run_dir, old, stamp):
-                self.log(f'downstream {what}: the backbone checkpoint or the recipe '
-                         'changed, rerunning')
-                shutil.rmtree(run_dir)
+            **settings))
+        if not record.stamp_matches(stamp, upgrade=_legacy_stamp_matches):
+            self.log(f'downstream {what}: the backbone checkpoint or the recipe '
+                     'changed, rerunning')
+            record.clear()
         return stamp
-
-    @staticmethod
-    def _legacy_stamp_matches(run_dir: str, old: dict, stamp: dict) -> bool:
-        """A stamp of a version that recorded only the checkpoint: the run stands when
-        the checkpoint and the recipe its ``result.json`` records match (the stamp file
-        is then rewritten in the current form)."""
-        result_file = osp.join(run_dir, RESULT_FILE)
-        if set(old) != {'checkpoint', 'ckpt_mtime'} or not osp.isfile(result_file):
-            return False
-        with open(result_file) as f:
-            recipe = json.load(f).get('recipe')
-        if old != {k: stamp[k] for k in old} or recipe != stamp['recipe']:
-            return False
-        _write_json(osp.join(run_dir, STAMP_FILE), stamp)
-        return True
 
     def _adapt(self, ctx: ProtocolContext, protocol: str, family: str, run_dir: str,
                **kwargs) -> tuple:
@@ -328,12 +321,10 @@ class DownstreamAdapter:
 
     def _runner(self, ctx: ProtocolContext) -> dict:
         """Train through mmengine's Runner; score on ``val`` and ``test``."""
-        from mmengine.config import Config
-        from mmengine.runner import Runner, TestLoop
-        import intern_mm.benchmark  # noqa: F401  (FrozenBackbone, metrics, depth head)
+        from mmengine.runner import TestLoop
         val_cfg = build_runner_cfg(self.split_context(ctx, 'val'))
-        with preserve_default_scope():
-            runner = Runner.from_cfg(Config(build_runner_cfg(ctx)))
+        with preserve_default_scope():  # writes run_config.py into the run folder
+            runner = build_protocol_runner(build_runner_cfg(ctx))
             runner.train()
             test_raw = runner.test()
             val_raw = TestLoop(runner, val_cfg['test_dataloader'],
@@ -400,9 +391,7 @@ class DownstreamAdapter:
         val_ctx = self.split_context(adapted, 'val')
         val_ctx.work_dir = osp.join(run_dir, 'val')
         val_ctx.cfg_options = dict(val_ctx.cfg_options or {}, resume=False, load_from=final)
-        from mmengine.config import Config
-        from mmengine.runner import Runner
         with preserve_default_scope():
-            val_raw = Runner.from_cfg(Config(build_runner_cfg(val_ctx))).test()
+            val_raw = build_protocol_runner(build_runner_cfg(val_ctx)).test()
         return dict(val=named_metrics(ctx.task, val_raw), test=out['metrics'],
                     student=out['student'], teacher=out.get('teacher'))

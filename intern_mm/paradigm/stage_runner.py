@@ -32,37 +32,35 @@ from mmengine.dist import barrier, get_rank, get_world_size
 from mmengine.hooks import Hook
 
 from intern_mm.utils.checkpoint import last_checkpoint
+from intern_mm.utils.run_record import RunRecord, to_jsonable
 
-__all__ = ['train_stage', 'read_done', 'DONE_FILE', 'METRICS_FILE', 'PROGRESS_FILE',
-           'ProgressHook', 'to_jsonable']
+__all__ = ['train_stage', 'read_done', 'stage_record', 'DONE_FILE', 'METRICS_FILE',
+           'PROGRESS_FILE', 'ProgressHook']
 
 DONE_FILE = 'done.json'
 METRICS_FILE = 'metrics.json'
 PROGRESS_FILE = 'progress.jsonl'
 
 
-def to_jsonable(obj: Any) -> Any:
-    """Convert tensors / numpy scalars inside ``obj`` into JSON types."""
-    if isinstance(obj, dict):
-        return {str(k): to_jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [to_jsonable(v) for v in obj]
-    if hasattr(obj, 'item') and getattr(obj, 'ndim', 0) == 0:
-        return obj.item()
-    if hasattr(obj, 'tolist'):
-        return obj.tolist()
-    if isinstance(obj, (str, int, float, bool)) or obj is None:
-        return obj
-    return repr(obj)
+def stage_record(work_dir: str) -> RunRecord:
+    """The run record of a stage work dir (done-marker ``done.json``).
+
+    Args:
+        work_dir (str): Stage work dir.
+
+    Returns:
+        RunRecord: Its record.
+
+    Example:
+        >>> stage_record('work_dirs/demo/stages/up-a').path()
+        'work_dirs/demo/stages/up-a/done.json'
+    """
+    return RunRecord(work_dir, done_name=DONE_FILE, indent=2)
 
 
 def read_done(work_dir: str) -> Optional[dict]:
     """The done-marker of a stage work dir, or None when the stage has not finished."""
-    path = osp.join(work_dir, DONE_FILE)
-    if not osp.isfile(path):
-        return None
-    with open(path) as f:
-        return json.load(f)
+    return stage_record(work_dir).done()
 
 
 class _MetricsRecorder(Hook):
@@ -234,13 +232,13 @@ def train_stage(config: str,
 
 
 def _write_markers(work_dir: str, result: dict) -> None:
-    """Write ``metrics.json`` and ``done.json`` on rank 0 once every rank finished."""
+    """Write ``metrics.json`` and ``done.json`` (atomically, the marker last) on rank 0
+    once every rank finished."""
     barrier()  # every rank finished (and saved) before the marker says so
     if get_rank() == 0:
-        with open(osp.join(work_dir, METRICS_FILE), 'w') as f:
-            json.dump(dict(val=result['metrics'], train=result['train']), f, indent=2)
-        with open(osp.join(work_dir, DONE_FILE), 'w') as f:
-            json.dump(result, f, indent=2)
+        record = stage_record(work_dir)
+        record.write(METRICS_FILE, dict(val=result['metrics'], train=result['train']))
+        record.mark_done(result)
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -255,7 +253,6 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def main(argv=None) -> None:
     args = parse_args(argv)
-    import intern_mm  # noqa: F401
     result = train_stage(args.config, args.work_dir, args.name, args.launcher)
     if get_rank() != 0:
         return

@@ -8,11 +8,12 @@ families ``cls`` / ``det`` / ``seg`` / ``depth``, backbones ``up-a``, ``best-up-
 10%-adapted generalist (its best protocol, chosen on val) beats full-data scratch, and
 compares Up-G with its parents on the mean relative score over the families.
 """
-import json
 import math
 import os.path as osp
 import time
 from typing import Dict, List, Optional
+
+from intern_mm.utils.run_record import dump_json
 
 __all__ = ['build_summary', 'render_markdown', 'write_summary', 'adaptation_table',
            'claim_table', 'relative_score']
@@ -274,8 +275,7 @@ def write_summary(summary: dict, work_dir: str) -> str:
     Returns:
         str: The Markdown text.
     """
-    with open(osp.join(work_dir, 'summary.json'), 'w') as f:
-        json.dump(summary, f, indent=2)
+    dump_json(osp.join(work_dir, 'summary.json'), summary, indent=2)
     if summary.get('adaptation'):
         from intern_mm.visualization.claim_figure import plot_claim
         plot_claim(summary['adaptation'], osp.join(work_dir, CLAIM_FIGURE))

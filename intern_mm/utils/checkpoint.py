@@ -1,7 +1,8 @@
-"""Checkpoints in one place: read, unwrap, rename keys, locate a work dir's last one and
-the one an interrupted run resumes from.
+"""Checkpoints in one place: read, unwrap, rename keys, compare with a model's keys, locate
+a work dir's last one and the one an interrupted run resumes from.
 
-Every intern_mm component that turns a checkpoint into a state dict goes through this
+Every intern_mm component that turns a checkpoint into a state dict, or checks one against
+a model (:func:`compare_state_dicts`, :func:`load_state_dict_diff`), goes through this
 module (:class:`~intern_mm.engine.hooks.StageHandoffHook`,
 :meth:`~intern_mm.models.backbones.CentralModel.load_experts`, the GV-B backbone loader,
 the Up-G export, the GV-B checkpoint converter, the backbones' ``_load_from_state_dict``
@@ -26,16 +27,19 @@ import os.path as osp
 import re
 import zipfile
 from collections import OrderedDict
+from dataclasses import dataclass, field
 from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
+import torch.nn as nn
 from mmengine.logging import print_log
 
 __all__ = [
     'find_resumable_checkpoint',
     'read_checkpoint', 'unwrap_state_dict', 'read_state_dict', 'select_prefix',
     'backbone_state_dict', 'has_prefix', 'map_state_dict', 'strip_backbone_prefix',
-    'last_checkpoint', 'resolve_checkpoint', 'WRAPPER_KEYS'
+    'last_checkpoint', 'resolve_checkpoint', 'WRAPPER_KEYS', 'StateDictDiff',
+    'compare_state_dicts', 'load_state_dict_diff'
 ]
 
 StateDict = Dict[str, torch.Tensor]
@@ -255,6 +259,106 @@ def strip_backbone_prefix(state_dict: dict, prefix: str) -> None:
         new = prefix + key[len(old):]
         if new not in state_dict:  # never shadow an unprefixed entry
             state_dict[new] = state_dict.pop(key)
+
+
+Shape = Tuple[int, ...]
+
+
+@dataclass
+class StateDictDiff:
+    """How a state dict differs from the one a model expects.
+
+    Its ``len`` is the number of differing keys, so it is true when it differs.
+
+    Args:
+        missing (list[str]): Expected keys the state dict lacks.
+        unexpected (list[str]): Keys of the state dict the model does not have.
+        mismatched (dict[str, tuple]): ``key -> (shape in the state dict, shape in the
+            model)`` for the keys of both whose shapes differ.
+    """
+    missing: List[str] = field(default_factory=list)
+    unexpected: List[str] = field(default_factory=list)
+    mismatched: Dict[str, Tuple[Shape, Shape]] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.missing) + len(self.unexpected) + len(self.mismatched)
+
+    def mismatch_lines(self) -> List[str]:
+        """``'<key>: checkpoint <shape> vs model <shape>'`` per shape mismatch."""
+        return [f'{k}: checkpoint {got} vs model {want}'
+                for k, (got, want) in self.mismatched.items()]
+
+    def summary(self) -> str:
+        """One line: the count and first key of each kind of difference.
+
+        Example:
+            >>> StateDictDiff(missing=['a', 'b'], unexpected=['c']).summary()
+            '2 keys missing from it (first: a); 1 unexpected keys (first: c)'
+        """
+        parts = [f'{len(keys)} {what} (first: {keys[0]})' for what, keys in (
+            ('keys missing from it', self.missing), ('unexpected keys', self.unexpected),
+            ('keys of another shape', list(self.mismatched))) if keys]
+        return '; '.join(parts) or 'keys and shapes match'
+
+
+def _shape(value) -> Optional[Shape]:
+    shape = getattr(value, 'shape', None)
+    return None if shape is None else tuple(shape)
+
+
+def compare_state_dicts(expected: StateDict, actual: StateDict) -> StateDictDiff:
+    """Compare the keys and shapes of ``actual`` (a checkpoint) with ``expected``.
+
+    A pure comparison of names: modules' loading hooks (e.g. ``TaskBatchNorm2d`` reading
+    plain BN keys) are not consulted; :func:`load_state_dict_diff` loads through them.
+
+    Args:
+        expected (dict[str, Tensor]): The model's state dict (may live on the meta device).
+        actual (dict[str, Tensor]): The state dict to check.
+
+    Returns:
+        StateDictDiff: Missing keys in ``expected``'s order, unexpected keys in
+        ``actual``'s, shape mismatches in ``expected``'s.
+
+    Example:
+        >>> diff = compare_state_dicts({'w': torch.zeros(2), 'b': torch.zeros(1)},
+        ...                            {'w': torch.zeros(3), 'x': torch.zeros(1)})
+        >>> diff.missing, diff.unexpected, diff.mismatched
+        (['b'], ['x'], {'w': ((3,), (2,))})
+    """
+    return StateDictDiff(
+        missing=[k for k in expected if k not in actual],
+        unexpected=[k for k in actual if k not in expected],
+        mismatched={k: (_shape(actual[k]), _shape(v)) for k, v in expected.items()
+                    if k in actual and _shape(actual[k]) != _shape(v)})
+
+
+def load_state_dict_diff(module: nn.Module, state_dict: StateDict) -> StateDictDiff:
+    """Load what fits of ``state_dict`` into ``module`` and return what did not.
+
+    Entries whose shape differs from the module's (:func:`compare_state_dicts`) are not
+    loaded; the rest load with ``strict=False`` through the modules' own loading hooks,
+    which decide the missing and unexpected keys (e.g. ``TaskBatchNorm2d`` reads a plain
+    BN's keys into every task's BN).
+
+    Args:
+        module (nn.Module): The model (changed in place).
+        state_dict (dict[str, Tensor]): The weights.
+
+    Returns:
+        StateDictDiff: The keys that did not load.
+
+    Example:
+        >>> net = nn.Linear(2, 1)
+        >>> load_state_dict_diff(net, {'weight': torch.ones(1, 2)}).missing
+        ['bias']
+    """
+    mismatched = compare_state_dicts(module.state_dict(), state_dict).mismatched
+    result = module.load_state_dict(
+        OrderedDict((k, v) for k, v in state_dict.items() if k not in mismatched),
+        strict=False)
+    return StateDictDiff(missing=[k for k in result.missing_keys if k not in mismatched],
+                         unexpected=list(result.unexpected_keys), mismatched=mismatched)
 
 
 def last_checkpoint(work_dir: str) -> Optional[str]:

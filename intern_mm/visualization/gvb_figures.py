@@ -1,8 +1,10 @@
 """GV-B report figures: a heatmap of runs x datasets, and each run against a reference.
 
 Both functions take rows of :func:`intern_mm.benchmark.report.build_table` (``name``,
-``source``, ``cells``, ``numbers``, ``mean_values``) and return the data they drew, so a
-test (or a reader) can check the figure against the table.
+``source``, ``cells``, ``numbers``, ``mean_values``) and the GV-B tasks that give the
+columns (``GVB_TASKS.values()`` of :mod:`intern_mm.benchmark.tasks`, passed by the report:
+visualization sits below the benchmark), and return the data they drew, so a test (or a
+reader) can check the figure against the table.
 
 * :func:`plot_gvb_heatmap`: one column per run / published row, one row per reported
   number (WIDER FACE gives three rows E/M/H, CityPersons two, R/H), grouped by family,
@@ -20,16 +22,15 @@ test (or a reader) can check the figure against the table.
 Example:
     >>> from intern_mm.benchmark.report import build_table, collect_runs
     >>> from intern_mm.benchmark.official import load_official_results
+    >>> from intern_mm.benchmark.tasks import GVB_TASKS
     >>> table = build_table(collect_runs('work_dirs/gvb'), load_official_results(),
     ...                     ['Up-G/MN-B4'])
-    >>> drawn = plot_gvb_heatmap(table, 'report.png')
+    >>> drawn = plot_gvb_heatmap(table, GVB_TASKS.values(), 'report.png')
     >>> drawn['rows'], drawn['values'].shape
 """
-from typing import Dict, List, Optional, Sequence
+from typing import Any, Dict, Iterable, List, Optional, Sequence
 
 import numpy as np
-
-from intern_mm.benchmark.tasks import FAMILIES, GVB_TASKS
 
 __all__ = ['heatmap_columns', 'plot_gvb_heatmap', 'plot_run_vs_reference',
            'improvement', 'MEAN_COLUMNS']
@@ -54,16 +55,26 @@ def _plt():
     return plt
 
 
-def heatmap_columns() -> List[dict]:
-    """The numbers of a GV-B row, one entry each, in the published order.
+def heatmap_columns(tasks: Iterable[Any]) -> List[dict]:
+    """The numbers of a GV-B row, one entry each, in the order of ``tasks``.
+
+    Args:
+        tasks (Iterable[GVBTask]): The tasks of the columns, e.g. ``GVB_TASKS.values()``
+            (the published order); each has ``column``, ``family``, ``metric`` and
+            ``lower_is_better``.
 
     Returns:
         list[dict]: ``key`` (``'widerface_det:1'`` for WIDER FACE Medium), ``column``,
         ``index`` into the cell's numbers, ``label``, ``family``, ``metric``,
         ``lower_is_better``.
+
+    Example:
+        >>> from intern_mm.benchmark.tasks import GVB_TASKS
+        >>> [c['label'] for c in heatmap_columns(GVB_TASKS.values())][20:23]
+        ['VOC07+12', 'WIDER Easy', 'WIDER Med']
     """
     cols = []
-    for task in GVB_TASKS.values():
+    for task in tasks:
         subs = _SUB.get(task.metric, (None, ))
         for i, sub in enumerate(subs):
             name = _SHORT.get(task.column, task.column)
@@ -189,7 +200,7 @@ def _mark_families(ax, axm, cols: List[dict], n_runs: int) -> None:
     for j in range(1, len(cols)):
         if fams[j] != fams[j - 1]:
             ax.axhline(j - 0.5, color='black', linewidth=1.2)
-    for fam in FAMILIES:
+    for fam in dict.fromkeys(fams):
         idx = [j for j, f in enumerate(fams) if f == fam]
         if idx:
             ax.text(n_runs - 0.5 + 0.06, (idx[0] + idx[-1]) / 2, fam,
@@ -238,12 +249,14 @@ def _colorbar_and_title(fig, im, title: Optional[str], n_runs: int, geo: dict) -
                  y=1 - 0.06 / height, va='top')
 
 
-def plot_gvb_heatmap(table: dict, out_png: str, title: Optional[str] = None) -> dict:
+def plot_gvb_heatmap(table: dict, tasks: Iterable[Any], out_png: str,
+                     title: Optional[str] = None) -> dict:
     """Draw ``report.png``: datasets down, runs across, values written in; family means
     in a panel below.
 
     Args:
         table (dict): :func:`~intern_mm.benchmark.report.build_table` output.
+        tasks (Iterable[GVBTask]): The tasks of the rows (see :func:`heatmap_columns`).
         out_png (str): Where to write the figure.
         title (str, optional): Figure title.
 
@@ -257,7 +270,7 @@ def plot_gvb_heatmap(table: dict, out_png: str, title: Optional[str] = None) -> 
         panels) and ``size_px``.
     """
     plt = _plt()
-    cols = heatmap_columns()
+    cols = heatmap_columns(tasks)
     rows = table['rows']
     names = [r['name'] for r in rows]
     values, good, texts = _cell_data(rows, cols)
@@ -291,10 +304,11 @@ def improvement(run_value: float, ref_value: float, lower_is_better: bool) -> fl
     return ref_value - run_value if lower_is_better else run_value - ref_value
 
 
-def _improvements(run_row: dict, ref_row: dict) -> Dict[str, list]:
-    """Per family, the datasets both rows have, best improvement first."""
+def _improvements(run_row: dict, ref_row: dict, cols: List[dict]) -> Dict[str, list]:
+    """Per family (in the order of ``cols``), the datasets both rows have, best
+    improvement first."""
     panels: Dict[str, list] = {}
-    for c in heatmap_columns():
+    for c in cols:
         run_v, ref_v = _value(run_row, c), _value(ref_row, c)
         if run_v is None or ref_v is None:
             continue
@@ -333,12 +347,14 @@ def _draw_improvements(ax, fam: str, items: List[dict], ref_name: str) -> None:
     ax.grid(axis='x', alpha=0.3)
 
 
-def plot_run_vs_reference(run_row: dict, ref_row: dict, out_png: str) -> Dict[str, list]:
+def plot_run_vs_reference(run_row: dict, ref_row: dict, tasks: Iterable[Any],
+                          out_png: str) -> Dict[str, list]:
     """Draw the run's improvement over a reference row, per dataset, one panel per family.
 
     Args:
         run_row (dict): A row of the report table (``source == 'run'``).
         ref_row (dict): The reference row (e.g. ``Up-G/MN-B4 (published)``).
+        tasks (Iterable[GVBTask]): The tasks compared (see :func:`heatmap_columns`).
         out_png (str): Where to write the figure.
 
     Returns:
@@ -347,8 +363,8 @@ def plot_run_vs_reference(run_row: dict, ref_row: dict, out_png: str) -> Dict[st
         families with no common dataset left out.
     """
     plt = _plt()
-    panels = _improvements(run_row, ref_row)
-    fams = [f for f in FAMILIES if f in panels]
+    panels = _improvements(run_row, ref_row, heatmap_columns(tasks))
+    fams = list(panels)
     n_bars = [len(panels[f]) for f in fams] or [1]
     height = 1.0 + sum(0.3 * max(n, 3) + 1.1 for n in n_bars)
     fig, axes = plt.subplots(len(fams) or 1, 1, figsize=(8.5, height), squeeze=False,

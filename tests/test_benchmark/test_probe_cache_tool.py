@@ -24,6 +24,7 @@ def _run(tmp_path, data_root, backbone, name, *extra):
     return json.loads(out.with_suffix('.json').read_text()), out.read_text()
 
 
+@pytest.mark.slow
 def test_cached_probe_equals_runner_and_slice_extrapolates(tmp_path, datasets_dir,
                                                            link_subset, tiny_backbone):
     root = link_subset(datasets_dir / 'cifar10', tmp_path / 'cifar10',

@@ -15,6 +15,7 @@ from PIL import Image
 from intern_mm.benchmark.official import OFFICIAL_CSV
 from intern_mm.benchmark.report import (DEFAULT_FIGURE_COMPARE, build_table, collect_runs,
                                         write_report)
+from intern_mm.benchmark.tasks import GVB_TASKS
 from intern_mm.visualization.gvb_figures import (heatmap_columns, plot_gvb_heatmap,
                                                  plot_run_vs_reference)
 
@@ -57,14 +58,14 @@ def work_dir(tmp_path):
 
 
 def _col(key):
-    return [c['key'] for c in heatmap_columns()].index(key)
+    return [c['key'] for c in heatmap_columns(GVB_TASKS.values())].index(key)
 
 
 def test_heatmap_rows_values_and_direction(work_dir, official_csv, tmp_path):
     from intern_mm.benchmark.official import load_official_results
     table = build_table(collect_runs(str(work_dir)), load_official_results(official_csv),
                         ['Up-G/MN-B4', 'Up-A/R50'])
-    drawn = plot_gvb_heatmap(table, str(tmp_path / 'h.png'))
+    drawn = plot_gvb_heatmap(table, GVB_TASKS.values(), str(tmp_path / 'h.png'))
     # rows: the run, then the chosen published rows in the published order
     assert drawn['rows'] == ['mine', 'Up-A/R50 (published)', 'Up-G/MN-B4 (published)']
     assert drawn['panels'] == ['datasets', 'family means']
@@ -104,7 +105,7 @@ def test_run_vs_reference_signs(work_dir, official_csv, tmp_path):
     table = build_table(collect_runs(str(work_dir)), load_official_results(official_csv),
                         ['Up-G/MN-B4'])
     run, ref = table['rows']
-    panels = plot_run_vs_reference(run, ref, str(tmp_path / 'vs.png'))
+    panels = plot_run_vs_reference(run, ref, GVB_TASKS.values(), str(tmp_path / 'vs.png'))
     assert list(panels) == ['cls', 'det', 'depth']  # no seg result in the run
     got = {e['key']: e for fam in panels.values() for e in fam}
     assert set(got) == {'cifar10', 'voc0712_det', 'citypersons_det:0',

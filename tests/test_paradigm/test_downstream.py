@@ -6,8 +6,8 @@ import os.path as osp
 import pytest
 import torch
 
-from intern_mm.benchmark.subsets import verify_subset
 from intern_mm.benchmark.tasks import get_task
+from intern_mm.datasets.gvb.manifest import verify_subset
 from intern_mm.paradigm import DownstreamAdapter, backbone_spec
 
 TINY = dict(type='MetaNet', arch='tiny', out_indices=(4, ))

@@ -6,6 +6,7 @@ import torch
 from mmengine.config import Config
 
 from intern_mm.paradigm import ParadigmPipeline
+from intern_mm.paradigm.exports import probe_backbone_cfg
 from paradigm_testutils import UP_A, two_stages
 
 
@@ -87,6 +88,6 @@ def test_distill_stage_trains_data_parallel_from_the_generalist_export(tiny_worl
     files = pipe.export_stage(pipe.stages[1])
     state = torch.load(files['backbone'], map_location='cpu', weights_only=False)
     state = state.get('state_dict', state)
-    student = MODELS.build(pipe._probe_backbone_cfg(pipe.stages[1]))
+    student = MODELS.build(probe_backbone_cfg(pipe.stages[1]))
     student.load_state_dict({k[len('backbone.'):]: v for k, v in state.items()}, strict=True)
     assert summary['stages']['distill']['kind'] == 'distill'

@@ -102,7 +102,7 @@ def test_pipeline_skip_and_resume(tiny_world, tmp_path, monkeypatch):
     pipe = ParadigmPipeline(changed, work_dir=wd)
     assert pipe.config_drift(pipe.stages[1]) == ['custom_hooks']
     messages = []
-    monkeypatch.setattr('intern_mm.paradigm.pipeline._log', messages.append)
+    monkeypatch.setattr('intern_mm.paradigm.pipeline.log', messages.append)
     pipe.run_stage(pipe.stages[0])
     pipe.run_stage(pipe.stages[1])
     monkeypatch.undo()
@@ -127,6 +127,7 @@ def test_pipeline_skip_and_resume(tiny_world, tmp_path, monkeypatch):
     assert resumed['adaptation']['cls']['up-a'] == summary['adaptation']['cls']['up-a']
 
 
+@pytest.mark.slow
 def test_mini_pipeline_runs_every_stage_kind_and_protocol(tmp_path):
     """The shipped mini config: 6 stages (generalist export, distillation), four families,
     every role and protocol, and the claim lines."""

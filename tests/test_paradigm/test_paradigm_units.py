@@ -8,6 +8,8 @@ from mmengine.config import Config
 
 from intern_mm.paradigm import (ParadigmPipeline, StageFailedError, claim_table,
                                 rebase_paths, render_markdown)
+from intern_mm.paradigm.exports import probe_backbone_cfg
+from intern_mm.paradigm.launch import progress_line
 from intern_mm.paradigm.summary import relative_score
 
 
@@ -61,12 +63,12 @@ def test_stage_kinds_are_explicit(tmp_path):
         dict(name='a', config=up_e), dict(name='g', config=up_g, kind='generalist')]))
     assert [s['kind'] for s in pipe.stages] == ['train', 'generalist']
     # the generalist's downstream backbone is the plain-BN CentralModel
-    assert 'bn_tasks' not in pipe._probe_backbone_cfg(pipe.stages[1])
+    assert 'bn_tasks' not in probe_backbone_cfg(pipe.stages[1])
     assert 'bn_tasks' in Config.fromfile(up_g).model.backbone
 
 
 def test_progress_records_become_lines():
-    line = ParadigmPipeline._progress_line
+    line = progress_line
     assert line('up-a', dict(event='train', iter=25, max_iters=150, loss=1.23456), 7.2) == \
         '  up-a: iter 25/150  loss 1.235  (7s)'
     assert line('up-a', dict(event='start', iter=0, max_iters=150), 0) is None
@@ -182,7 +184,7 @@ def test_shipped_pipeline_configs_are_valid(name, tmp_path):
     assert used <= set(names) and pipe.cfg.downstream.scratch.stage in names
     # every stage's downstream backbone config is found (student of the distill stage)
     for stage in pipe.stages:
-        assert 'type' in pipe._probe_backbone_cfg(stage)
+        assert 'type' in probe_backbone_cfg(stage)
 
 
 def test_stage_overrides_replace_keys_of_the_named_stage(tmp_path):

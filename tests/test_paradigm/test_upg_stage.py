@@ -6,6 +6,7 @@ import torch
 from mmengine.config import Config
 
 from intern_mm.paradigm import ParadigmPipeline, train_stage
+from intern_mm.paradigm.exports import probe_backbone_cfg
 from intern_mm.registry import MODELS
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -50,6 +51,6 @@ def test_upg_stage_trains_validates_and_exports(tiny_world, tmp_path):
     assert torch.allclose(ckpt['backbone.main.stem.0.weight'], torch.tensor(0.25), atol=0.05)
     bb = torch.load(files['backbone'], weights_only=False)['state_dict']
     assert all(k.startswith('backbone.') and '.bns.' not in k for k in bb)
-    plain = MODELS.build(pipe._probe_backbone_cfg(stage))
+    plain = MODELS.build(probe_backbone_cfg(stage))
     plain.load_state_dict({k[9:]: v for k, v in bb.items()}, strict=True)
     assert plain(torch.rand(1, 3, 64, 64))[-1].shape == (1, 1280)

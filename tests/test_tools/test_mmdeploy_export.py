@@ -84,6 +84,7 @@ def test_segmentor_export_matches_eager_pytorch(tmp_path):
     assert int(re.search(r'\((\d+) classes in the PyTorch map\)', out).group(1)) >= 3
 
 
+@pytest.mark.slow
 def test_two_stage_detector_export_failure_is_one_line(tmp_path):
     cmd = [PYTHON, TOOL, str(DEPLOY / 'detection_onnxruntime_static.py'), str(DET_CFG),
            '--shape', '64', '64', '--work-dir', str(tmp_path / 'ort')]

@@ -30,15 +30,16 @@ import torch
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
 from intern_mm.benchmark.backbone import (build_backbone,  # noqa: E402
-                                          describe_backbone_outputs,
                                           parse_backbone_spec)
 from intern_mm.benchmark.feature_probe import (build_cls_dataset,  # noqa: E402
                                                evaluate_linear_head, extract_features,
                                                train_linear_head)
 from intern_mm.benchmark.protocols import (ProtocolContext,  # noqa: E402
                                            build_runner_cfg, dataset_cfgs)
-from intern_mm.benchmark.subsets import make_subset, verify_subset  # noqa: E402
 from intern_mm.benchmark.tasks import get_task, resolve_layout  # noqa: E402
+from intern_mm.datasets.gvb.manifest import verify_subset  # noqa: E402
+from intern_mm.datasets.gvb.subsets import make_subset  # noqa: E402
+from intern_mm.models.utils import describe_backbone_outputs  # noqa: E402
 
 DEFAULT_BACKBONE = ("dict(type='mmpretrain.ResNet', depth=18, stem_channels=16, "
                     "base_channels=16)")
@@ -154,7 +155,6 @@ def main(argv=None) -> int:
         from mmengine.config import Config
         from mmengine.hooks import Hook
         from mmengine.runner import Runner
-        import intern_mm.benchmark  # noqa: F401
 
         class _IterClock(Hook):
             """Wall-clock time at the end of every training iteration."""

@@ -11,18 +11,21 @@ import time
 
 
 def _load_generator():
-    """Import ``intern_mm/datasets/gv_world.py`` by path.
+    """Import the ``intern_mm/datasets/gv_world`` package by path.
 
-    The generator needs only numpy and Pillow; loading the module file directly keeps this
-    tool independent of the rest of the package (mmcv / mmdet / mmseg imports), so the
-    world can be generated before, or without, the full OpenMMLab stack.
+    The generator needs only numpy and Pillow; loading the package directly (its modules
+    import each other relatively) keeps this tool independent of the rest of the package
+    (mmcv / mmdet / mmseg imports), so the world can be generated before, or without, the
+    full OpenMMLab stack.
     """
-    path = osp.join(osp.dirname(osp.abspath(__file__)), '..', '..', 'intern_mm',
-                    'datasets', 'gv_world.py')
+    folder = osp.join(osp.dirname(osp.abspath(__file__)), '..', '..', 'intern_mm',
+                      'datasets', 'gv_world')
+    path = osp.join(folder, '__init__.py')
     if not osp.isfile(path):  # installed package without the source tree
         from intern_mm.datasets import gv_world
         return gv_world
-    spec = importlib.util.spec_from_file_location('_intern_mm_gv_world', path)
+    spec = importlib.util.spec_from_file_location(
+        '_intern_mm_gv_world', path, submodule_search_locations=[folder])
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # picklable for --workers
     spec.loader.exec_module(module)

@@ -24,7 +24,7 @@ refuses unreadable files by path; ``--exclude-unreadable`` leaves them out inste
 records them in the manifest (``excluded``). Errors print one line per problem (exit
 status 1); ``--debug`` shows the traceback.
 
-Formats and source keys: see :func:`intern_mm.benchmark.subsets.make_subset`.
+Formats and source keys: see :func:`intern_mm.datasets.gvb.subsets.make_subset`.
 """
 import argparse
 import ast
@@ -34,10 +34,11 @@ import sys
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
 from intern_mm.apis.cli import DEBUG_FLAG, run_cli  # noqa: E402
-from intern_mm.benchmark.subsets import (SUBSET_FORMATS,  # noqa: E402
-                                         SubsetVerificationError, make_subset,
-                                         verify_subset)
 from intern_mm.benchmark.tasks import get_task, resolve_layout  # noqa: E402
+from intern_mm.datasets.gvb.manifest import (SubsetVerificationError,  # noqa: E402
+                                             verify_subset)
+from intern_mm.datasets.gvb.subsets import make_subset  # noqa: E402
+from intern_mm.datasets.gvb.units import SUBSET_FORMATS  # noqa: E402
 
 
 def _parse_source(text: str) -> dict:

@@ -45,7 +45,7 @@ from mmengine.config import Config, DictAction  # noqa: E402
 import intern_mm  # noqa: E402,F401  (registers the backbones in the mm* registries)
 from intern_mm.apis import merge_cfg_options  # noqa: E402
 from intern_mm.apis.cli import run_cli  # noqa: E402
-from intern_mm.utils.checkpoint import read_state_dict  # noqa: E402
+from intern_mm.utils.checkpoint import compare_state_dicts, read_state_dict  # noqa: E402
 
 #: Codebases whose predictions this tool compares.
 VERIFIED_CODEBASES = ('mmpretrain', 'mmseg')
@@ -100,18 +100,10 @@ def build_eager_model(model_cfg: Config, checkpoint: str = None) -> torch.nn.Mod
     model = MODELS.build(cfg)
     if checkpoint:
         state = read_state_dict(checkpoint)
-        own = model.state_dict()
-        problems = [
-            f'{len(keys)} {what} (first: {keys[0]})' for what, keys in (
-                ('keys missing from it', [k for k in own if k not in state]),
-                ('unexpected keys', [k for k in state if k not in own]),
-                ('keys of another shape', [k for k in own
-                                           if k in state and state[k].shape != own[k].shape]))
-            if keys
-        ]
-        if problems:
+        diff = compare_state_dicts(model.state_dict(), state)
+        if diff:
             raise RuntimeError(f'checkpoint {checkpoint} does not match the model of the '
-                               f'config: {"; ".join(problems)}')
+                               f'config: {diff.summary()}')
         model.load_state_dict(state)
     return model.eval()
 

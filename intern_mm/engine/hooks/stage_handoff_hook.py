@@ -1,6 +1,5 @@
 """Initialise a stage from the previous stage's checkpoint with a key mapping."""
 import re
-from collections import OrderedDict
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 from mmengine.hooks import Hook
@@ -8,8 +7,9 @@ from mmengine.logging import print_log
 from torch import nn
 
 from intern_mm.registry import HOOKS
-from intern_mm.utils.checkpoint import (WRAPPER_KEYS, map_state_dict, read_checkpoint,
-                                        resolve_checkpoint, unwrap_state_dict)
+from intern_mm.utils.checkpoint import (WRAPPER_KEYS, load_state_dict_diff, map_state_dict,
+                                        read_checkpoint, resolve_checkpoint,
+                                        unwrap_state_dict)
 from ._schedule_utils import unwrap_model
 
 __all__ = ['StageHandoffHook']
@@ -96,27 +96,20 @@ class StageHandoffHook(Hook):
         state_dict = unwrap_state_dict(read_checkpoint(ckpt_file),
                                        (self.state_dict_key, ) + WRAPPER_KEYS)
         mapped, dropped = map_state_dict(state_dict, self.prefix_mapping, self.key_mapping)
-        own = model.state_dict()
-        loadable, mismatched = OrderedDict(), []
-        for key, value in mapped.items():
-            if key in own and tuple(own[key].shape) != tuple(value.shape):
-                mismatched.append(f'{key}: checkpoint {tuple(value.shape)} vs model '
-                                  f'{tuple(own[key].shape)}')
-            else:
-                loadable[key] = value
-        mismatched_keys = {m.split(':')[0] for m in mismatched}
-        backup = {k: v.detach().clone() for k, v in own.items()} if self.strict else None
-        # The modules' own loading hooks decide what matches (e.g. TaskBatchNorm2d reads
-        # plain single-BN keys into every task's BN).
-        result = model.load_state_dict(loadable, strict=False)
-        unexpected = list(result.unexpected_keys)
-        missing = [k for k in result.missing_keys if k not in mismatched_keys]
+        backup = {k: v.detach().clone()
+                  for k, v in model.state_dict().items()} if self.strict else None
+        # Shape-mismatched entries are left out; the modules' own loading hooks decide
+        # what matches (e.g. TaskBatchNorm2d reads plain single-BN keys into every
+        # task's BN).
+        diff = load_state_dict_diff(model, mapped)
+        unexpected, mismatched = diff.unexpected, diff.mismatch_lines()
+        missing = diff.missing
         if self.target_prefixes:
             missing = [k for k in missing if any(k.startswith(p) for p in self.target_prefixes)]
-        unexpected_set = set(unexpected)
+        not_loaded = set(unexpected) | set(diff.mismatched)
         report = dict(
             checkpoint=ckpt_file,
-            loaded=[k for k in loadable if k not in unexpected_set],
+            loaded=[k for k in mapped if k not in not_loaded],
             missing=missing,
             unexpected=unexpected,
             mismatched=mismatched,

@@ -4,6 +4,7 @@ from typing import Optional
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from mmcv.cnn import build_activation_layer
 from mmcv.cnn.bricks import DropPath
 
 from .mbconv import DownsampleResidual
@@ -20,6 +21,7 @@ class Mlp(nn.Module):
         hidden_features (int): Hidden width.
         out_features (int, optional): Output width. Defaults to ``in_features``.
         drop (float): Dropout rate. Defaults to 0.
+        act_cfg (dict): Config of the activation. Defaults to ``dict(type='GELU')``.
 
     Example:
         >>> Mlp(8, 16)(torch.rand(2, 5, 8)).shape
@@ -30,10 +32,11 @@ class Mlp(nn.Module):
                  in_features: int,
                  hidden_features: int,
                  out_features: Optional[int] = None,
-                 drop: float = 0.) -> None:
+                 drop: float = 0.,
+                 act_cfg: dict = dict(type='GELU')) -> None:
         super().__init__()
         self.fc1 = nn.Linear(in_features, hidden_features)
-        self.act = nn.GELU()
+        self.act = build_activation_layer(act_cfg)
         self.fc2 = nn.Linear(hidden_features, out_features or in_features)
         self.drop = nn.Dropout(drop)
 
@@ -156,6 +159,8 @@ class MetaAttentionBlock(nn.Module):
         drop_path (float): Stochastic-depth rate (same-width blocks only, as in the
             original). Defaults to 0.
         layer_scale_init (float): Initial layer-scale value. Defaults to 1e-6.
+        act_cfg (dict): Config of the MLP activation (the norms are LayerNorms, as in
+            the original). Defaults to ``dict(type='GELU')``.
 
     Example:
         >>> block = MetaAttentionBlock(32, 64, stride=2, head_dim=16)
@@ -174,7 +179,8 @@ class MetaAttentionBlock(nn.Module):
                  drop: float = 0.,
                  attn_drop: float = 0.,
                  drop_path: float = 0.,
-                 layer_scale_init: float = 1e-6) -> None:
+                 layer_scale_init: float = 1e-6,
+                 act_cfg: dict = dict(type='GELU')) -> None:
         super().__init__()
         attn_classes = dict(mhsa=MultiHeadSelfAttention, xca=CrossCovarianceAttention)
         if attn_type not in attn_classes:
@@ -201,7 +207,8 @@ class MetaAttentionBlock(nn.Module):
             self.drop_path = nn.Identity()
         else:
             self.norm2 = nn.LayerNorm(in_channels)
-            self.mlp = Mlp(in_channels, int(in_channels * expansion), drop=drop)
+            self.mlp = Mlp(
+                in_channels, int(in_channels * expansion), drop=drop, act_cfg=act_cfg)
             self.gamma_2 = nn.Parameter(layer_scale_init * torch.ones(out_channels))
             self.drop_path = DropPath(drop_path) if drop_path > 0. else nn.Identity()
 

@@ -1,5 +1,6 @@
 """CentralModel: INTERN's Up-G generalist backbone (main expert + detached auxiliary expert)."""
 import copy
+import inspect
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
@@ -9,11 +10,12 @@ from mmengine.model import BaseModule
 
 from intern_mm.registry import MODELS
 from intern_mm.utils import register_in_openmmlab
-from intern_mm.utils.checkpoint import read_state_dict, select_prefix, strip_backbone_prefix
+from intern_mm.utils.checkpoint import (load_state_dict_diff, read_state_dict, select_prefix,
+                                        strip_backbone_prefix)
 from .expert import as_expert
 from .freezing import FreezeStagesMixin, freeze_contract, freeze_module
 from .reparam import fuse_conv_act, fuse_conv_bn
-from .task_norm import convert_to_task_bn, freeze_bn_task, set_bn_task
+from .task_norm import TaskBatchNorm2d, convert_to_task_bn, freeze_bn_task, set_bn_task
 from .transfer_layer import TransferLayer
 
 __all__ = ['CentralModel']
@@ -41,10 +43,13 @@ class CentralModel(FreezeStagesMixin, BaseModule):
     classification variant ``(4, )``.
 
     Task-specific BN: the release ships ``cls-bn`` and ``det-bn`` variants of one set
-    of weights. With ``bn_tasks=('cls', 'det')`` every BN holds one parameter set per
-    task and :attr:`task` selects the one in use (checkpoints with plain BNs load into
-    every task's set). ``tools/model_converters/gvb2intern.py SRC DST --det-bn DET``
-    merges both released files into one checkpoint.
+    of weights. With ``bn_tasks=('cls', 'det')`` every BN (``norm_cfg`` ``'BN'`` or
+    ``'SyncBN'``) holds one parameter set per task and :attr:`task` selects the one in
+    use (checkpoints with plain BNs load into every task's set). The BNs are built
+    from ``norm_cfg`` and then converted to
+    :class:`~.task_norm.TaskBatchNorm2d` (``docs/backbones.md`` says why task BN is
+    not a ``norm_cfg`` type). ``tools/model_converters/gvb2intern.py SRC DST
+    --det-bn DET`` merges both released files into one checkpoint.
 
     State-dict layout: ``main.*`` and ``aux.*`` (the experts' own keys) and
     ``trans.layer<k>.convs.layer<j>.*`` (transfer layer into main level ``k`` from
@@ -87,6 +92,13 @@ class CentralModel(FreezeStagesMixin, BaseModule):
         reverse_transfer (bool): Also hold the release's unused reverse-direction
             transfer layers (``reverse_trans.*``, frozen, never called), for released
             Up-G checkpoints. Defaults to False.
+        norm_cfg (dict): Config of the transfer layers' norms, and the ``norm_cfg``
+            of both experts unless their configs set their own (e.g.
+            ``dict(type='SyncBN')`` for the whole model; experts whose class takes no
+            ``norm_cfg`` are built as configured). Defaults to ``dict(type='BN')``.
+        act_cfg (dict): Config of the transfer layers' activations (the experts'
+            activations are set in their configs: MetaNet's default is GELU).
+            Defaults to ``dict(type='ReLU')``.
         init_cfg (dict | list[dict], optional): Initialisation config, e.g. a converted
             Up-G checkpoint: ``dict(type='Pretrained', checkpoint=..., prefix='backbone.')``.
 
@@ -111,6 +123,8 @@ class CentralModel(FreezeStagesMixin, BaseModule):
                  bn_tasks: Optional[Sequence[str]] = None,
                  task: Optional[str] = None,
                  reverse_transfer: bool = False,
+                 norm_cfg: dict = dict(type='BN'),
+                 act_cfg: dict = dict(type='ReLU'),
                  init_cfg: Optional[Union[dict, List[dict]]] = None) -> None:
         super().__init__(init_cfg=init_cfg)
         if isinstance(out_indices, int):
@@ -123,16 +137,10 @@ class CentralModel(FreezeStagesMixin, BaseModule):
         self.frozen_stages = frozen_stages
         self.norm_eval = norm_eval
         self.freeze_aux = freeze_aux
+        self.norm_cfg = copy.deepcopy(norm_cfg)
+        self.act_cfg = copy.deepcopy(act_cfg)
 
-        main_cfg = copy.deepcopy(main)
-        aux_cfg = copy.deepcopy(aux if aux is not None else main)
-        is_metanet = self._is_metanet_cfg(main_cfg)
-        main_cfg.update(
-            out_indices=out_indices if is_metanet else (0, 1, 2, 3),
-            frozen_stages=frozen_stages,
-            norm_eval=norm_eval)
-        if not self._is_metanet_cfg(aux_cfg):
-            aux_cfg.setdefault('out_indices', (0, 1, 2, 3))
+        main_cfg, aux_cfg = self._expert_cfgs(main, aux)
         self.main = MODELS.build(main_cfg)
         self.aux = MODELS.build(aux_cfg)
 
@@ -153,24 +161,62 @@ class CentralModel(FreezeStagesMixin, BaseModule):
             self.reverse_trans = self._transfer_layers(main_channels, main_strides,
                                                        aux_channels, aux_strides)
 
+        self._init_task_bn(bn_tasks, task)
+        self._freeze_stages()
+
+    def _expert_cfgs(self, main: dict, aux: Optional[dict]) -> Tuple[dict, dict]:
+        """The experts' configs: ``aux`` defaults to ``main``, both get this model's
+        ``norm_cfg`` unless they set one, the main expert its ``out_indices``,
+        ``frozen_stages`` and ``norm_eval``."""
+        main_cfg = copy.deepcopy(main)
+        aux_cfg = copy.deepcopy(aux if aux is not None else main)
+        for cfg in (main_cfg, aux_cfg):
+            if self._takes_norm_cfg(cfg):
+                cfg.setdefault('norm_cfg', copy.deepcopy(self.norm_cfg))
+        is_metanet = self._is_metanet_cfg(main_cfg)
+        main_cfg.update(
+            out_indices=self.out_indices if is_metanet else (0, 1, 2, 3),
+            frozen_stages=self.frozen_stages,
+            norm_eval=self.norm_eval)
+        if not self._is_metanet_cfg(aux_cfg):
+            aux_cfg.setdefault('out_indices', (0, 1, 2, 3))
+        return main_cfg, aux_cfg
+
+    def _init_task_bn(self, bn_tasks: Optional[Sequence[str]], task: Optional[str]) -> None:
+        """Convert every BN to a :class:`~.task_norm.TaskBatchNorm2d` (``bn_tasks``)."""
         self.bn_tasks = tuple(bn_tasks) if bn_tasks else None
         if self.bn_tasks:
             convert_to_task_bn(self, self.bn_tasks)
+            if not any(isinstance(m, TaskBatchNorm2d) for m in self.modules()):
+                raise ValueError(f'bn_tasks needs BatchNorm layers (norm_cfg type \'BN\' '
+                                 f'or \'SyncBN\'); this model has none '
+                                 f'(norm_cfg={self.norm_cfg})')
             self.task = task or self.bn_tasks[0]
         elif task is not None:
             raise ValueError('task is only meaningful with bn_tasks')
-        self._freeze_stages()
 
-    @staticmethod
-    def _transfer_layers(src_channels: Sequence[int], src_strides: Sequence[int],
+    def _transfer_layers(self, src_channels: Sequence[int], src_strides: Sequence[int],
                          dst_channels: Sequence[int],
                          dst_strides: Sequence[int]) -> nn.ModuleDict:
         """``layer<k+1>``: the sum of transfers from source levels ``0..k`` into level k."""
         return nn.ModuleDict({
-            f'layer{k + 1}': TransferLayer(src_channels[:k + 1], src_strides[:k + 1],
-                                           dst_channels[k], dst_strides[k])
+            f'layer{k + 1}': TransferLayer(
+                src_channels[:k + 1],
+                src_strides[:k + 1],
+                dst_channels[k],
+                dst_strides[k],
+                norm_cfg=self.norm_cfg,
+                act_cfg=self.act_cfg)
             for k in TRANS_LEVELS
         })
+
+    @staticmethod
+    def _takes_norm_cfg(cfg: dict) -> bool:
+        """Whether the expert class of ``cfg`` has a ``norm_cfg`` argument (MetaNet,
+        ResNet; a custom :class:`~.expert.PyramidExpert` may not)."""
+        t = cfg.get('type')
+        cls = t if inspect.isclass(t) else MODELS.get(t)
+        return cls is not None and 'norm_cfg' in inspect.signature(cls).parameters
 
     @staticmethod
     def _is_metanet_cfg(cfg: dict) -> bool:
@@ -327,18 +373,22 @@ class CentralModel(FreezeStagesMixin, BaseModule):
         Raises:
             KeyError: If the prefix matches nothing or a stream's parameters are
                 missing from its checkpoint (the message lists them).
+            RuntimeError: If a key of the checkpoint has another shape than the model's.
         """
         report = {}
         for name, ckpt in (('main', main_ckpt), ('aux', aux_ckpt or main_ckpt)):
             state = self._expert_state_dict(ckpt, prefix, map_location)
-            result = getattr(self, name).load_state_dict(state, strict=False)
-            if result.missing_keys:
-                raise KeyError(f'{name} expert checkpoint lacks {len(result.missing_keys)} '
-                               f'keys of this model: {result.missing_keys}')
-            if result.unexpected_keys:
+            diff = load_state_dict_diff(getattr(self, name), state)
+            if diff.missing:
+                raise KeyError(f'{name} expert checkpoint lacks {len(diff.missing)} '
+                               f'keys of this model: {diff.missing}')
+            if diff.mismatched:
+                raise RuntimeError(f'{name} expert checkpoint does not match this model: '
+                                   f'{diff.summary()}')
+            if diff.unexpected:
                 print_log(f'CentralModel.load_experts: {name} ignored unexpected keys '
-                          f'{result.unexpected_keys}', logger='current')
-            report[name] = dict(unexpected_keys=list(result.unexpected_keys))
+                          f'{diff.unexpected}', logger='current')
+            report[name] = dict(unexpected_keys=diff.unexpected)
         return report
 
     @staticmethod

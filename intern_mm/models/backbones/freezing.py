@@ -15,7 +15,7 @@ The same contract is used by
 
 * ``train()`` of :class:`~intern_mm.models.backbones.MetaNet` and
   :class:`~intern_mm.models.backbones.CentralModel` (re-applied at every call),
-* :class:`~intern_mm.benchmark.FrozenBackbone` and the feature probes
+* :class:`~intern_mm.models.backbones.FrozenBackbone` and the feature probes
   (:func:`freeze_module` on the whole backbone),
 * :class:`~intern_mm.engine.hooks.FreezeScheduleHook` (``frozen_stages`` events call
   :func:`set_frozen_stages`, so the backbone's own ``train()`` agrees with the schedule).

@@ -38,8 +38,8 @@ import torch
 import torch.nn as nn
 
 from intern_mm.registry import MODELS
-from intern_mm.utils.checkpoint import (has_prefix, read_checkpoint, select_prefix,
-                                        unwrap_state_dict)
+from intern_mm.utils.checkpoint import (compare_state_dicts, has_prefix, read_checkpoint,
+                                        select_prefix, unwrap_state_dict)
 from .task_norm import merge_task_bn
 
 __all__ = [
@@ -167,10 +167,6 @@ def map_gvb_keys(state: StateDict,
     return mapped, dropped
 
 
-def _shapes(state: StateDict) -> Dict[str, Tuple[int, ...]]:
-    return {k: tuple(v.shape) for k, v in state.items()}
-
-
 def _expert_cfg(arch: Union[str, dict], out_indices=ALL_OUTPUTS) -> dict:
     if isinstance(arch, dict) and 'type' in arch:
         return copy.deepcopy(arch)
@@ -219,20 +215,13 @@ def check_state_dict(state: StateDict, model: nn.Module, what: str = 'model') ->
         model (nn.Module): Target model (may live on the meta device).
         what (str): Name of the target for the message.
     """
-    expected = _shapes(model.state_dict())
-    got = _shapes(state)
-    missing = [k for k in expected if k not in got]
-    unexpected = [k for k in got if k not in expected]
-    mismatched = [
-        f'{k}: checkpoint {got[k]} vs model {expected[k]}' for k in got
-        if k in expected and got[k] != expected[k]
-    ]
-    if missing or unexpected or mismatched:
+    diff = compare_state_dicts(model.state_dict(), state)
+    if diff:
         raise CheckpointMismatchError('\n'.join([
             f'checkpoint does not match {what}:',
-            _listing('missing keys', missing),
-            _listing('unexpected keys', unexpected),
-            _listing('shape mismatches', mismatched),
+            _listing('missing keys', diff.missing),
+            _listing('unexpected keys', diff.unexpected),
+            _listing('shape mismatches', diff.mismatch_lines()),
         ]))
 
 
@@ -269,18 +258,16 @@ def detect_expert_cfg(state: StateDict) -> dict:
     if resnet is not None:
         return resnet
     from .metanet import MetaNet
-    got = _shapes(state)
     best = None
     for name in MetaNet.arch_zoo:
         for outs in (ALL_OUTPUTS, (0, 1, 2, 3)):
             cfg = _expert_cfg(name, outs)
-            expected = _shapes(build_target_backbone('metanet', cfg).state_dict())
-            if expected == got:
+            diff = compare_state_dicts(
+                build_target_backbone('metanet', cfg).state_dict(), state)
+            if not diff:
                 return cfg
-            diff = len(set(expected) ^ set(got)) + sum(
-                expected[k] != got[k] for k in set(expected) & set(got))
-            if best is None or diff < best[0]:
-                best = (diff, name)
+            if best is None or len(diff) < best[0]:
+                best = (len(diff), name)
     raise CheckpointMismatchError(
         f'could not detect the MetaNet arch from the checkpoint keys/shapes (closest: '
         f'{best[1]!r}, {best[0]} differing keys); pass arch= (a name of '

@@ -3,9 +3,11 @@ from typing import Optional
 
 import torch
 import torch.nn as nn
+from mmcv.cnn import build_norm_layer
 from mmcv.cnn.bricks import DropPath
+from torch.nn.modules.batchnorm import _BatchNorm
 
-from .channels_last import ChannelsLastGELU
+from .channels_last import build_map_activation
 from .reparam import fold_bn_into_next_conv, fuse_conv_act, fuse_conv_bn
 from .squeeze_excitation import HardSigmoidSE
 
@@ -40,10 +42,22 @@ def _shortcut(in_channels: int, out_channels: int, stride: int) -> nn.Module:
     return nn.Identity()
 
 
+def _norm(norm_cfg: dict, channels: int) -> nn.Module:
+    return build_norm_layer(norm_cfg, channels)[1]
+
+
+def _zero_init_last_norm(seq: nn.Sequential) -> None:
+    """Zero the scale of the branch's last norm: the block starts as its shortcut."""
+    if getattr(seq[-1], 'weight', None) is not None:
+        nn.init.zeros_(seq[-1].weight)
+
+
 class _PreNormResidualBlock(nn.Module):
     """``shortcut(x) + drop_path(b2(b1(x)))``, the forward both MetaNet conv blocks share.
 
-    Subclasses build ``residual``, ``b1`` (or None), ``b2`` and ``drop_path``.
+    Subclasses build ``residual``, ``b1`` (or None), ``b2`` and ``drop_path``; the
+    norm / activation layers come from ``norm_cfg`` / ``act_cfg`` (defaults BN / GELU,
+    GELU built as :class:`~.channels_last.ChannelsLastGELU`).
     """
 
     deploy = False
@@ -54,14 +68,16 @@ class _PreNormResidualBlock(nn.Module):
         Every conv -> BN pair is fused; the pre-norm BN of ``b1`` is folded into the
         following conv when that conv is unpadded (MBConv's 1x1) and kept otherwise
         (FusedMBConv's padded 3x3, where folding would change the borders). Each
-        conv -> GELU pair then becomes one :class:`~.reparam.ConvAct`. Idempotent.
+        conv -> GELU / ReLU pair then becomes one :class:`~.reparam.ConvAct`. Norms
+        other than BN (e.g. GN) have no fixed affine form and stay. Idempotent.
         """
         if self.deploy:
             return
         if self.b1 is not None:
             fuse_conv_bn(self.b1)
             pre_bn, conv = self.b1[0], self.b1[1]
-            if isinstance(pre_bn, nn.BatchNorm2d) and conv.padding in ((0, 0), 'valid'):
+            if (isinstance(pre_bn, _BatchNorm) and pre_bn.running_var is not None
+                    and conv.padding in ((0, 0), 'valid')):
                 fold_bn_into_next_conv(pre_bn, conv)
                 self.b1[0] = nn.Identity()
         fuse_conv_bn(self.b2)
@@ -94,6 +110,10 @@ class MBConv(_PreNormResidualBlock):
         expansion (float): Hidden width = ``int(in_channels * expansion)``. Defaults to 4.
         use_se (bool): Whether to use the SE gate. Defaults to True.
         drop_path (float): Stochastic-depth rate of the residual branch. Defaults to 0.
+        norm_cfg (dict): Config of the norm layers (``BN`` above).
+            Defaults to ``dict(type='BN')``.
+        act_cfg (dict): Config of the activations (``GELU`` above; the SE gate keeps
+            its own ReLU / hard sigmoid). Defaults to ``dict(type='GELU')``.
 
     Example:
         >>> block = MBConv(16, 24, stride=2, expansion=4)
@@ -107,7 +127,9 @@ class MBConv(_PreNormResidualBlock):
                  stride: int = 1,
                  expansion: float = 4,
                  use_se: bool = True,
-                 drop_path: float = 0.) -> None:
+                 drop_path: float = 0.,
+                 norm_cfg: dict = dict(type='BN'),
+                 act_cfg: dict = dict(type='GELU')) -> None:
         super().__init__()
         out_channels = out_channels or in_channels
         hidden = int(in_channels * expansion)
@@ -115,9 +137,9 @@ class MBConv(_PreNormResidualBlock):
         self.b1 = None
         if in_channels != hidden or stride != 1:
             self.b1 = nn.Sequential(
-                nn.BatchNorm2d(in_channels),
+                _norm(norm_cfg, in_channels),
                 nn.Conv2d(in_channels, hidden, kernel_size=1, bias=False),
-                nn.BatchNorm2d(hidden), ChannelsLastGELU())
+                _norm(norm_cfg, hidden), build_map_activation(act_cfg))
         layers = [
             nn.Conv2d(
                 hidden,
@@ -127,15 +149,18 @@ class MBConv(_PreNormResidualBlock):
                 padding=1,
                 groups=hidden,
                 bias=False),
-            nn.BatchNorm2d(hidden),
-            ChannelsLastGELU()
+            _norm(norm_cfg, hidden),
+            build_map_activation(act_cfg)
         ]
         if use_se:
             layers.append(HardSigmoidSE(hidden))
-        layers += [nn.Conv2d(hidden, out_channels, kernel_size=1), nn.BatchNorm2d(out_channels)]
+        layers += [
+            nn.Conv2d(hidden, out_channels, kernel_size=1),
+            _norm(norm_cfg, out_channels)
+        ]
         self.b2 = nn.Sequential(*layers)
         self.drop_path = DropPath(drop_path) if drop_path > 0. else nn.Identity()
-        nn.init.zeros_(self.b2[-1].weight)
+        _zero_init_last_norm(self.b2)
 
 
 class FusedMBConv(_PreNormResidualBlock):
@@ -155,6 +180,10 @@ class FusedMBConv(_PreNormResidualBlock):
         expansion (float): Hidden width = ``int(in_channels * expansion)``. Defaults to 4.
         use_se (bool): Whether to use the SE gate. Defaults to True.
         drop_path (float): Stochastic-depth rate of the residual branch. Defaults to 0.
+        norm_cfg (dict): Config of the norm layers (``BN`` above).
+            Defaults to ``dict(type='BN')``.
+        act_cfg (dict): Config of the activations (``GELU`` above; the SE gate keeps
+            its own ReLU / hard sigmoid). Defaults to ``dict(type='GELU')``.
 
     Example:
         >>> block = FusedMBConv(16, 24, stride=2, expansion=4)
@@ -168,7 +197,9 @@ class FusedMBConv(_PreNormResidualBlock):
                  stride: int = 1,
                  expansion: float = 4,
                  use_se: bool = True,
-                 drop_path: float = 0.) -> None:
+                 drop_path: float = 0.,
+                 norm_cfg: dict = dict(type='BN'),
+                 act_cfg: dict = dict(type='GELU')) -> None:
         super().__init__()
         out_channels = out_channels or in_channels
         hidden = int(in_channels * expansion)
@@ -176,15 +207,15 @@ class FusedMBConv(_PreNormResidualBlock):
         self.b1 = None
         if in_channels != hidden:
             self.b1 = nn.Sequential(
-                nn.BatchNorm2d(in_channels),
+                _norm(norm_cfg, in_channels),
                 nn.Conv2d(
                     in_channels, hidden, kernel_size=3, stride=stride, padding=1, bias=False),
-                nn.BatchNorm2d(hidden), ChannelsLastGELU())
+                _norm(norm_cfg, hidden), build_map_activation(act_cfg))
             project = nn.Conv2d(hidden, out_channels, kernel_size=1)
         else:
             project = nn.Conv2d(hidden, out_channels, kernel_size=3, stride=stride, padding=1)
         layers = [HardSigmoidSE(hidden)] if use_se else []
-        layers += [project, nn.BatchNorm2d(out_channels)]
+        layers += [project, _norm(norm_cfg, out_channels)]
         self.b2 = nn.Sequential(*layers)
         self.drop_path = DropPath(drop_path) if drop_path > 0. else nn.Identity()
-        nn.init.zeros_(self.b2[-1].weight)
+        _zero_init_last_norm(self.b2)

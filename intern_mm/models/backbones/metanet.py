@@ -5,13 +5,14 @@ from typing import Dict, List, Optional, Sequence, Tuple, Union
 import torch
 import torch.nn as nn
 import torch.utils.checkpoint as cp
+from mmcv.cnn import build_norm_layer
 from mmengine.model import BaseModule
 
 from intern_mm.registry import MODELS
 from intern_mm.utils import register_in_openmmlab
 from intern_mm.utils.checkpoint import strip_backbone_prefix
 from .attention_blocks import MetaAttentionBlock
-from .channels_last import ChannelsLastGELU, spatial_mean
+from .channels_last import build_map_activation, spatial_mean
 from .expert import PyramidExpert
 from .freezing import FreezeStagesMixin
 from .mbconv import FusedMBConv, MBConv
@@ -81,6 +82,14 @@ class MetaNet(FreezeStagesMixin, BaseModule, PyramidExpert):
         layer_scale_init (float): Initial layer-scale value. Defaults to 1e-6.
         deploy (bool): Build the deploy-time structure of :meth:`switch_to_deploy`
             directly (for checkpoints saved after the switch). Defaults to False.
+        norm_cfg (dict): Config of every norm layer of the stem, the conv blocks and
+            the head (mmcv's ``build_norm_layer``: ``'BN'``, ``'SyncBN'``,
+            ``dict(type='GN', num_groups=8)``, ...); the attention blocks keep their
+            LayerNorms. Defaults to ``dict(type='BN')``.
+        act_cfg (dict): Config of every activation of the stem, the conv blocks, the
+            attention MLPs and the head (mmcv's ``build_activation_layer``; a GELU on
+            feature maps is built as :class:`~.channels_last.ChannelsLastGELU`). The SE
+            gates keep their ReLU / hard sigmoid. Defaults to ``dict(type='GELU')``.
         init_cfg (dict | list[dict], optional): Initialisation config, e.g.
             ``dict(type='Pretrained', checkpoint='x.pth', prefix='backbone.')``.
             Defaults to truncated-normal Linear and unit LayerNorm init.
@@ -137,6 +146,8 @@ class MetaNet(FreezeStagesMixin, BaseModule, PyramidExpert):
                  drop_rate: float = 0.,
                  layer_scale_init: float = 1e-6,
                  deploy: bool = False,
+                 norm_cfg: dict = dict(type='BN'),
+                 act_cfg: dict = dict(type='GELU'),
                  init_cfg: Optional[Union[dict, List[dict]]] = [
                      dict(type='TruncNormal', layer='Linear', std=.02, bias=0.),
                      dict(type='Constant', layer='LayerNorm', val=1., bias=0.)
@@ -156,31 +167,37 @@ class MetaNet(FreezeStagesMixin, BaseModule, PyramidExpert):
         self.frozen_stages = frozen_stages
         self.norm_eval = norm_eval
         self.with_cp = with_cp
+        self.norm_cfg = copy.deepcopy(norm_cfg)
+        self.act_cfg = copy.deepcopy(act_cfg)
 
-        arch = self.arch_settings
-        channels = arch['channels']
-        stem_dim = arch['stem_dim']
-        self.stem = nn.Sequential(
-            nn.Conv2d(3, stem_dim, kernel_size=3, stride=2, padding=1, bias=False),
-            nn.BatchNorm2d(stem_dim), ChannelsLastGELU())
-
+        channels = self.arch_settings['channels']
+        self.stem = self._conv_norm_act(3, self.arch_settings['stem_dim'], 3, stride=2)
         #: ``[start, end)`` block indices of each stage.
         self.stage_ranges: List[Tuple[int, int]] = []
         self.blocks = nn.Sequential(
             *self._build_blocks(drop_path_rate, drop_rate, layer_scale_init))
-
-        if 4 in out_indices:
-            self.head = nn.Sequential(
-                nn.Conv2d(channels[-1], HEAD_CHANNELS, kernel_size=1, bias=False),
-                nn.BatchNorm2d(HEAD_CHANNELS), ChannelsLastGELU())
-        else:
-            self.head = None
+        self.head = (self._conv_norm_act(channels[-1], HEAD_CHANNELS, 1)
+                     if 4 in out_indices else None)
         if deploy:
             self.switch_to_deploy()
 
         #: Channels of the four pyramid levels.
         self.level_channels = [channels[s] for s in OUT_STAGES]
         self._freeze_stages()
+
+    def _conv_norm_act(self, in_channels: int, out_channels: int, kernel_size: int,
+                       stride: int = 1) -> nn.Sequential:
+        """Conv (no bias) -> norm -> activation: the stem and the 1280-d head."""
+        return nn.Sequential(
+            nn.Conv2d(
+                in_channels,
+                out_channels,
+                kernel_size=kernel_size,
+                stride=stride,
+                padding=kernel_size // 2,
+                bias=False),
+            build_norm_layer(self.norm_cfg, out_channels)[1],
+            build_map_activation(self.act_cfg))
 
     def _build_blocks(self, drop_path_rate: float, drop_rate: float,
                       layer_scale_init: float) -> List[nn.Module]:
@@ -199,11 +216,12 @@ class MetaNet(FreezeStagesMixin, BaseModule, PyramidExpert):
                 kwargs = dict(
                     stride=stride,
                     expansion=arch['expansion'][stage],
-                    drop_path=dpr[len(blocks)])
+                    drop_path=dpr[len(blocks)],
+                    act_cfg=self.act_cfg)
                 if kind == 'mbconv':
-                    block = MBConv(cin, channels[stage], **kwargs)
+                    block = MBConv(cin, channels[stage], norm_cfg=self.norm_cfg, **kwargs)
                 elif kind == 'fused':
-                    block = FusedMBConv(cin, channels[stage], **kwargs)
+                    block = FusedMBConv(cin, channels[stage], norm_cfg=self.norm_cfg, **kwargs)
                 else:
                     block = MetaAttentionBlock(
                         cin,
@@ -321,10 +339,11 @@ class MetaNet(FreezeStagesMixin, BaseModule, PyramidExpert):
 
         Exact rewrites with the current weights and BN running statistics: every
         conv -> BN pair is fused (stem, blocks, head), MBConv's pre-norm BN is folded
-        into its 1x1 expansion conv, every conv -> GELU pair becomes one fused CPU
-        kernel (:class:`~.reparam.ConvAct`), and attention blocks fold their
-        positional-encoding residual and layer scales. Eval-mode outputs stay equal up to float rounding;
-        the state dict loses the folded BN / layer-scale entries, so load (eager)
+        into its 1x1 expansion conv, every conv -> GELU / ReLU pair becomes one fused
+        CPU kernel (:class:`~.reparam.ConvAct`), and attention blocks fold their
+        positional-encoding residual and layer scales (a ``norm_cfg`` other than BN /
+        SyncBN, e.g. GN, stays unfolded). Eval-mode outputs stay equal up to float
+        rounding; the state dict loses the folded BN / layer-scale entries, so load (eager)
         checkpoints *before* the switch, or build with ``deploy=True`` to load
         checkpoints saved after it. Idempotent.
 

@@ -30,12 +30,15 @@ class TaskBatchNorm2d(nn.Module):
     INTERN's Up-G release ships ``cls-bn`` and ``det-bn`` checkpoints: the same
     weights with task-specific BN parameters. A model whose BNs are converted with
     :func:`convert_to_task_bn` holds both sets and switches with :func:`set_bn_task`.
+    Each task's BN has the type of the BN it copies (``nn.BatchNorm2d`` or
+    ``nn.SyncBatchNorm``, i.e. a backbone's ``norm_cfg`` ``'BN'`` / ``'SyncBN'``).
 
     A checkpoint in the plain single-BN layout (``<prefix>.weight`` etc.) also loads:
     its values are copied into every task's BN.
 
     Args:
-        bn (nn.BatchNorm2d): The BN to copy (parameters, statistics and settings).
+        bn (nn.BatchNorm2d | nn.SyncBatchNorm): The BN to copy (type, parameters,
+            statistics and settings).
         tasks (Sequence[str]): Task names.
         task (str, optional): Initially active task. Defaults to ``tasks[0]``.
 
@@ -46,15 +49,16 @@ class TaskBatchNorm2d(nn.Module):
         torch.Size([2, 8, 4, 4])
     """
 
-    def __init__(self, bn: nn.BatchNorm2d, tasks: Sequence[str],
+    def __init__(self, bn: nn.modules.batchnorm._BatchNorm, tasks: Sequence[str],
                  task: Optional[str] = None) -> None:
         super().__init__()
         tasks = list(tasks)
         if not tasks or len(set(tasks)) != len(tasks):
             raise ValueError(f'tasks must be non-empty and unique, got {tasks}')
+        bn_type = type(bn) if isinstance(bn, nn.SyncBatchNorm) else nn.BatchNorm2d
         self.bns = nn.ModuleDict()
         for name in tasks:
-            new = nn.BatchNorm2d(
+            new = bn_type(
                 bn.num_features,
                 eps=bn.eps,
                 momentum=bn.momentum,
@@ -109,7 +113,12 @@ class TaskBatchNorm2d(nn.Module):
 
 
 def convert_to_task_bn(module: nn.Module, tasks: Sequence[str]) -> nn.Module:
-    """Replace every ``nn.BatchNorm2d`` inside ``module`` by a :class:`TaskBatchNorm2d`.
+    """Replace every ``nn.BatchNorm2d`` / ``nn.SyncBatchNorm`` inside ``module`` by a
+    :class:`TaskBatchNorm2d`.
+
+    Task BN is this swap after construction, not a ``norm_cfg`` type: it composes with
+    any BN ``norm_cfg`` and with experts built by other libraries, and the active task
+    is a model-wide setting (:func:`set_bn_task`); see ``docs/backbones.md``.
 
     Args:
         module (nn.Module): Module to convert in place (a bare BN is returned converted).
@@ -124,7 +133,7 @@ def convert_to_task_bn(module: nn.Module, tasks: Sequence[str]) -> nn.Module:
         >>> sorted(k for k in m.state_dict() if k.endswith('.weight'))
         ['0.weight', '1.bns.cls.weight', '1.bns.det.weight']
     """
-    if type(module) is nn.BatchNorm2d:
+    if type(module) is nn.BatchNorm2d or isinstance(module, nn.SyncBatchNorm):
         return TaskBatchNorm2d(module, tasks)
     for name, child in module.named_children():
         if isinstance(child, TaskBatchNorm2d):

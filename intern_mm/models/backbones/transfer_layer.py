@@ -5,6 +5,7 @@ from typing import Sequence, Tuple
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from mmcv.cnn import build_activation_layer, build_norm_layer, is_norm
 
 __all__ = ['TransferLayer']
 
@@ -20,7 +21,7 @@ class TransferLayer(nn.Module):
       followed by BN, with ReLU between them.
 
     Ratios come from the strides (the original hard-coded them by channel count).
-    Convs are initialised N(0, 1e-3) and BNs with gamma = beta = 0, so the layer
+    Convs are initialised N(0, 1e-3) and the norms with gamma = beta = 0, so the layer
     initially outputs zeros and the generalist equals its main expert. Sub-module
     names (``convs.layer<j>.<i>``) follow the original ``Cross_Conv_HRNet_Layer``.
 
@@ -29,6 +30,10 @@ class TransferLayer(nn.Module):
         src_strides (Sequence[int]): Strides of the source levels.
         out_channels (int): Channels of the target level.
         out_stride (int): Stride of the target level.
+        norm_cfg (dict): Config of the norm layers (``BN`` above).
+            Defaults to ``dict(type='BN')``.
+        act_cfg (dict): Config of the activations (``ReLU`` above).
+            Defaults to ``dict(type='ReLU')``.
 
     Example:
         >>> t = TransferLayer([24, 32], [4, 8], out_channels=32, out_stride=8)
@@ -36,8 +41,13 @@ class TransferLayer(nn.Module):
         torch.Size([2, 32, 8, 8])
     """
 
-    def __init__(self, src_channels: Sequence[int], src_strides: Sequence[int],
-                 out_channels: int, out_stride: int) -> None:
+    def __init__(self,
+                 src_channels: Sequence[int],
+                 src_strides: Sequence[int],
+                 out_channels: int,
+                 out_stride: int,
+                 norm_cfg: dict = dict(type='BN'),
+                 act_cfg: dict = dict(type='ReLU')) -> None:
         super().__init__()
         if len(src_channels) != len(src_strides) or not src_channels:
             raise ValueError('src_channels and src_strides must be non-empty and of '
@@ -50,7 +60,7 @@ class TransferLayer(nn.Module):
                                      f'target stride {out_stride}')
                 layers = [
                     nn.Conv2d(cin, out_channels, kernel_size=1, bias=False),
-                    nn.BatchNorm2d(out_channels)
+                    build_norm_layer(norm_cfg, out_channels)[1]
                 ]
             else:
                 ratio = out_stride // stride
@@ -62,18 +72,18 @@ class TransferLayer(nn.Module):
                 for _ in range(num - 1):
                     layers += [
                         nn.Conv2d(cin, cin, 3, stride=2, padding=1, bias=False),
-                        nn.BatchNorm2d(cin),
-                        nn.ReLU()
+                        build_norm_layer(norm_cfg, cin)[1],
+                        build_activation_layer(act_cfg)
                     ]
                 layers += [
                     nn.Conv2d(cin, out_channels, 3, stride=2, padding=1, bias=False),
-                    nn.BatchNorm2d(out_channels)
+                    build_norm_layer(norm_cfg, out_channels)[1]
                 ]
             self.convs[f'layer{j + 1}'] = nn.Sequential(*layers)
         for m in self.modules():
             if isinstance(m, nn.Conv2d):
                 nn.init.normal_(m.weight, mean=0.0, std=1e-3)
-            elif isinstance(m, nn.BatchNorm2d):
+            elif is_norm(m) and m.weight is not None:
                 nn.init.zeros_(m.weight)
                 nn.init.zeros_(m.bias)
 

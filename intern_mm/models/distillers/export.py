@@ -15,7 +15,7 @@ def export_student(checkpoint: str, out_file: str, prefix: str = 'student.',
 
     The result loads like every other stage export, e.g. into the student architecture
     with ``init_cfg=dict(type='Pretrained', checkpoint=out_file, prefix='backbone.')``
-    or with :func:`intern_mm.benchmark.load_backbone_weights`. Keys are read with
+    or with :func:`intern_mm.models.utils.load_backbone_weights`. Keys are read with
     mmengine's own prefix loader (the one ``Pretrained(prefix=...)`` uses).
 
     Args:

@@ -10,6 +10,8 @@ from mmengine.model import BaseModel
 from mmengine.structures import BaseDataElement
 
 from intern_mm.registry import MODELS
+from ..backbones.frozen_backbone import FrozenBackbone
+from ..utils import describe_backbone_outputs, load_backbone_weights
 from .feature_connector import FeatureConnector
 
 __all__ = ['FeatureDistiller']
@@ -29,7 +31,7 @@ def _as_tuple(feats) -> tuple:
 class FeatureDistiller(BaseModel):
     """Distil a frozen teacher backbone's multi-level features into a student backbone.
 
-    * The **teacher** is wrapped in :class:`~intern_mm.benchmark.FrozenBackbone`
+    * The **teacher** is wrapped in :class:`~intern_mm.models.backbones.FrozenBackbone`
       (``requires_grad=False``, always in eval mode, forward under ``no_grad``) and its
       weights are loaded, strictly, from ``teacher_checkpoint`` (a full-model checkpoint
       with ``backbone.*`` keys or a backbone-only one) when the distiller is built. The
@@ -97,9 +99,6 @@ class FeatureDistiller(BaseModel):
         super().__init__(
             data_preprocessor=copy.deepcopy(data_preprocessor or _IMAGENET_PREPROCESSOR),
             init_cfg=init_cfg)
-        from intern_mm.benchmark.backbone import load_backbone_weights, \
-            describe_backbone_outputs
-        from intern_mm.benchmark.frozen import FrozenBackbone
         self.student = MODELS.build(copy.deepcopy(student))
         self.teacher = FrozenBackbone(copy.deepcopy(teacher))
         # mmengine logs every initialised parameter at INFO level: keep warnings only

@@ -1,6 +1,4 @@
 """The Up-G multi-task generalist (shared CentralModel + stock task heads) and exports."""
-from intern_mm.engine.runner import (MultiTaskIterBasedTrainLoop,  # noqa: F401
-                                     MultiTaskValLoop)
 from .export import export_generalist
 from .feature_selector import FeatureSelector
 from .generalist_model import GeneralistModel

@@ -21,7 +21,7 @@ def test_stage_config_distils_the_exported_up_g_backbone(world, tmp_path):
     from mmengine.runner import Runner
 
     from intern_mm.models import export_generalist
-    from intern_mm.paradigm.pipeline import rebase_paths
+    from intern_mm.paradigm.stage_configs import rebase_paths
     from intern_mm.registry import MODELS
     # an Up-G backbone with task-specific BN, exported as the pipeline does
     torch.manual_seed(0)

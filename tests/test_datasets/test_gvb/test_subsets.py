@@ -9,10 +9,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from intern_mm.benchmark import SubsetVerificationError, make_subset, verify_subset
-from intern_mm.benchmark.subsets import stratified_select
+from intern_mm.datasets.gvb.manifest import SubsetVerificationError, verify_subset
+from intern_mm.datasets.gvb.selection import stratified_select
+from intern_mm.datasets.gvb.subsets import make_subset
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture

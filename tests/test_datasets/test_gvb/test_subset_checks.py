@@ -10,11 +10,12 @@ import pytest
 from PIL import Image
 
 from intern_mm.apis.cli import run_cli
-from intern_mm.benchmark.subsets import (SubsetVerificationError, UnreadableDataError,
-                                         decode_problem, make_subset, verify_subset)
 from intern_mm.datasets.checks import ClassNameMismatchError
+from intern_mm.datasets.gvb.manifest import SubsetVerificationError, verify_subset
+from intern_mm.datasets.gvb.subsets import make_subset
+from intern_mm.datasets.gvb.units import UnreadableDataError, decode_problem
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 TOOL = REPO / 'tools/dataset_converters/make_subset.py'
 
 

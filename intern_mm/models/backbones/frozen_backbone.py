@@ -13,15 +13,15 @@ with the contract's :func:`~intern_mm.models.backbones.freezing.freeze_module`:
 
 ``FrozenBackbone.state_dict`` keys are those of the wrapped module prefixed by
 ``module.``; a checkpoint for the bare backbone loads through ``init_cfg`` of the inner
-config or :func:`intern_mm.benchmark.backbone.load_backbone_weights` on ``.module``.
+config or :func:`intern_mm.models.utils.load_backbone_weights` on ``.module``.
 """
 from typing import Optional
 
 import torch
 from mmengine.model import BaseModule
 
-from intern_mm.models.backbones.freezing import freeze_module
 from intern_mm.registry import MODELS
+from .freezing import freeze_module
 
 __all__ = ['FrozenBackbone']
 
