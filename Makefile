@@ -23,5 +23,10 @@ claim: env
 test: env
 	$(PY) -m pytest tests -q -p no:cacheprovider --timeout=900 $(PYTEST_ARGS)
 
+## The suite without the tests marked `slow` (multi-process, compile and real-data
+## trainings of more than about 20 s each): a quick check while editing.
+test-fast: env
+	$(PY) -m pytest tests -q -p no:cacheprovider --timeout=900 -m "not slow" $(PYTEST_ARGS)
+
 clean-demo:
 	rm -rf $(DEMO_DIR)

@@ -43,3 +43,16 @@ def parity_dir() -> Path:
 def datasets_dir() -> Path:
     """``../shared/datasets`` (cifar10, raccoon, camvid); skips when absent."""
     return _require('datasets')
+
+
+@pytest.fixture(scope='session')
+def tiny_world(tmp_path_factory) -> str:
+    """A 40-image GV world (seed 0, 64 px: train 28 / val 6 / test 6), generated once per
+    session and shared read-only by the tests that train a stage config on it.
+
+    ``tests/test_paradigm/conftest.py`` defines the same world for its own tests.
+    """
+    from intern_mm.datasets.gv_world import generate_gv_world
+    root = tmp_path_factory.mktemp('gv_world_tiny')
+    generate_gv_world(str(root), num=40, seed=0, img_size=64)
+    return str(root)

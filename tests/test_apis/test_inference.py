@@ -6,6 +6,7 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pytest
 import torch
 import torch.nn as nn
 
@@ -20,6 +21,7 @@ def _max_rel(a, b) -> float:
     return max(((x - y).abs().max() / x.abs().max()).item() for x, y in zip(a, b))
 
 
+@pytest.mark.slow
 def test_frozen_compiled_metanet_matches_eager():  # freezing and the C++ wrapper
     # in a subprocess: after torch.compile, a process that has also run backward can no
     # longer start fork-based workers that run backward (PyTorch's autograd-and-fork

@@ -113,6 +113,7 @@ def test_benchmark_backbone_variants(tmp_path):
     assert rows and rows[0].startswith('| tiny | eager |') and '| 1.00 | 1.00 |' in rows[0]
 
 
+@pytest.mark.slow
 def test_benchmark_backbone_compares_allocator_settings_across_processes(tmp_path):
     out_file = tmp_path / 'both.json'
     out = run_tool([
@@ -134,6 +135,7 @@ def test_benchmark_backbone_compares_allocator_settings_across_processes(tmp_pat
     assert f'| {ratio:.2f} |' in rows['deploy+cl']
 
 
+@pytest.mark.slow
 def test_benchmark_backbone_training_steps_only(tmp_path):
     out_file = tmp_path / 'train.json'
     run_tool([
@@ -154,6 +156,7 @@ def test_benchmark_backbone_training_steps_only(tmp_path):
         exc.value)
 
 
+@pytest.mark.slow
 def test_benchmark_layout_ops_times_the_backbones_own_feature_maps(tmp_path):
     out_file = tmp_path / 'layout.json'
     out = run_tool([

@@ -51,6 +51,7 @@ def test_mim_search_reads_the_model_index(mim_env):
         assert f'config id: {config_id}' in out, config_id
 
 
+@pytest.mark.slow
 def test_mim_train_then_test(mim_env, tmp_path):
     data = make_image_folder(tmp_path / 'data')
     work = tmp_path / 'work'

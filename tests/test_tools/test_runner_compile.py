@@ -1,15 +1,14 @@
 """torch.compile through mmengine's Runner (``compile=True`` in the config): the tiny
 MetaNet classifier (backbone, head, data preprocessor, default hooks) and the Up-G
 generalist under the multi-task loop train like their eager runs."""
-import argparse
 import copy
 import sys
 
 import pytest
 import torch
-from mmengine.config import Config, DictAction
+from mmengine.config import Config
 
-from tools_testutils import CIFAR_CFG, REPO_ROOT, make_image_folder, tiny_classifier_options
+from tools_testutils import REPO_ROOT, tiny_cfg
 
 pytestmark = pytest.mark.slow
 
@@ -17,12 +16,6 @@ pytestmark = pytest.mark.slow
 # without inductor's C++ code generation, which takes minutes on the shared 2-core
 # machine; the inductor path is timed by tools/analysis_tools/benchmark_backbone.py.
 COMPILE = dict(backend='aot_eager')
-
-
-def _options(opts):
-    parser = argparse.ArgumentParser()
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction)
-    return parser.parse_args(['--cfg-options', *opts]).cfg_options
 
 
 def _train(config=None, **kwargs):
@@ -35,32 +28,26 @@ def _train(config=None, **kwargs):
     return runner, {k: v.detach().clone() for k, v in model.state_dict().items()}
 
 
-def test_runner_compile_classifier(tmp_path):
-    from intern_mm.apis import merge_cfg_options
+def test_runner_compile_classifier(tmp_path, image_folder, eager_classifier_run):
+    """The compiled run against the session's eager run of the same config (tiny_cfg)."""
+    from intern_mm.apis import run_train
     torch._dynamo.reset()
     from torch._dynamo.utils import counters
-    data = make_image_folder(tmp_path / 'data', per_class=4, size=32)
-    states = {}
-    for compile_ in (False, True):
-        cfg = Config.fromfile(str(CIFAR_CFG))
-        merge_cfg_options(cfg, _options(tiny_classifier_options(
-            data, tmp_path / f'work{int(compile_)}', max_iters=3, ckpt_interval=3)))
-        cfg.work_dir = str(tmp_path / f'work{int(compile_)}')
-        cfg.compile = COMPILE if compile_ else False
-        counters.clear()
-        runner, states[compile_] = _train(cfg)
-        compiled_graphs = counters['stats']['unique_graphs']
-        if compile_:
-            # Runner._maybe_compile wrapped train_step and dynamo captured graphs
-            assert hasattr(runner.model.train_step, '_torchdynamo_orig_callable')
-            assert compiled_graphs > 0
-        else:
-            assert compiled_graphs == 0
-        assert runner.iter == 3
-    assert states[True].keys() == states[False].keys()
-    for k, eager in states[False].items():
-        if eager.is_floating_point():
-            torch.testing.assert_close(states[True][k], eager, rtol=1e-3, atol=1e-4)
+    eager = eager_classifier_run
+    assert eager.graphs == 0  # nothing was captured in the eager run
+    cfg = tiny_cfg(image_folder, tmp_path / 'work1', eager.iter)
+    cfg.compile = COMPILE
+    counters.clear()
+    runner = run_train(cfg)
+    # Runner._maybe_compile wrapped train_step and dynamo captured graphs
+    assert hasattr(runner.model.train_step, '_torchdynamo_orig_callable')
+    assert counters['stats']['unique_graphs'] > 0
+    assert runner.iter == eager.iter == 8
+    compiled = {k: v.detach().clone() for k, v in runner.model.state_dict().items()}
+    assert compiled.keys() == eager.state.keys()
+    for k, value in eager.state.items():
+        if value.is_floating_point():
+            torch.testing.assert_close(compiled[k], value, rtol=1e-3, atol=1e-4)
 
 
 def test_runner_compile_multi_task_loop(tmp_path):

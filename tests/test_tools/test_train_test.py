@@ -12,20 +12,12 @@ from mmengine.hooks import Hook
 from intern_mm.apis import UnknownConfigKeyError, merge_cfg_options, run_train
 from intern_mm.registry import HOOKS
 
-from tools_testutils import (CIFAR_CFG, PYTHON, REPO_ROOT, make_image_folder, run_tool,
-                       tiny_classifier_options)
+from tools_testutils import (CIFAR_CFG, PYTHON, REPO_ROOT, run_tool, tiny_cfg,
+                             tiny_classifier_options)
 
 
-def _options_dict(options):
-    from mmengine.config import DictAction
-    import argparse
-    parser = argparse.ArgumentParser()
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction)
-    return parser.parse_args(['--cfg-options', *options]).cfg_options
-
-
-def test_train_then_test_tool(tmp_path):
-    data = make_image_folder(tmp_path / 'data')
+def test_train_then_test_tool(tmp_path, image_folder):
+    data = image_folder
     work = tmp_path / 'work'
     opts = tiny_classifier_options(data, work, max_iters=20, ckpt_interval=20)
     out = run_tool([PYTHON, 'tools/train.py', str(CIFAR_CFG), '--work-dir', str(work),
@@ -58,25 +50,15 @@ class _InterruptAfterIter(Hook):
             raise KeyboardInterrupt(f'simulated interruption after iteration {self.at}')
 
 
-def _tiny_cfg(data, work, max_iters, extra_hooks=()):
-    cfg = Config.fromfile(str(CIFAR_CFG))
-    merge_cfg_options(cfg, _options_dict(tiny_classifier_options(data, work, max_iters, 2)))
-    cfg.work_dir = str(work)
-    cfg.launcher = 'none'
-    cfg.custom_hooks = list(extra_hooks)
-    cfg.randomness = dict(seed=0, deterministic=True)
-    cfg.val_cfg = cfg.val_dataloader = cfg.val_evaluator = None
-    cfg.train_cfg.val_interval = 10_000
-    return cfg
+def test_resume_after_interruption_matches_uninterrupted(tmp_path, image_folder,
+                                                         eager_classifier_run):
+    data = image_folder
+    # the uninterrupted run: tiny_cfg(data, ..., 8), trained once per session
+    assert eager_classifier_run.iter == 8
+    reference = eager_classifier_run.state
 
-
-def test_resume_after_interruption_matches_uninterrupted(tmp_path):
-    data = make_image_folder(tmp_path / 'data')
-    full = run_train(_tiny_cfg(data, tmp_path / 'full', 8))
-    reference = {k: v.clone() for k, v in full.model.state_dict().items()}
-
-    cfg = _tiny_cfg(data, tmp_path / 'crash', 8,
-                    [dict(type='intern_mm._InterruptAfterIter', at=4)])
+    cfg = tiny_cfg(data, tmp_path / 'crash', 8,
+                   [dict(type='intern_mm._InterruptAfterIter', at=4)])
     with pytest.raises(KeyboardInterrupt):
         run_train(cfg)
     assert (tmp_path / 'crash' / 'iter_4.pth').is_file()
@@ -84,7 +66,7 @@ def test_resume_after_interruption_matches_uninterrupted(tmp_path):
 
     # --resume (auto): picks up iter_4.pth; the checkpoint holds a message hub with
     # HistoryBuffer objects, which only loads with the weights_only fix in intern_mm.
-    cfg = _tiny_cfg(data, tmp_path / 'crash', 8)
+    cfg = tiny_cfg(data, tmp_path / 'crash', 8)
     cfg.resume = True
     resumed = run_train(cfg)
     assert resumed.iter == 8
@@ -110,8 +92,9 @@ def test_train_tool_errors_name_the_problem(tmp_path):
                   'train_cfg.max_iterz=1'])
 
 
-def test_dist_train_two_process_gloo(tmp_path):
-    data = make_image_folder(tmp_path / 'data')
+@pytest.mark.slow
+def test_dist_train_two_process_gloo(tmp_path, image_folder):
+    data = image_folder
     env = dict(os.environ, PYTHON=PYTHON, PORT='29613', OMP_NUM_THREADS='1')
     # the same run in NCHW and with ChannelsLastHook (a config inheriting the CIFAR one)
     cl_cfg = tmp_path / 'cifar_channels_last.py'
@@ -137,22 +120,22 @@ def test_dist_train_two_process_gloo(tmp_path):
                                    msg=key)
 
 
-def test_channels_last_hook_trains_like_nchw(tmp_path):
-    data = make_image_folder(tmp_path / 'data')
-    nchw = run_train(_tiny_cfg(data, tmp_path / 'nchw', 6))
-    cl = run_train(_tiny_cfg(data, tmp_path / 'cl', 6,
-                             [dict(type='intern_mm.ChannelsLastHook')]))
+def test_channels_last_hook_trains_like_nchw(tmp_path, image_folder, eager_classifier_run):
+    # the NCHW run: tiny_cfg(data, ..., 8), trained once per session
+    nchw = eager_classifier_run
+    cl = run_train(tiny_cfg(image_folder, tmp_path / 'cl', nchw.iter,
+                            [dict(type='intern_mm.ChannelsLastHook')]))
     # the backbone's feature maps are NHWC in the hooked model only
     images = torch.rand(2, 3, 32, 32)
-    for runner, channels_last in ((nchw, False), (cl, True)):
-        runner.model.eval()
+    for model, channels_last in ((nchw.model, False), (cl.model, True)):
+        model.eval()
         feats = []
-        handle = runner.model.backbone.blocks[0].register_forward_hook(
+        handle = model.backbone.blocks[0].register_forward_hook(
             lambda module, args, out: feats.append(out))
         with torch.no_grad():
-            runner.model(images, mode='tensor')
+            model(images, mode='tensor')
         handle.remove()
         assert (not feats[0].is_contiguous()) == channels_last
-    reference = nchw.model.state_dict()
+    reference = nchw.state
     for key, value in cl.model.state_dict().items():
         torch.testing.assert_close(value, reference[key], rtol=1e-4, atol=1e-5, msg=key)

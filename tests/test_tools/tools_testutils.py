@@ -53,6 +53,33 @@ def tiny_classifier_options(data_root: Path, work_dir: Path, max_iters: int = 6,
     ]
 
 
+def options_dict(options: List[str]) -> dict:
+    """Parse ``--cfg-options`` strings as mmengine's ``DictAction`` does."""
+    import argparse
+
+    from mmengine.config import DictAction
+    parser = argparse.ArgumentParser()
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction)
+    return parser.parse_args(['--cfg-options', *options]).cfg_options
+
+
+def tiny_cfg(data: Path, work: Path, max_iters: int, extra_hooks=()):
+    """The CIFAR-10 MetaNet config as an in-process ``max_iters``-step CPU run on ``data``
+    (seed 0, deterministic, no validation, a checkpoint every 2 iterations)."""
+    from mmengine.config import Config
+
+    from intern_mm.apis import merge_cfg_options
+    cfg = Config.fromfile(str(CIFAR_CFG))
+    merge_cfg_options(cfg, options_dict(tiny_classifier_options(data, work, max_iters, 2)))
+    cfg.work_dir = str(work)
+    cfg.launcher = 'none'
+    cfg.custom_hooks = list(extra_hooks)
+    cfg.randomness = dict(seed=0, deterministic=True)
+    cfg.val_cfg = cfg.val_dataloader = cfg.val_evaluator = None
+    cfg.train_cfg.val_interval = 10_000
+    return cfg
+
+
 def run_tool(args: List[str], timeout: int = 600, env: Dict[str, str] = None) -> str:
     """Run a command from the repository root; fail the test with its output on error."""
     proc = subprocess.run(args, cwd=REPO_ROOT, capture_output=True, text=True,

@@ -1,14 +1,12 @@
 """Resuming an Up-E run replays exactly the batches an uninterrupted run draws."""
 from pathlib import Path
 
-import pytest
 import torch
 from mmengine.config import Config
 from mmengine.hooks import Hook
 from mmengine.runner import Runner
 
 import intern_mm  # noqa: F401
-from intern_mm.datasets.gv_world import generate_gv_world
 from intern_mm.registry import HOOKS
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
@@ -47,15 +45,8 @@ def _run(world, work_dir, iters, resume=False, ratio_schedule=None):
     return list(SEEN)
 
 
-@pytest.fixture(scope='module')
-def world(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp('gv_world_resume')
-    generate_gv_world(str(out), num=40, seed=4)
-    return out
-
-
-@pytest.mark.slow
-def test_resume_replays_batches(world, tmp_path):
+def test_resume_replays_batches(tiny_world, tmp_path):
+    world = tiny_world  # the session's 40-image GV world (tests/conftest.py)
     torch.manual_seed(0)
     schedule = [(4, [0, 1, 1])]  # drop `shape` from iteration 4 on
     full = _run(world, tmp_path / 'full', iters=6, ratio_schedule=schedule)

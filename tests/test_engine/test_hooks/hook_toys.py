@@ -72,7 +72,11 @@ class ToyDataset(Dataset):
 
 def build_runner(work_dir, max_iters, custom_hooks=(), resume=False, frozen_stages=-1,
                  ckpt_interval=2, model=None):
-    """An iteration-based mmengine Runner on the toy problem (SGD, constant lr)."""
+    """An iteration-based mmengine Runner on the toy problem (SGD, constant lr).
+
+    Its loop is ``FastRestartIterBasedTrainLoop``: mmengine's batches without the 2 s
+    pause at each pass over the 2-batch toy set (``test_fast_restart_loop.py``).
+    """
     return Runner(
         model=model or ToyModel(frozen_stages),
         work_dir=str(work_dir),
@@ -82,7 +86,7 @@ def build_runner(work_dir, max_iters, custom_hooks=(), resume=False, frozen_stag
             batch_size=8,
             num_workers=0,
             collate_fn=dict(type='default_collate')),
-        train_cfg=dict(by_epoch=False, max_iters=max_iters),
+        train_cfg=dict(type='intern_mm.FastRestartIterBasedTrainLoop', max_iters=max_iters),
         optim_wrapper=dict(optimizer=dict(type='SGD', lr=0.1, momentum=0.9)),
         default_hooks=dict(
             checkpoint=dict(type='CheckpointHook', interval=ckpt_interval, by_epoch=False),

@@ -57,7 +57,9 @@ def _runner(work_dir, hooks, resume=False, max_iters=8):
         train_dataloader=dict(dataset=_NoisyDataset(), batch_size=4, num_workers=0,
                               sampler=dict(type='DefaultSampler', shuffle=True),
                               collate_fn=dict(type='default_collate')),
-        train_cfg=dict(by_epoch=False, max_iters=max_iters),
+        # mmengine's batches without its 2 s pause at each of the 3-batch passes
+        # (test_fast_restart_loop.py)
+        train_cfg=dict(type='intern_mm.FastRestartIterBasedTrainLoop', max_iters=max_iters),
         optim_wrapper=dict(optimizer=dict(type='SGD', lr=0.05, momentum=0.9)),
         default_hooks=dict(checkpoint=dict(type='CheckpointHook', interval=1,
                                            by_epoch=False),

@@ -51,7 +51,9 @@ def runner_cfg(work_dir: str, teacher_checkpoint=None, max_iters: int = 30,
             dataset=dataset or dict(type='_DistillTestImageSet', n=32, seed=0),
             sampler=dict(type='DefaultSampler', shuffle=True),
             collate_fn=dict(type='default_collate')),
-        train_cfg=dict(type='IterBasedTrainLoop', max_iters=max_iters),
+        # mmengine's batches without its 2 s pause at each 4-batch pass
+        # (test_fast_restart_loop.py)
+        train_cfg=dict(type='intern_mm.FastRestartIterBasedTrainLoop', max_iters=max_iters),
         optim_wrapper=dict(optimizer=dict(type='AdamW', lr=3e-3, weight_decay=0.0)),
         default_hooks=dict(
             logger=dict(type='LoggerHook', interval=10),

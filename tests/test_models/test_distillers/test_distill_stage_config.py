@@ -9,15 +9,7 @@ CONFIG = Path(__file__).resolve().parents[3] / \
     'configs/paradigm/metanet-tiny_distill_gv-world_300it.py'
 
 
-@pytest.fixture(scope='module')
-def world(tmp_path_factory):
-    from intern_mm.datasets.gv_world import generate_gv_world
-    root = tmp_path_factory.mktemp('gv_world_distill')
-    generate_gv_world(str(root), num=40, seed=0, img_size=64)
-    return str(root)
-
-
-def test_stage_config_distils_the_exported_up_g_backbone(world, tmp_path):
+def test_stage_config_distils_the_exported_up_g_backbone(tiny_world, tmp_path):
     from mmengine.runner import Runner
 
     from intern_mm.models import export_generalist
@@ -40,7 +32,7 @@ def test_stage_config_distils_the_exported_up_g_backbone(world, tmp_path):
     exports = export_generalist(str(ckpt), str(tmp_path / 'export'))
 
     cfg = Config.fromfile(str(CONFIG))
-    cfg = Config(rebase_paths(cfg.to_dict(), cfg.data_root, world))
+    cfg = Config(rebase_paths(cfg.to_dict(), cfg.data_root, tiny_world))
     cfg.merge_from_dict({'model.teacher_checkpoint': exports['backbone'],
                          'train_cfg.max_iters': 2, 'train_cfg.val_interval': 2,
                          'work_dir': str(tmp_path / 'wd')})

@@ -7,7 +7,6 @@ from mmengine.config import Config
 from mmengine.runner import Runner
 
 import intern_mm  # noqa: F401
-from intern_mm.datasets.gv_world import generate_gv_world
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 CONFIGS = {
@@ -21,13 +20,6 @@ EXPECTED_KEYS = {
     'det': ['det_a/pascal_voc/mAP', 'det_b/pascal_voc/mAP', 'mean/pascal_voc/mAP'],
     'seg': ['seg_a/mIoU', 'seg_b/mIoU', 'mean/mIoU'],
 }
-
-
-@pytest.fixture(scope='module')
-def world(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp('gv_world_up_e')
-    generate_gv_world(str(out), num=40, seed=1)
-    return out
 
 
 def _cfg(task, world, work_dir, iters=2):
@@ -45,11 +37,10 @@ def _cfg(task, world, work_dir, iters=2):
     return cfg
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize('task', ['det', 'seg'])
-def test_expert_trains_and_evaluates_per_source(task, world, tmp_path):
+def test_expert_trains_and_evaluates_per_source(task, tiny_world, tmp_path):
     torch.manual_seed(0)
-    runner = Runner.from_cfg(_cfg(task, world, tmp_path / task))
+    runner = Runner.from_cfg(_cfg(task, tiny_world, tmp_path / task))
     assert runner.cfg.model.backbone.init_cfg is None  # random init without Up-A
     runner.train()
     metrics = runner.val_loop.run()
@@ -58,8 +49,7 @@ def test_expert_trains_and_evaluates_per_source(task, world, tmp_path):
     assert (tmp_path / task / 'iter_2.pth').is_file()
 
 
-@pytest.mark.slow
-def test_expert_initialised_from_up_a_checkpoint(world, tmp_path):
+def test_expert_initialised_from_up_a_checkpoint(tiny_world, tmp_path):
     """`init_cfg=Pretrained(prefix='backbone.')` loads an Up-A-style checkpoint."""
     from intern_mm.registry import MODELS
     from mmengine.registry import DefaultScope
@@ -71,7 +61,7 @@ def test_expert_initialised_from_up_a_checkpoint(world, tmp_path):
     torch.save(dict(state_dict=state, meta=dict()), ckpt)
 
     for task in ('cls', 'seg'):
-        cfg = _cfg(task, world, tmp_path / f'init_{task}')
+        cfg = _cfg(task, tiny_world, tmp_path / f'init_{task}')
         cfg.model.backbone.init_cfg = dict(type='Pretrained', checkpoint=str(ckpt),
                                            prefix='backbone.')
         runner = Runner.from_cfg(cfg)
