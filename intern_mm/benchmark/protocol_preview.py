@@ -20,7 +20,8 @@ from typing import Optional, Union
 
 from .backbone import BackboneSpec, parse_backbone_spec
 from .protocols import ProtocolContext, build_runner_cfg, family_recipe
-from .suite import SuiteConfig, _run_name, _subset_dir, backbone_out_channels
+from .suite import (SuiteConfig, backbone_out_channels, run_folder_name, subset_folder,
+                    task_context)
 from .tasks import GVBTask, get_task, resolve_layout
 
 __all__ = ['preview_runner_cfg', 'preview_context']
@@ -47,14 +48,10 @@ def preview_context(cfg: SuiteConfig, task: Union[str, GVBTask],
     if layout is None:  # data not prepared yet: the layout the task declares
         layout = copy.deepcopy(task.layout)
     recipe = family_recipe(task, cfg.recipe.get(task.family))
-    return ProtocolContext(
-        task=task, data_root=root, layout=layout,
-        subset_dir=osp.abspath(_subset_dir(cfg, task)), backbone=spec,
-        out_channels=backbone_out_channels(spec, task.family), mode=cfg.mode,
-        recipe=recipe, work_dir=osp.join(cfg.work_dir, _run_name(cfg, spec), task.name,
-                                         'final'),
-        seed=cfg.seed, num_workers=cfg.num_workers, launcher=cfg.launcher,
-        cfg_options=cfg.cfg_options, log_interval=min(50, recipe.get('max_iters', 50)),
+    return task_context(
+        cfg, task, spec, root, layout, osp.abspath(subset_folder(cfg, task)), recipe,
+        backbone_out_channels(spec, task.family),
+        work_dir=osp.join(cfg.work_dir, run_folder_name(cfg, spec), task.name, 'final'),
         check_files=False)
 
 

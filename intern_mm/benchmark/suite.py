@@ -50,7 +50,8 @@ from .task_records import (MISSING_NAME, TRIAL_NAME, clear_failure, provenance,
 from .tasks import GVBTask, resolve_layout, select_tasks
 
 __all__ = ['SuiteConfig', 'run_suite', 'run_task', 'task_score', 'preserve_default_scope',
-           'ensure_subset', 'named_metrics', 'backbone_out_channels']
+           'ensure_subset', 'named_metrics', 'backbone_out_channels', 'task_context',
+           'run_folder_name', 'subset_folder']
 
 
 @dataclass
@@ -149,7 +150,8 @@ def named_metrics(task: GVBTask, raw: Dict[str, float]) -> Dict[str, float]:
     return named
 
 
-def _run_name(cfg: SuiteConfig, spec: BackboneSpec) -> str:
+def run_folder_name(cfg: SuiteConfig, spec: BackboneSpec) -> str:
+    """The run's folder under ``cfg.work_dir`` (``cfg.run_name``, else the backbone's name)."""
     if cfg.run_name:
         return cfg.run_name
     if spec.source != 'dict' and osp.splitext(spec.source)[1] in (
@@ -166,7 +168,8 @@ def _run_name(cfg: SuiteConfig, spec: BackboneSpec) -> str:
     return f"{base}_{cfg.mode}{'_search' if cfg.search else ''}"
 
 
-def _subset_dir(cfg: SuiteConfig, task: GVBTask) -> str:
+def subset_folder(cfg: SuiteConfig, task: GVBTask) -> str:
+    """The folder of a task's subset lists under ``cfg`` (ratio or shot, seed, val ratio)."""
     base = cfg.subset_base or osp.join(cfg.data_base, 'subsets')
     tag = f'shot{cfg.shot}' if cfg.shot else f'ratio{cfg.ratio:g}'
     return osp.join(base, task.name, f'{tag}_seed{cfg.seed}_val{cfg.val_ratio:g}')
@@ -189,7 +192,7 @@ def ensure_subset(cfg: SuiteConfig, task: GVBTask, root: str, layout: dict) -> d
     Returns:
         dict: The manifest (with ``dir``).
     """
-    out = _subset_dir(cfg, task)
+    out = subset_folder(cfg, task)
     if not is_main_process():
         barrier()  # rank 0 creates or verifies the subset first
     if osp.isfile(osp.join(out, 'manifest.json')):
@@ -369,6 +372,19 @@ def _search(cfg: SuiteConfig, task: GVBTask, task_dir: str, recipe: dict,
     return trials, final_recipe
 
 
+def task_context(cfg: SuiteConfig, task: GVBTask, spec: BackboneSpec, root: str,
+                 layout: dict, subset_dir: str, recipe: dict, out_channels: list,
+                 **kwargs) -> ProtocolContext:
+    """The :class:`ProtocolContext` of a task's runs under ``cfg``: the one built by
+    :func:`run_task` and previewed by ``tools/gvb.py show-config``. ``kwargs`` are further
+    context fields (``work_dir``, ``check_files``)."""
+    return ProtocolContext(
+        task=task, data_root=root, layout=layout, subset_dir=subset_dir, backbone=spec,
+        out_channels=out_channels, mode=cfg.mode, recipe=recipe, seed=cfg.seed,
+        num_workers=cfg.num_workers, launcher=cfg.launcher, cfg_options=cfg.cfg_options,
+        log_interval=min(50, recipe.get('max_iters', 50)), **kwargs)
+
+
 def run_task(cfg: SuiteConfig, task: GVBTask, spec: BackboneSpec, run_dir: str,
              out_channels_cache: Optional[dict] = None) -> dict:
     """Run (or skip / resume) one task and write its ``result.json``.
@@ -402,11 +418,8 @@ def run_task(cfg: SuiteConfig, task: GVBTask, spec: BackboneSpec, run_dir: str,
     out_channels = _out_channels(out_channels_cache, spec, task.family)
     impl = _choose_impl(cfg, task)
     device = cfg.device or ('cuda' if torch.cuda.is_available() else 'cpu')
-    base_ctx = ProtocolContext(
-        task=task, data_root=root, layout=layout, subset_dir=manifest['dir'],
-        backbone=spec, out_channels=out_channels, mode=cfg.mode, recipe=recipe,
-        seed=cfg.seed, num_workers=cfg.num_workers, launcher=cfg.launcher,
-        cfg_options=cfg.cfg_options, log_interval=min(50, recipe.get('max_iters', 50)))
+    base_ctx = task_context(cfg, task, spec, root, layout, manifest['dir'], recipe,
+                            out_channels)
     store = _FeatureStore(base_ctx, task_dir, device) if impl == 'cache' else None
     evaluate = _evaluator(base_ctx, store, cfg.seed, device)
     trials, final_recipe = _search(cfg, task, task_dir, recipe, evaluate)
@@ -448,7 +461,7 @@ def run_suite(cfg: SuiteConfig) -> List[dict]:
     spec = parse_backbone_spec(cfg.backbone, checkpoint=cfg.checkpoint,
                                backbone_cfg=cfg.backbone_cfg)
     tasks = select_tasks(cfg.tasks)
-    run_dir = osp.join(cfg.work_dir, _run_name(cfg, spec))
+    run_dir = osp.join(cfg.work_dir, run_folder_name(cfg, spec))
     os.makedirs(run_dir, exist_ok=True)
     main = is_main_process()
     if main:
