@@ -4,6 +4,7 @@
 datasets and reference fixtures. It is read-only: tests write only to ``tmp_path``.
 Tests that need it skip with the reason when it is absent.
 """
+import gc
 import os
 from pathlib import Path
 
@@ -17,6 +18,20 @@ SHARED_DIR = Path(os.environ.get('INTERN_MM_SHARED', REPO_ROOT.parent / 'shared'
 # threads spinning against each other on the 2-core machine (tools run as subprocesses
 # keep their own default).
 torch.set_num_threads(1)
+
+
+@pytest.fixture(autouse=True, scope='module')
+def _frozen_heap():
+    """Move the objects alive when a test module starts to gc's permanent generation.
+
+    mmengine's ``BaseDataset`` runs a full ``gc.collect()`` at every dataset build; in one
+    pytest process that holds the imports and fixtures of every earlier module, each
+    collection walks all of them. Garbage is collected first, so only live objects are
+    frozen.
+    """
+    gc.collect()
+    gc.freeze()
+    yield
 
 
 def _require(rel: str) -> Path:

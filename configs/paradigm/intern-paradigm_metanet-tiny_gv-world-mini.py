@@ -1,8 +1,9 @@
 # A minute-scale variant of the 4-family paradigm pipeline for tests and quick checks: a
 # 48-image world, every stage trained for 2 iterations with a checkpoint after each, every
-# Downstream-Adaptation protocol of every family for a few iterations, all in one
-# process. Numbers are meaningless; it checks the plumbing (hand-offs, exports,
-# distillation, adaptation protocols, skip / resume, summary).
+# Downstream-Adaptation protocol of every family for a few iterations (every protocol on
+# Up-G, the probe on the other roles), all in one process. Numbers are meaningless; it
+# checks the plumbing (hand-offs, exports, distillation, adaptation protocols, skip /
+# resume, summary).
 _base_ = ['./intern-paradigm_metanet-tiny_gv-world_4-families.py']
 
 work_dir = 'work_dirs/intern-paradigm_metanet-tiny_gv-world-mini'
@@ -17,6 +18,7 @@ stage_cfg_options = {
 }
 downstream = dict(
     fraction=0.25,
+    protocols={'default': ('probe', ), 'up-g': ('probe', 'finetune', 'ota')},
     recipes=dict(
         cls=dict(max_iters=3, milestones=[2], batch_size=4),
         det=dict(repeat=1, batch_size=4, warmup_iters=1),

@@ -46,6 +46,14 @@ user-facing list.
   ``find_latest_checkpoint`` is replaced by
   :func:`intern_mm.utils.checkpoint.find_resumable_checkpoint`, which falls back to the newest
   complete checkpoint. Applied whenever the runner still uses mmengine's own function.
+* ``config_text_cache``: ``Config.pretty_text`` formats the whole config with yapf, and
+  mmengine computes it again at every checkpoint save (``Runner.save_checkpoint`` stores
+  it in ``meta``) and config dump. yapf takes seconds on a large config with long paths
+  (the Up-G stage config), so a run that saves often spends most of its time formatting
+  one unchanged text. yapf's result
+  depends only on the text and the style: mmengine's ``FormatCode`` is memoised on
+  both (the last 64 texts). Applied whenever mmengine's config module still calls
+  yapf's own function.
 """
 import os
 import os.path as osp
@@ -288,6 +296,49 @@ def _patch_resume_fallback() -> None:
     from .checkpoint import find_resumable_checkpoint
     mm_runner.find_latest_checkpoint = find_resumable_checkpoint
 
+# ------------------------------------------------------------------ config_text_cache
+def _freeze(value):
+    """A hashable form of a yapf style (a dict, a name or None)."""
+    if isinstance(value, dict):
+        return tuple(sorted((k, _freeze(v)) for k, v in value.items()))
+    return value
+
+
+class _MemoisedFormatCode:
+    """yapf's ``FormatCode`` with its results kept for the last ``maxsize`` inputs.
+
+    Args:
+        format_code (Callable): yapf's ``FormatCode``.
+        maxsize (int): Inputs kept. Defaults to 64.
+    """
+
+    def __init__(self, format_code: Callable, maxsize: int = 64) -> None:
+        self.wrapped = format_code
+        self.maxsize = maxsize
+        self._cache: Dict[tuple, tuple] = {}
+
+    def __call__(self, unformatted_source: str, style_config=None, **kwargs):
+        key = (unformatted_source, _freeze(style_config), _freeze(kwargs))
+        if key in self._cache:
+            self._cache[key] = self._cache.pop(key)  # most recently used last
+            return self._cache[key]
+        result = self.wrapped(unformatted_source, style_config=style_config, **kwargs)
+        self._cache[key] = result
+        if len(self._cache) > self.maxsize:
+            self._cache.pop(next(iter(self._cache)))
+        return result
+
+
+def _needs_config_text_cache() -> bool:
+    import mmengine.config.config as mm_config
+    return not isinstance(getattr(mm_config, 'FormatCode', None), _MemoisedFormatCode)
+
+
+def _patch_config_text_cache() -> None:
+    import mmengine.config.config as mm_config
+    mm_config.FormatCode = _MemoisedFormatCode(mm_config.FormatCode)
+
+
 class Patch(NamedTuple):
     """A compatibility patch: whether the installed stack needs it, and how to apply it."""
     needed: Callable[[], bool]
@@ -302,6 +353,7 @@ PATCHES: Dict[str, Patch] = {
     'numpy_aliases': Patch(_needs_numpy_aliases, _patch_numpy_aliases),
     'config_package': Patch(_needs_config_package, _patch_config_package),
     'resume_fallback': Patch(_needs_resume_fallback, _patch_resume_fallback),
+    'config_text_cache': Patch(_needs_config_text_cache, _patch_config_text_cache),
 }
 
 

@@ -66,7 +66,7 @@ def test_tools_print_one_line(tool, args, error, expected, capsys):
         run_cli(main, args + ['--debug'], prog=Path(tool).name)
 
 
-@pytest.mark.parametrize('args, expected', [
+ENTRY_POINTS = [
     (['tools/train.py', 'missing.py'],
      'train.py: error: FileNotFoundError: config file missing.py does not exist'),
     (['tools/gvb.py', 'run', '--backbone', 'missing.py', '--tasks', 'cifar10'],
@@ -74,17 +74,54 @@ def test_tools_print_one_line(tool, args, error, expected, capsys):
     (['tools/train_paradigm.py', 'missing.py'],
      'train_paradigm.py: error: FileNotFoundError: pipeline config missing.py does not '
      'exist'),
-])
-def test_tool_entry_points_print_one_line(args, expected, tmp_path):
-    """The same through ``python tools/<tool>.py`` (the ``__main__`` wiring)."""
+]
+
+# Runs each tool's ``__main__`` block (``runpy``, as ``python tools/<tool>.py`` does) in one
+# interpreter: the exit status, the stderr text, and whether an exception escaped.
+_DRIVER = r"""
+import contextlib, io, json, runpy, sys
+results = []
+for argv in json.loads(sys.argv[1]):
+    err = io.StringIO()
+    sys.argv = list(argv)
+    with contextlib.redirect_stderr(err):
+        try:
+            runpy.run_path(argv[0], run_name='__main__')
+            code = 0
+        except SystemExit as exc:
+            code = exc.code
+        except BaseException as exc:
+            code = 'raised ' + type(exc).__name__
+    results.append(dict(code=code, stderr=err.getvalue()))
+print(json.dumps(results))
+"""
+
+
+def test_tool_entry_points_print_one_line(tmp_path):
+    """The same through the tools' ``__main__`` wiring: one line and status 1; with
+    ``--debug`` the exception escapes (Python prints its traceback). One fresh process
+    (``python tools/train_paradigm.py``) shows that nothing else reaches stderr; the
+    other calls share one interpreter."""
+    import json
+    env = {**os.environ, 'TMPDIR': str(tmp_path)}
+    args, expected = ENTRY_POINTS[2]
     proc = subprocess.run([sys.executable, *args], cwd=REPO, capture_output=True, text=True,
-                          env={**os.environ, 'TMPDIR': str(tmp_path)})
+                          env=env)
     assert proc.returncode == 1
     assert len(proc.stderr.splitlines()) == 1, proc.stderr
     assert proc.stderr.startswith(expected + ' [traceback: '), proc.stderr
-    debug = subprocess.run([sys.executable, *args, '--debug'], cwd=REPO,
-                           capture_output=True, text=True)
-    assert debug.returncode == 1 and 'Traceback (most recent call last)' in debug.stderr
+
+    calls = [a for a, _ in ENTRY_POINTS] + [a + ['--debug'] for a, _ in ENTRY_POINTS]
+    proc = subprocess.run([sys.executable, '-c', _DRIVER, json.dumps(calls)], cwd=REPO,
+                          capture_output=True, text=True, env=env)
+    assert proc.returncode == 0, proc.stderr
+    results = json.loads(proc.stdout.splitlines()[-1])
+    for (_, expected), res in zip(ENTRY_POINTS, results[:3]):
+        assert res['code'] == 1, res
+        assert len(res['stderr'].splitlines()) == 1, res['stderr']
+        assert res['stderr'].startswith(expected + ' [traceback: '), res['stderr']
+    for res in results[3:]:
+        assert res['code'] == 'raised FileNotFoundError', res
 
 
 def test_sync_bn_becomes_bn_only_for_a_cpu_process_group(monkeypatch):

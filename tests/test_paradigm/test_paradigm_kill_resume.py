@@ -4,7 +4,7 @@ with the same weights and metrics as an uninterrupted run.
 The pipeline is the mini config (``intern-paradigm_metanet-tiny_gv-world-mini.py``) cut to
 Up-A -> Up-E cls (6 iterations each, a checkpoint after every iteration) and the Up-E
 probe, with the ``subprocess`` launcher: ``tools/train_paradigm.py`` runs each stage in a
-child process. The whole process group is killed with SIGKILL as soon as the Up-E
+child process (the uninterrupted reference run trains in the tool's own process). The whole process group is killed with SIGKILL as soon as the Up-E
 checkpoint of iteration 3 exists (iterations 4.. are running); the rerun skips Up-A,
 resumes Up-E from its last checkpoint and runs the probe.
 """
@@ -74,7 +74,10 @@ def test_kill_mid_stage_and_rerun_matches_uninterrupted(tiny_world, tmp_path):
     cfg = _write_cfg(tmp_path / 'pipeline.py', tiny_world)
     env = _env()
     ref_wd, wd = tmp_path / 'reference', tmp_path / 'killed'
-    run_ok(_cmd(cfg, ref_wd), tmp_path / 'reference.log', env=env)
+    # the reference trains its stages inside the tool's process (no child per stage):
+    # the same code on one CPU thread, so the same numbers
+    run_ok(_cmd(cfg, ref_wd) + ['--cfg-options', 'launcher=inprocess'],
+           tmp_path / 'reference.log', env=env)
 
     stage = wd / 'stages' / 'up-e-cls'
     run_and_kill_when(_cmd(cfg, wd), stage / 'iter_3.pth', tmp_path / 'killed.log',
