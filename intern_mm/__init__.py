@@ -11,5 +11,8 @@ from .version import __version__
 apply_compat_patches()
 
 from . import datasets, engine, evaluation, models  # noqa: E402,F401
+from .utils.registration import register_parts_in_openmmlab  # noqa: E402
+
+register_parts_in_openmmlab()  # bare names in stock mm* configs (docs/compat.md)
 
 __all__ = ['__version__']

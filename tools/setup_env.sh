@@ -11,6 +11,9 @@
 #   VENV            virtual-environment folder (default: .venv in the repo root)
 #   PYTHON          interpreter used to create it (default: python3.11, else python3)
 #   INTERN_MM_CACHE wheel cache root (default: ~/.cache/intern_mm)
+#   INTERN_MM_WORDNET WordNet 3.0 dict folder of GV-D's label space (default:
+#                   /usr/share/wordnet, the Debian / Ubuntu package wordnet-base, which this
+#                   script installs with apt-get when it is missing and apt-get is usable)
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -20,14 +23,37 @@ CACHE="${INTERN_MM_CACHE:-$HOME/.cache/intern_mm}"
 TORCH_VERSION="$(sed -n 's/^torch==//p' "$ROOT/requirements/runtime.txt")"
 MMCV_VERSION="$(sed -n 's/^mmcv==//p' "$ROOT/requirements/mminstall.txt")"
 
+log() { printf '[setup_env] %s\n' "$*" >&2; }
+
+# WordNet 3.0 (a system package, checked before the venv stamp: the venv may be complete
+# on a machine that lacks it). Read offline by nltk (intern_mm/datasets/gvd/wordnet.py).
+WORDNET_DIR="${INTERN_MM_WORDNET:-/usr/share/wordnet}"
+if [[ ! -f "$WORDNET_DIR/index.noun" ]]; then
+  if [[ -z "${INTERN_MM_WORDNET:-}" && "$(id -u)" == 0 ]] && command -v apt-get >/dev/null; then
+    log "installing WordNet 3.0 (Debian package wordnet-base) into /usr/share/wordnet"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get install -y -q --no-install-recommends wordnet-base >/dev/null 2>&1 || {
+      apt-get update -q >/dev/null
+      apt-get install -y -q --no-install-recommends wordnet-base >/dev/null
+    }
+    [[ -f "$WORDNET_DIR/index.noun" ]] || {
+      log "apt-get installed wordnet-base but $WORDNET_DIR/index.noun is still missing"
+      exit 1
+    }
+  else
+    log "WordNet is missing ($WORDNET_DIR/index.noun): tools/gvd.py taxonomy and the GV-D" \
+      "label space need it. Install it as root with 'apt-get install wordnet-base'" \
+      "(or 'sudo apt-get install wordnet-base'), or point INTERN_MM_WORDNET at a" \
+      "WordNet 3.0 dict folder (index.noun, data.noun, noun.exc); then rerun this script"
+  fi
+fi
+
 stamp_hash="$(cat "$ROOT"/requirements/*.txt "$ROOT/setup.py" "$ROOT/setup.cfg" "$0" \
   "$ROOT/tools/misc/install_editable.sh" 2>/dev/null | sha256sum | cut -c1-16)"
 STAMP="$VENV/.intern_mm-env-$stamp_hash"
 if [[ -f "$STAMP" ]]; then
   exit 0
 fi
-
-log() { printf '[setup_env] %s\n' "$*" >&2; }
 
 if [[ ! -x "$VENV/bin/python" ]]; then
   log "creating virtual environment $VENV with $PYTHON"
@@ -78,6 +104,7 @@ bash "$ROOT/tools/misc/install_editable.sh" "$PY"
   log "setuptools in $VENV has no pkg_resources (setuptools>=82?); requirements/constraints.txt should have prevented that"
   exit 1
 }
+"$PY" -c "import nltk, imagehash" || { log "nltk / imagehash (requirements/runtime.txt) did not install"; exit 1; }
 "$PY" -c "import torch, mmcv.ops, mmengine, mmpretrain, mmdet, mmseg, setuptools; print('[setup_env] ok: torch', torch.__version__, 'mmcv', mmcv.__version__, 'setuptools', setuptools.__version__)"
 rm -f "$VENV"/.intern_mm-env-*
 touch "$STAMP"

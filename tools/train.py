@@ -10,15 +10,19 @@ Before the Runner is built the datasets are checked (:mod:`intern_mm.datasets.ch
 so that bad input ends in one line naming the file, not minutes into training:
 ``--check-data quick`` (default) checks that the train (and, when validating, val)
 annotations parse, that every image exists and that the class names match the
-annotations; ``full`` also decodes every image with the pipeline's loader (as
-``tools/misc/check_dataset.py`` does; takes as long as one pass over the data without
-the model); ``none`` skips the check. Errors print one line; ``--debug`` shows the
+annotations, and decodes the val images (a val image cannot be skipped without changing
+the metric), not the train images: its line says so. ``full`` also decodes every train
+image with the pipeline's loader (as ``tools/misc/check_dataset.py`` does; takes as long
+as one pass over the data without the model); ``none`` skips the check. A train image
+that fails to decode later is skipped and named by ``LoadImageFromFileOrSkip`` (and
+counted by ``DecodeFailureHook``). Errors print one line; ``--debug`` shows the
 traceback.
 """
 import argparse
 import os
 import os.path as osp
 import sys
+from typing import Optional
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
@@ -49,34 +53,45 @@ def parse_args(argv=None) -> argparse.Namespace:
         choices=['quick', 'full', 'none'],
         default='quick',
         help='check the datasets before training: quick (default: annotations parse, '
-        'files exist, class names match), full (also decode every image), none')
+        'files exist, class names match, val images decode; train images are not '
+        'decoded), full (also decode every train image), none')
     add_common_args(parser)
     return parse_common_args(parser, argv)
 
 
-def check_data(cfg, mode: str) -> None:
+def check_data(cfg, mode: str) -> Optional[str]:
     """Check the datasets training will read; raise ``DataCheckError`` on problems.
 
     Args:
         cfg (Config): The training config.
         mode (str): ``'quick'``, ``'full'`` or ``'none'``.
+
+    Returns:
+        str | None: The line printed when the check passed (None when not checked).
     """
     if mode == 'none' or int(os.environ.get('RANK', '0')) != 0:
-        return  # under torchrun rank 0 checks; its failure ends the whole job
+        return None  # under torchrun rank 0 checks; its failure ends the whole job
+    from intern_mm.datasets.check_line import data_check_line
     from intern_mm.datasets.checks import DataCheckError, check_config_datasets
-    problems = []
+    problems, reports = [], {}
     validate = cfg.get('val_cfg') is not None and cfg.get('val_dataloader') is not None
     splits = ['train'] + (['val'] if validate else [])
     for split in splits:
-        report = check_config_datasets(cfg, splits=[split], decode=mode == 'full',
+        # val images are decoded in quick mode too: a val image cannot be skipped
+        report = check_config_datasets(cfg, splits=[split],
+                                       decode=mode == 'full' or split != 'train',
                                        check_unused=split == 'train',
                                        build=mode == 'full').get(split)
         if report is not None:
+            reports[split] = report
             problems.extend(f'{split}: {line}' for line in report.problems)
     if problems:
         raise DataCheckError(
             problems, hint='(tools/misc/check_dataset.py CONFIG lists every problem; '
             '--check-data none skips this check)')
+    line = data_check_line(mode, reports)
+    print(line, flush=True)
+    return line
 
 
 def main(argv=None) -> None:

@@ -217,7 +217,8 @@ def _loader(pipeline: Sequence[dict], kind: str) -> Optional[Callable]:
             continue
         name = _type_name(t).split('.')[-1]
         if kind == 'img' and name.startswith('LoadImageFromFile'):
-            return TRANSFORMS.build(copy.deepcopy(t))
+            raise_ = dict(skip=False) if name == 'LoadImageFromFileOrSkip' else {}  # say why
+            return TRANSFORMS.build(dict(copy.deepcopy(t), **raise_))
         if kind == 'seg' and name == 'LoadAnnotations':
             return t
     if kind == 'img':

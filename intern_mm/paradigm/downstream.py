@@ -1,14 +1,19 @@
-"""Downstream-Adaptation, INTERN's fourth learning stage, on the GV world's four tasks.
+"""Downstream-Adaptation, INTERN's fourth learning stage, on GV-B tasks.
 
 Every adaptation run goes through the GV-B machinery, so the paradigm and
 ``tools/gvb.py`` compute the same thing:
 
-* tasks: the GV world's downstream tasks registered as GV-B tasks
+* rows (:mod:`.downstream_rows`): a *family* row (``cls`` / ``det`` / ``seg`` /
+  ``depth``) is the GV world's downstream task of the family, registered as a GV-B task
   (:mod:`intern_mm.benchmark.gv_world_tasks`: count / colour boxes / texture masks /
-  depth, none supervised upstream);
+  depth, none supervised upstream) under the world root; a *task* row of
+  ``downstream.tasks`` is any GV-B task (the 26, the stand-ins, the world's four) with
+  its own data root (no world needed);
 * subsets: :func:`intern_mm.benchmark.suite.ensure_subset` (seeded, stratified, with a
   manifest; verified when it exists). The world has its own ``val`` split, so no
-  validation part is carved out of the 10% (``val_ratio=0``);
+  validation part is carved out of the 10% (``val_ratio=0``); a task without one has its
+  validation split carved out of each subset (the row's ``val_ratio``, default 0.2) and
+  its runs train on the rest (the subset's ``train`` list);
 * protocols: :func:`intern_mm.benchmark.protocols.build_runner_cfg` (``probe``: frozen
   backbone, task head trained; ``finetune``: everything trained), and for the
   classification probe the cached-feature probe of
@@ -19,8 +24,9 @@ Every adaptation run goes through the GV-B machinery, so the paradigm and
   the 10% (this module's ``finetune`` run) is distilled into a small student on images
   derived from the 10% (no upstream data) and the student is adapted on the 10% labels.
 
-Every run trains on the training subset, is scored on the world's ``val`` split (for
-selection) and on ``test`` (reported), and writes ``result.json`` in its folder; a
+Every run trains on the training subset, is scored on the ``val`` split (for
+selection) and on ``test`` (reported), and writes ``result.json`` and the Runner config
+it ran (``run_config.py``) in its folder ``<row>/<backbone>/<protocol>_<pct>pct``; a
 finished run is skipped, an interrupted Runner run resumes from its last checkpoint, and
 a run whose backbone checkpoint, recipe or options changed since (``backbone.json``)
 starts afresh.
@@ -30,25 +36,32 @@ Example:
     >>> spec = BackboneSpec(cfg=dict(type='intern_mm.MetaNet', arch='tiny',
     ...                              out_indices=(4, )), checkpoint='up-a.pth')
     >>> adapter.run('cls', 'up-a', spec, 'probe')['test_score']  # doctest: +SKIP
+    >>> rows = DownstreamAdapter(None, 'work_dirs/demo/downstream', tasks=dict(
+    ...     c10=dict(task='cifar10', data_root='../shared/datasets/cifar10')))
+    ... # doctest: +SKIP
+    >>> rows.images('c10')['test'][:1]  # doctest: +SKIP
+    ['/.../shared/datasets/cifar10/test/airplane/0000.png']
 """
 import copy
 import importlib
 import os.path as osp
 import time
-from typing import Callable, Dict, Optional
+from typing import Callable, Dict, List, Optional
 
 import torch
 
 from intern_mm.benchmark.backbone import BackboneSpec, normalize_backbone_type
-from intern_mm.benchmark.gv_world_tasks import GV_WORLD_TASK_OF_FAMILY
 from intern_mm.benchmark.protocols import (ProtocolContext, build_protocol_runner,
-                                           build_runner_cfg, dataset_cfgs, family_recipe)
+                                           build_runner_cfg, dataset_cfgs, family_recipe,
+                                           write_run_config)
 from intern_mm.benchmark.search import search_grid, select_best
 from intern_mm.benchmark.suite import (SuiteConfig, named_metrics, backbone_out_channels,
                                        ensure_subset, preserve_default_scope, task_score)
-from intern_mm.benchmark.tasks import GVBTask, get_task, resolve_layout
+from intern_mm.benchmark.tasks import GVBTask, resolve_layout
 from intern_mm.utils.checkpoint import last_checkpoint
 from intern_mm.utils.run_record import RunRecord, normalize_json
+from .downstream_rows import (DownstreamRow, family_row, layout_sources, parse_task_rows,
+                              split_images, subset_list_sources)
 
 __all__ = ['DownstreamAdapter', 'ADAPT_PROTOCOLS', 'SCRATCH_PROTOCOLS', 'backbone_spec',
            'OTA_FUNCTION']
@@ -102,14 +115,17 @@ def _legacy_stamp_matches(old: dict, stamp: dict, done: Optional[dict]) -> bool:
 
 
 class DownstreamAdapter:
-    """Run adaptation protocols of backbones on the GV world's downstream tasks.
+    """Run adaptation protocols of backbones on downstream rows (GV-B tasks).
 
     Args:
-        world_root (str): GV world root (``docs/gv_world.md``).
+        world_root (str, optional): GV world root (``docs/gv_world.md``): the data of
+            the family rows ``cls`` / ``det`` / ``seg`` / ``depth``. None: no world (only
+            ``tasks`` rows can run).
         work_dir (str): Output folder (subsets, one folder per run).
         fraction (float): Training fraction of the adaptation protocols. Defaults to 0.1.
         seed (int): Subset and training seed. Defaults to 0.
-        recipes (dict, optional): Per-family recipe overrides (GV-B recipe keys).
+        recipes (dict, optional): Per-row recipe overrides (GV-B recipe keys; a family
+            is a row name), under a task row's own ``recipe``.
         cfg_options (dict, optional): Runner overrides per protocol (``'probe'``,
             ``'finetune'``) and for the scratch baselines (``'scratch'``), e.g.
             ``{'finetune': {'optim_wrapper.paramwise_cfg': dict(custom_keys=dict(
@@ -119,6 +135,9 @@ class DownstreamAdapter:
         ota (dict, optional): Keyword arguments of the OTA function (e.g. ``student``).
         verbose (bool): Keep the Runners' INFO logs on the console. Defaults to False.
         log (Callable, optional): Progress printer.
+        tasks (dict, optional): ``downstream.tasks`` rows: ``{row: dict(task=GVB_TASK,
+            data_root=PATH, [recipe=dict(...)], [val_ratio=0.2])}``
+            (:mod:`.downstream_rows`); checked here, one line per bad row.
 
     Example:
         >>> adapter = DownstreamAdapter('data/gv_world', '/tmp/ds', fraction=0.1)
@@ -127,7 +146,7 @@ class DownstreamAdapter:
     """
 
     def __init__(self,
-                 world_root: str,
+                 world_root: Optional[str],
                  work_dir: str,
                  fraction: float = 0.1,
                  seed: int = 0,
@@ -136,8 +155,9 @@ class DownstreamAdapter:
                  probe_grid: Optional[list] = None,
                  ota: Optional[dict] = None,
                  verbose: bool = False,
-                 log: Optional[Callable[[str], None]] = None) -> None:
-        self.world_root = osp.abspath(world_root)
+                 log: Optional[Callable[[str], None]] = None,
+                 tasks: Optional[Dict[str, dict]] = None) -> None:
+        self.world_root = osp.abspath(world_root) if world_root else None
         self.work_dir = osp.abspath(work_dir)
         self.fraction = float(fraction)
         self.seed = int(seed)
@@ -147,83 +167,137 @@ class DownstreamAdapter:
         self.ota = dict(ota or {})
         self.verbose = verbose
         self.log = log or (lambda msg: None)
+        self.task_rows: Dict[str, DownstreamRow] = parse_task_rows(tasks)
         self._layouts: Dict[str, dict] = {}
 
-    # ------------------------------------------------------------------ tasks
-    @staticmethod
-    def task(family: str) -> GVBTask:
-        """The GV-B task of a family's downstream task."""
-        if family not in GV_WORLD_TASK_OF_FAMILY:
-            raise KeyError(f'unknown family "{family}"; known: {list(GV_WORLD_TASK_OF_FAMILY)}')
-        return get_task(GV_WORLD_TASK_OF_FAMILY[family])
+    # ------------------------------------------------------------------ rows
+    def row(self, row: str) -> DownstreamRow:
+        """A ``downstream.tasks`` row, else the family row of that name."""
+        if row in self.task_rows:
+            return self.task_rows[row]
+        return family_row(row, self.world_root)
 
-    def layout(self, family: str) -> dict:
-        """The task's resolved layout under the world root (missing files raise)."""
-        if family not in self._layouts:
-            task = self.task(family)
-            layout, missing = resolve_layout(task, self.world_root)
-            val_ann = osp.join(self.world_root, task.layout['val']['ann_file'])
-            if not osp.exists(val_ann):
-                missing.append(val_ann)
+    def task(self, row: str) -> GVBTask:
+        """The GV-B task of a row (a family: the world's downstream task)."""
+        return self.row(row).task
+
+    def layout(self, row: str) -> dict:
+        """The task's resolved layout under the row's data root (missing files raise)."""
+        if row not in self._layouts:
+            r = self.row(row)
+            if r.data_root is None:
+                raise ValueError(f'downstream family "{row}" is the GV world\'s task and '
+                                 'needs world.root; without a world give downstream.tasks '
+                                 'rows instead')
+            task = r.task
+            layout, missing = resolve_layout(task, r.data_root)
+            if 'val' in task.layout:
+                val_ann = osp.join(r.data_root, task.layout['val']['ann_file'])
+                if not osp.exists(val_ann):
+                    missing.append(val_ann)
             if layout is None or missing:
+                hint = ('a world written before the downstream tasks existed: delete its '
+                        'meta.json to regenerate it' if r.is_family else
+                        f'row {row}; prepare: {task.prepare}')
                 raise FileNotFoundError(
-                    f'downstream task {task.name}: missing {", ".join(missing)} (a world '
-                    'written before the downstream tasks existed: delete its meta.json '
-                    'to regenerate it)')
-            self._layouts[family] = layout
-        return self._layouts[family]
+                    f'downstream task {task.name}: missing {", ".join(missing)} ({hint})')
+            self._layouts[row] = layout
+        return self._layouts[row]
 
-    def subset(self, family: str, fraction: float) -> dict:
-        """Create or verify the task's training subset (GV-B subsets, manifest)."""
-        task = self.task(family)
-        cfg = SuiteConfig(backbone=None, subset_base=osp.join(self.work_dir, 'subsets'),
-                          ratio=fraction, val_ratio=0.0, seed=self.seed)
-        return ensure_subset(cfg, task, self.world_root, self.layout(family))
+    def subset(self, row: str, fraction: float) -> dict:
+        """Create or verify the task's training subset (GV-B subsets, manifest); a task
+        row's subsets live in ``subsets/<row>/`` and carry its carved val split."""
+        r = self.row(row)
+        base = osp.join(self.work_dir, 'subsets', *(() if r.is_family else (r.name, )))
+        cfg = SuiteConfig(backbone=None, subset_base=base, ratio=fraction,
+                          val_ratio=r.val_ratio, seed=self.seed)
+        manifest = ensure_subset(cfg, r.task, r.data_root, self.layout(row))
+        if r.carved_val and not manifest['counts']['val']:
+            raise ValueError(
+                f'downstream row {row}: the validation split carved out of its '
+                f'{fraction:g} subset ({manifest["counts"]["subset"]} units) is empty '
+                '(strata of one unit stay in training): raise downstream.fraction or the '
+                "row's val_ratio")
+        return manifest
 
-    def recipe(self, family: str, fraction: float) -> dict:
-        """The family recipe; detection repeats the subset so that every fraction gets
+    def recipe(self, row: str, fraction: float) -> dict:
+        """The row's recipe; detection repeats the subset so that every fraction gets
         the same number of iterations (``repeat`` scaled by ``self.fraction / fraction``).
         """
-        task = self.task(family)
-        recipe = family_recipe(task, self.recipes.get(family))
-        if family == 'det' and fraction != self.fraction:
+        r = self.row(row)
+        overrides = self.recipes.get(row)
+        if r.recipe:
+            overrides = dict(overrides or {}, **r.recipe)
+        recipe = family_recipe(r.task, overrides)
+        if r.task.family == 'det' and fraction != self.fraction:
             recipe['repeat'] = max(1, int(round(recipe.get('repeat', 1) * self.fraction /
                                                 fraction)))
         return recipe
 
-    def _context(self, family: str, spec: BackboneSpec, mode: str, fraction: float,
+    def images(self, row: str) -> Dict[str, List[str]]:
+        """Absolute image paths of a row's ``train`` / ``val`` / ``test`` splits, as its
+        GV-B datasets read them (for the leak check).
+
+        ``train`` is the task's whole training split (every fraction's runs train on a
+        part of it); ``val`` is the task's own validation split, or the one carved out
+        of the adapter's fraction subset (part of ``train``; the subset is made here).
+
+        Args:
+            row (str): Row name.
+
+        Returns:
+            dict[str, list[str]]: ``train`` / ``val`` / ``test`` -> image paths.
+        """
+        r = self.row(row)
+        layout = self.layout(row)
+        fmt = layout['format']
+        if r.carved_val:
+            val = subset_list_sources(fmt, layout, self.subset(row, self.fraction)['dir'],
+                                      'val')
+        else:
+            val = layout_sources(layout, 'val')
+        return {split: split_images(fmt, r.data_root, sources) for split, sources in (
+            ('train', layout_sources(layout, 'train')), ('val', val),
+            ('test', layout_sources(layout, 'test')))}
+
+    def _context(self, row: str, spec: BackboneSpec, mode: str, fraction: float,
                  work_dir: str, cfg_options: Optional[dict],
                  options_key: str) -> ProtocolContext:
-        task = self.task(family)
-        manifest = self.subset(family, fraction)
+        r = self.row(row)
+        manifest = self.subset(row, fraction)
         options = self._options(options_key, cfg_options)
         if not self.verbose:
             options.setdefault('log_level', 'WARNING')
-        recipe = self.recipe(family, fraction)
+        recipe = self.recipe(row, fraction)
         return ProtocolContext(
-            task=task, data_root=self.world_root, layout=self.layout(family),
+            task=r.task, data_root=r.data_root, layout=self.layout(row),
             subset_dir=manifest['dir'], backbone=spec,
-            out_channels=backbone_out_channels(spec, family), mode=mode, recipe=recipe,
-            work_dir=work_dir, train_split='subset', eval_split='test', seed=self.seed,
-            num_workers=0, log_interval=max(1, min(50, recipe.get('max_iters', 50))),
-            cfg_options=options)
+            out_channels=backbone_out_channels(spec, r.task.family), mode=mode,
+            recipe=recipe, work_dir=work_dir, train_split=r.train_split,
+            eval_split='test', seed=self.seed, num_workers=0,
+            log_interval=max(1, min(50, recipe.get('max_iters', 50))), cfg_options=options)
 
     @staticmethod
     def split_context(ctx: ProtocolContext, split: str) -> ProtocolContext:
-        """A copy of ``ctx`` whose evaluation split is the world's ``split``."""
+        """A copy of ``ctx`` that evaluates on ``split``: the layout's (the world's
+        ``val``), else the subset's list of that name (a carved ``val``)."""
         ctx = copy.copy(ctx)
-        ctx.layout = dict(ctx.layout, test=ctx.layout[split])
-        ctx.eval_split = 'test'
+        if split in ctx.layout:
+            ctx.layout = dict(ctx.layout, test=ctx.layout[split])
+            ctx.eval_split = 'test'
+        else:
+            ctx.eval_split = split
         return ctx
 
     # -------------------------------------------------------------- protocols
-    def run(self, family: str, name: str, spec: BackboneSpec, protocol: str,
+    def run(self, row: str, name: str, spec: BackboneSpec, protocol: str,
             fraction: Optional[float] = None, cfg_options: Optional[dict] = None,
             scratch: bool = False, **kwargs) -> dict:
         """Run (or reuse) one adaptation run and return its result.
 
         Args:
-            family (str): ``'cls'``, ``'det'``, ``'seg'`` or ``'depth'``.
+            row (str): A family (``'cls'``, ``'det'``, ``'seg'``, ``'depth'``: the
+                world's task) or a ``downstream.tasks`` row.
             name (str): Backbone name (folder name).
             spec (BackboneSpec): The backbone.
             protocol (str): ``'probe'``, ``'finetune'`` or ``'ota'``.
@@ -236,7 +310,8 @@ class DownstreamAdapter:
                 function (``distill``, ``student_recipe``).
 
         Returns:
-            dict: ``val`` / ``test`` (named metrics), ``val_score`` / ``test_score``,
+            dict: ``task``, ``family`` (and ``row`` / ``data_root`` of a task row),
+            ``val`` / ``test`` (named metrics), ``val_score`` / ``test_score``,
             ``metric``, ``lower_is_better``, ``fraction``, ``num_train``, ``time_s``,
             ``final_checkpoint`` (Runner runs) and the probe's search trials.
         """
@@ -244,37 +319,48 @@ class DownstreamAdapter:
         if protocol not in ADAPT_PROTOCOLS:
             raise ValueError(f'unknown protocol "{protocol}", expected one of '
                              f'{ADAPT_PROTOCOLS}')
-        task = self.task(family)
-        run_dir = osp.join(self.work_dir, family, name,
+        r = self.row(row)
+        run_dir = osp.join(self.work_dir, row, name,
                            f'{protocol}_{round(fraction * 100)}pct')
         mode = 'finetune' if protocol == 'ota' else protocol
         record = run_record(run_dir)
         stamp = self._run_stamp(
-            record, spec, f'{family}/{name}/{protocol}', recipe=self.recipe(family, fraction),
+            record, spec, f'{row}/{name}/{protocol}', recipe=self.recipe(row, fraction),
             options=self._options('scratch' if scratch else mode, cfg_options),
-            ota=self._ota_stamp(kwargs) if protocol == 'ota' else None)
+            ota=self._ota_stamp(kwargs) if protocol == 'ota' else None,
+            **({} if r.is_family else dict(row=dict(
+                task=r.task.name, data_root=r.data_root, val_ratio=r.val_ratio))))
         done = record.done()
         if done is not None:
             return done
         record.write_stamp(stamp)
         start = time.time()
-        ctx = self._context(family, spec, mode, fraction, run_dir, cfg_options,
+        ctx = self._context(row, spec, mode, fraction, run_dir, cfg_options,
                             'scratch' if scratch else mode)
         torch.manual_seed(self.seed)
-        metrics, result_extra = self._adapt(ctx, protocol, family, run_dir, **kwargs)
-        manifest = self.subset(family, fraction)
-        result = dict(
-            task=task.name, family=family, backbone=name, protocol=protocol,
+        metrics, result_extra = self._adapt(ctx, protocol, run_dir, **kwargs)
+        if not r.is_family:
+            result_extra.update(row=row, data_root=r.data_root)
+        return record.mark_done(self._result(
+            r, name, protocol, fraction, metrics, self.subset(row, fraction), ctx,
+            time_s=round(time.time() - start, 1), **result_extra))
+
+    @staticmethod
+    def _result(r: DownstreamRow, name: str, protocol: str, fraction: float,
+                metrics: dict, manifest: dict, ctx: ProtocolContext, time_s: float,
+                **extra) -> dict:
+        """The ``result.json`` of a run."""
+        task = r.task
+        return dict(
+            task=task.name, family=task.family, backbone=name, protocol=protocol,
             fraction=fraction, metric=task.metric, lower_is_better=task.lower_is_better,
             val=metrics['val'], test=metrics['test'],
             val_score=task_score(task, metrics['val']),
             test_score=task_score(task, metrics['test']),
-            trials=metrics.get('trials'), num_train=manifest['counts']['subset'],
+            trials=metrics.get('trials'), num_train=manifest['counts'][r.train_split],
             subset=dict(dir=manifest['dir'], manifest_sha256=manifest['manifest_sha256']),
-            checkpoint=spec.checkpoint, recipe=ctx.recipe,
-            final_checkpoint=last_checkpoint(run_dir),
-            time_s=round(time.time() - start, 1), **result_extra)
-        return record.mark_done(result)
+            checkpoint=ctx.backbone.checkpoint, recipe=ctx.recipe,
+            final_checkpoint=last_checkpoint(ctx.work_dir), time_s=time_s, **extra)
 
     def _options(self, key: str, cfg_options: Optional[dict]) -> dict:
         """Runner overrides of a run: the adapter's for ``key`` (a protocol mode or
@@ -306,11 +392,10 @@ class DownstreamAdapter:
             record.clear()
         return stamp
 
-    def _adapt(self, ctx: ProtocolContext, protocol: str, family: str, run_dir: str,
-               **kwargs) -> tuple:
+    def _adapt(self, ctx: ProtocolContext, protocol: str, run_dir: str, **kwargs) -> tuple:
         """Run the protocol; returns its metrics and the result's extra entries."""
         result_extra = {}
-        if protocol == 'probe' and family == 'cls':
+        if protocol == 'probe' and ctx.task.family == 'cls':
             metrics = self._cached_probe(ctx)
         elif protocol == 'ota':
             metrics = self._ota(ctx, run_dir, **kwargs)
@@ -333,7 +418,9 @@ class DownstreamAdapter:
                     test=named_metrics(ctx.task, test_raw))
 
     def _cached_probe(self, ctx: ProtocolContext) -> dict:
-        """GV-B's cached-feature linear probe; grid point chosen on ``val``."""
+        """GV-B's cached-feature linear probe; grid point chosen on ``val``. It builds
+        no Runner; the Runner config of the chosen grid point, which computes the same,
+        is written as ``run_config.py``."""
         from mmengine.registry import DefaultScope
         from intern_mm.benchmark.backbone import build_backbone
         from intern_mm.benchmark.feature_probe import (build_cls_dataset,
@@ -362,6 +449,10 @@ class DownstreamAdapter:
             test = evaluate_linear_head(head, *feats['test'])
             trials.append(dict(params=params, val=val, test=test, score=val[ctx.task.metric]))
         best = select_best(trials, ctx.task.lower_is_better)
+        # the Runner config that computes the same (the chosen grid point), for the reader
+        chosen = copy.copy(ctx)
+        chosen.recipe = dict(ctx.recipe, **best['params'])
+        write_run_config(build_runner_cfg(chosen))
         return dict(val=best['val'], test=best['test'], trials=trials)
 
     def _ota(self, ctx: ProtocolContext, run_dir: str, teacher_checkpoint: str,
@@ -379,7 +470,7 @@ class DownstreamAdapter:
         with preserve_default_scope():
             out = func(ctx=ctx, student_backbone=student, work_dir=run_dir,
                        teacher_checkpoint=teacher_checkpoint, **options)
-        # the adapted student on the world's val split (weights only, no training)
+        # the adapted student on the val split (weights only, no training)
         adapted = copy.copy(ctx)
         adapted.backbone = BackboneSpec(
             cfg=copy.deepcopy(out['student']['cfg']), checkpoint=out['student']['checkpoint'],

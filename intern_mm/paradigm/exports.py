@@ -21,8 +21,10 @@ from mmengine.config import Config
 from intern_mm.models.distillers import export_student
 from intern_mm.models.generalist import export_generalist
 from intern_mm.utils.run_record import is_up_to_date
+from .downstream import backbone_spec
 
-__all__ = ['EXPORT_KINDS', 'probe_backbone_cfg', 'export_files', 'export_stage']
+__all__ = ['EXPORT_KINDS', 'probe_backbone_cfg', 'export_files', 'export_stage',
+           'stage_backbone', 'scratch_backbone']
 
 #: Stage kinds that are exported after training.
 EXPORT_KINDS = ('generalist', 'distill')
@@ -97,3 +99,50 @@ def export_stage(stage: dict, done: dict, out_dir: str) -> Dict[str, str]:
                        backbone_cfg=probe_backbone_cfg(stage))
         return files
     raise ValueError(f'stage {stage["name"]} (kind {stage["kind"]!r}) has no export')
+
+
+def stage_backbone(pipe, name: str):
+    """The :class:`~intern_mm.benchmark.BackboneSpec` of a finished stage of a pipeline
+    (an exported stage's ``backbone`` file, else its final checkpoint).
+
+    Args:
+        pipe (ParadigmPipeline): The pipeline.
+        name (str): The stage.
+
+    Returns:
+        BackboneSpec: The spec.
+
+    Example:
+        >>> stage_backbone(pipe, 'up-a').checkpoint  # doctest: +SKIP
+        'work_dirs/demo/stages/up-a/iter_150.pth'
+    """
+    stage = pipe.stage(name)
+    if stage['kind'] in EXPORT_KINDS:
+        checkpoint = pipe.export_stage(stage)['backbone']
+    else:
+        done = pipe.done(name)
+        if done is None:
+            raise FileNotFoundError(f'stage {name} has not finished (no done-marker in '
+                                    f'{pipe.stage_dir(name)})')
+        checkpoint = done['checkpoint']
+    return backbone_spec(probe_backbone_cfg(stage), checkpoint)
+
+
+def scratch_backbone(cfg, stage_of):
+    """The scratch baseline's backbone: ``downstream.scratch.stage``'s architecture, no
+    checkpoint.
+
+    Args:
+        cfg (Config): The pipeline config.
+        stage_of (Callable): Stage name -> its checked entry.
+
+    Returns:
+        BackboneSpec | None: The spec, None when the config has no scratch baseline.
+
+    Example:
+        >>> scratch_backbone(pipe.cfg, pipe.stage).checkpoint  # doctest: +SKIP
+    """
+    scratch = (cfg.get('downstream') or {}).get('scratch')
+    if not scratch:
+        return None
+    return backbone_spec(probe_backbone_cfg(stage_of(scratch['stage'])), None)

@@ -3,7 +3,8 @@
 A *pipeline config* (mmengine ``Config`` file) names the world, the stages and the
 downstream check::
 
-    world = dict(root='data/gv_world', num=2000, seed=0, img_size=64)
+    world = dict(root='data/gv_world', num=2000, seed=0, img_size=64)   # optional
+    sources = dict(NAME=dict(task='det', format='voc', root=..., train=..., ...))  # optional
     launcher = 'subprocess'          # one process per stage ('inprocess': same process)
     nproc_per_stage = 1              # >1: each stage runs data-parallel under torchrun (DDP)
     stages = [
@@ -24,11 +25,12 @@ downstream check::
 (:mod:`.world`), the stage list and each stage's complete config, saved as
 ``<work_dir>/stages/<name>/stage_config.py`` (:mod:`.stage_configs`), training a stage
 in-process, in a subprocess or under torchrun (:mod:`.launch`), the exports of
-``'generalist'`` / ``'distill'`` stages (:mod:`.exports`) and Downstream-Adaptation
-(:mod:`.adaptation`). Re-running skips stages with a ``done.json`` and resumes an
-interrupted one. The summary (``summary.md`` / ``summary.json``) lists every stage's
-metrics and the claim table. A failing stage ends the run with
-:class:`~.launch.StageFailedError`, one line naming the stage and its log.
+``'generalist'`` / ``'distill'`` stages (:mod:`.exports`), the stages' data from declared
+``sources`` (:mod:`.sources_stages`), the leak check before the first stage trains
+(:mod:`.leak`) and Downstream-Adaptation (:mod:`.adaptation`). Re-running skips stages
+with a ``done.json`` and resumes an interrupted one. The summary (``summary.md`` /
+``summary.json``) lists every stage's metrics, the leak check and the claim table. A
+failing stage ends with :class:`~.launch.StageFailedError` (one line: stage and log).
 """
 import os
 import os.path as osp
@@ -39,11 +41,12 @@ from mmengine.config import Config
 
 from intern_mm.utils.run_record import to_jsonable
 from .adaptation import build_adapter, run_downstream
-from .downstream import backbone_spec
-from .exports import EXPORT_KINDS, export_stage, probe_backbone_cfg
+from .exports import EXPORT_KINDS, export_stage, scratch_backbone, stage_backbone
 from .launch import REPO_ROOT, launch_stage, log
-from .stage_configs import (build_stage_config, check_stages, config_drift, override_stages,
-                            resolve_path)
+from .leak import pipeline_leak_check
+from .sources_stages import SourcePlan, plan_sources
+from .stage_configs import (build_stage_config, check_stages, config_drift,
+                            finished_warnings, override_stages, resolve_path)
 from .stage_runner import read_done
 from .summary import build_summary, write_summary
 from .world import ensure_world
@@ -88,9 +91,12 @@ class ParadigmPipeline:
         self.stages = check_stages(
             override_stages(cfg.get('stages'), cfg.get('stage_overrides')))
         self.world = dict(cfg.get('world') or {})
-        if 'root' not in self.world:
-            raise KeyError('pipeline config: world.root is required')
-        self.world_root = osp.abspath(resolve_path(self.world['root']))
+        if 'root' not in self.world and not cfg.get('sources'):
+            raise KeyError('pipeline config: world.root or `sources` is required')
+        self.world_root = (osp.abspath(resolve_path(self.world['root']))
+                           if 'root' in self.world else None)
+        self._plan: Optional[SourcePlan] = None
+        self.leak_check: Optional[dict] = None
         self.results: Dict[str, dict] = {}
         self.timings: Dict[str, float] = {}
 
@@ -112,7 +118,9 @@ class ParadigmPipeline:
         return self.results.get(name) or read_done(self.stage_dir(name))
 
     def ensure_world(self) -> dict:
-        """Generate the world unless ``<root>/meta.json`` exists; return its meta."""
+        """Generate the world unless ``<root>/meta.json`` exists; its meta (or None)."""
+        if self.world_root is None:
+            return None
         meta, seconds = ensure_world(self.world_root, self.world)
         if seconds is not None:
             self.timings['world'] = seconds
@@ -125,8 +133,16 @@ class ParadigmPipeline:
             teacher = self.stage(stage['teacher'])
             options['model.teacher_checkpoint'] = self.export_stage(teacher)['backbone']
         options.update(stage.get('cfg_options') or {})
-        return build_stage_config(stage, self.world_root, self.done, options,
-                                  self.stage_dir(stage['name']))
+        cfg = build_stage_config(stage, self.world_root, self.done, options,
+                                 self.stage_dir(stage['name']))
+        plan = self.source_plan()
+        return plan.apply(cfg, plan.roles[stage['name']]) if plan else cfg
+
+    def source_plan(self) -> Optional[SourcePlan]:
+        """The declared ``sources``, read and checked once (None: none declared)."""
+        if self._plan is None and self.cfg.get('sources'):
+            self._plan = plan_sources(self.cfg, self.stages, self.work_dir)
+        return self._plan
 
     def config_drift(self, stage: dict) -> List[str]:
         """Top-level keys in which a finished stage's saved ``stage_config.py`` differs
@@ -141,15 +157,9 @@ class ParadigmPipeline:
         done = read_done(wd)
         if done is not None:
             log(f'stage {name}: done already ({done["wall_time_s"]}s), skipped')
-            drift = self.config_drift(stage)
-            if drift:
-                log(f'WARNING: stage {name} was trained with another config (differs in '
-                    f'{", ".join(drift)}); delete {wd} to retrain it')
-            for handoff in stage.get('handoffs', []):
-                src = self.results.get(handoff['stage'])
-                if src and osp.getmtime(src['checkpoint']) > osp.getmtime(done['checkpoint']):
-                    log(f'WARNING: stage {name} was trained from an older {handoff["stage"]} '
-                        f'checkpoint; delete {wd} to retrain it')
+            for line in finished_warnings(stage, done, self.config_drift(stage),
+                                          self.results, wd):
+                log(line)
             self.results[name] = done
             return done
         os.makedirs(wd, exist_ok=True)
@@ -178,30 +188,17 @@ class ParadigmPipeline:
         return export_stage(stage, done, osp.join(self.stage_dir(stage['name']), 'export'))
 
     def export_generalist(self, stage: dict) -> Dict[str, str]:
-        """Export ``cls-bn`` / ``det-bn`` / ``backbone`` checkpoints of an Up-G stage."""
+        """Export an Up-G stage (:meth:`export_stage`)."""
         return self.export_stage(stage)
 
     # ------------------------------------------------------------- downstream
     def stage_backbone(self, name: str):
         """The :class:`~intern_mm.benchmark.BackboneSpec` of a finished stage."""
-        stage = self.stage(name)
-        if stage['kind'] in EXPORT_KINDS:
-            checkpoint = self.export_stage(stage)['backbone']
-        else:
-            done = self.done(name)
-            if done is None:
-                raise FileNotFoundError(f'stage {name} has not finished (no done-marker '
-                                        f'in {self.stage_dir(name)})')
-            checkpoint = done['checkpoint']
-        return backbone_spec(probe_backbone_cfg(stage), checkpoint)
+        return stage_backbone(self, name)
 
     def scratch_backbone(self):
-        """The scratch baseline's backbone (``downstream.scratch.stage``'s architecture,
-        no checkpoint), or None when the config has no scratch baseline."""
-        scratch = (self.cfg.get('downstream') or {}).get('scratch')
-        if not scratch:
-            return None
-        return backbone_spec(probe_backbone_cfg(self.stage(scratch['stage'])), None)
+        """The scratch baseline's backbone (:func:`~.exports.scratch_backbone`)."""
+        return scratch_backbone(self.cfg, self.stage)
 
     def downstream_adapter(self, work_dir: Optional[str] = None,
                            recipes: Optional[Dict[str, dict]] = None):
@@ -235,6 +232,9 @@ class ParadigmPipeline:
             f'{self.launcher}' + (f', {self.nproc} processes per stage (DDP)'
                                   if self.nproc > 1 else ''))
         meta = self.ensure_world()
+        self.leak_check = pipeline_leak_check(self)  # reads and checks the sources first
+        if self.cfg.get('downstream'):
+            self.downstream_adapter()  # bad downstream rows: one line before any training
         for stage in self.stages:
             self.run_stage(stage)
             if stage['kind'] in EXPORT_KINDS:

@@ -26,7 +26,7 @@ from .launch import REPO_ROOT
 from .stage_runner import runtime_stage_cfg
 
 __all__ = ['STAGE_KEYS', 'STAGE_KINDS', 'rebase_paths', 'resolve_path', 'override_stages',
-           'check_stages', 'build_stage_config', 'config_drift']
+           'check_stages', 'build_stage_config', 'config_drift', 'finished_warnings']
 
 #: Stage-entry keys understood by the pipeline.
 STAGE_KEYS = {'name', 'config', 'kind', 'handoffs', 'cfg_options', 'export', 'main_metric',
@@ -159,7 +159,7 @@ def _check_kind(stage: dict, earlier: List[dict]) -> None:
 
 
 def build_stage_config(stage: dict,
-                       world_root: str,
+                       world_root: Optional[str],
                        done_of: Callable[[str], Optional[dict]],
                        options: Optional[dict] = None,
                        work_dir: Optional[str] = None) -> Config:
@@ -167,7 +167,8 @@ def build_stage_config(stage: dict,
 
     Args:
         stage (dict): A checked stage entry.
-        world_root (str): The GV world root.
+        world_root (str, optional): The GV world root (None: no world, nothing
+            rebased).
         done_of (Callable): Stage name -> its done-marker (None: not finished).
         options (dict, optional): ``cfg_options`` merged in (keys must exist).
         work_dir (str, optional): The stage's work dir.
@@ -177,7 +178,7 @@ def build_stage_config(stage: dict,
     """
     cfg = Config.fromfile(stage['config'])
     old_root = cfg.get('data_root')
-    if old_root:
+    if old_root and world_root:
         rebased = rebase_paths(cfg.to_dict(), old_root, world_root)
         cfg = Config(rebased)
         cfg.data_root = world_root
@@ -225,3 +226,35 @@ def config_drift(saved: str, build: Callable[[], Config]) -> List[str]:
 
     old, new = norm(old), norm(new)
     return sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
+
+
+def finished_warnings(stage: dict, done: dict, drift: List[str], results: dict,
+                      work_dir: str) -> List[str]:
+    """The warnings about a finished stage that is skipped: trained with another config
+    (``drift``: :func:`config_drift`'s keys) or from an older hand-off checkpoint.
+
+    Args:
+        stage (dict): The stage entry.
+        done (dict): Its done-marker.
+        drift (list[str]): The keys its saved config differs in.
+        results (dict): Done-markers of the stages run or skipped so far.
+        work_dir (str): The stage's work dir.
+
+    Returns:
+        list[str]: The warning lines (empty: nothing to say).
+
+    Example:
+        >>> finished_warnings(dict(name='x'), dict(checkpoint='c'), ['model'], {}, 'wd')
+        ['WARNING: stage x was trained with another config (differs in model); delete wd \
+to retrain it']
+    """
+    name, lines = stage['name'], []
+    if drift:
+        lines.append(f'WARNING: stage {name} was trained with another config (differs in '
+                     f'{", ".join(drift)}); delete {work_dir} to retrain it')
+    for handoff in stage.get('handoffs', []):
+        src = results.get(handoff['stage'])
+        if src and osp.getmtime(src['checkpoint']) > osp.getmtime(done['checkpoint']):
+            lines.append(f'WARNING: stage {name} was trained from an older '
+                         f'{handoff["stage"]} checkpoint; delete {work_dir} to retrain it')
+    return lines

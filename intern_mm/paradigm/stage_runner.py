@@ -31,6 +31,7 @@ from mmengine.config import Config
 from mmengine.dist import barrier, get_rank, get_world_size
 from mmengine.hooks import Hook
 
+from intern_mm.datasets.transforms.decode_failures import decode_failure_summary
 from intern_mm.utils.checkpoint import last_checkpoint
 from intern_mm.utils.run_record import RunRecord, to_jsonable
 
@@ -169,6 +170,8 @@ def _register_hooks(runner, cfg: Config, work_dir: str) -> _MetricsRecorder:
     runner.register_hook(recorder)
     from intern_mm.engine.hooks.rng_state_hook import ensure_rng_state_hook
     ensure_rng_state_hook(runner)  # a resumed stage continues the random streams
+    from intern_mm.engine.hooks.decode_failure_hook import ensure_decode_failure_hook
+    ensure_decode_failure_hook(runner)  # logs the images skipped as undecodable
     interval = (cfg.get('default_hooks') or {}).get('logger', {}).get('interval', 10)
     runner.register_hook(ProgressHook(osp.join(work_dir, PROGRESS_FILE), interval))
     return recorder
@@ -193,7 +196,9 @@ def train_stage(config: str,
     Returns:
         dict: The done-marker content (``stage``, ``config``, ``checkpoint``,
         ``iters``, ``metrics``, ``train``, ``wall_time_s``, ``resumed_from_iter``: the
-        iteration this invocation started at, 0 unless resumed).
+        iteration this invocation started at, 0 unless resumed), ``decode_failures``
+        (images of this invocation that did not decode and were skipped: ``count``,
+        ``skips``, ``files``).
 
     Raises:
         FileNotFoundError: If the config does not exist.
@@ -226,7 +231,8 @@ def train_stage(config: str,
         wall_time_s=round(time.time() - start, 1),
         resumed_from_iter=recorder.start_iter,
         finished_at=time.strftime('%Y-%m-%d %H:%M:%S'),
-        world_size=get_world_size())
+        world_size=get_world_size(),
+        decode_failures=decode_failure_summary(runner.log_dir))
     _write_markers(work_dir, result)
     return result
 

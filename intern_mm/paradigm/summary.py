@@ -1,22 +1,32 @@
 """Summary (JSON + Markdown) of a paradigm run: stages and the Downstream-Adaptation claim.
 
-``summary["adaptation"][family][backbone][protocol]`` holds ``score`` (test), ``metric``,
-``lower_is_better``, ``fraction`` (plus ``val_score`` and the ``stage`` it came from) for
-families ``cls`` / ``det`` / ``seg`` / ``depth``, backbones ``up-a``, ``best-up-e``,
-``up-g``, ``distilled`` (protocols ``probe``, ``finetune``, ``ota``) and ``scratch``
-(protocols ``10pct``, ``100pct``). ``summary["claim"]`` answers, per family, whether the
-10%-adapted generalist (its best protocol, chosen on val) beats full-data scratch, and
-compares Up-G with its parents on the mean relative score over the families.
+``summary["adaptation"][row][backbone][protocol]`` holds ``score`` (test), ``metric``,
+``lower_is_better``, ``fraction`` (plus ``val_score``, the ``stage`` it came from and
+the run's ``task`` and ``family``) for the rows -- the families ``cls`` / ``det`` /
+``seg`` / ``depth`` (the GV world's tasks) and the ``downstream.tasks`` rows (GV-B
+tasks) --, backbones ``up-a``, ``best-up-e``, ``up-g``, ``distilled`` (protocols
+``probe``, ``finetune``, ``ota``) and ``scratch`` (protocols ``10pct``, ``100pct``).
+``summary["claim"]`` answers, per row, whether the 10%-adapted generalist (its best
+protocol, chosen on val) beats full-data scratch, and compares Up-G with its parents on
+the mean relative score over the rows. With a ``leak_check`` record that reports
+leaked images, the claim's verdict line says it was computed with them.
+
+Example:
+    >>> claim = claim_table(adaptation_table(downstream))  # doctest: +SKIP
+    >>> claim['families']['c10']['line']  # doctest: +SKIP
+    'c10 (cifar10, cls): Up-G adapted with 10% (finetune, chosen on val) ...'
 """
 import math
 import os.path as osp
 import time
 from typing import Dict, List, Optional
 
+from intern_mm.benchmark.gv_world_tasks import GV_WORLD_TASK_OF_FAMILY
 from intern_mm.utils.run_record import dump_json
+from .leak import leak_lines
 
 __all__ = ['build_summary', 'render_markdown', 'write_summary', 'adaptation_table',
-           'claim_table', 'relative_score']
+           'claim_table', 'relative_score', 'row_label', 'leaked_images']
 
 #: Display names of the backbone roles.
 ROLE_LABELS = {'up-a': 'Up-A', 'best-up-e': 'best Up-E', 'up-g': 'Up-G',
@@ -25,7 +35,7 @@ GENERALIST = 'up-g'
 
 
 def adaptation_table(downstream: dict) -> Dict[str, Dict[str, Dict[str, dict]]]:
-    """``[family][backbone][protocol] -> {score, metric, lower_is_better, fraction, ...}``.
+    """``[row][backbone][protocol] -> {score, metric, lower_is_better, fraction, ...}``.
 
     Args:
         downstream (dict): :meth:`ParadigmPipeline.run_downstream`'s result.
@@ -34,17 +44,70 @@ def adaptation_table(downstream: dict) -> Dict[str, Dict[str, Dict[str, dict]]]:
         dict: The table (runs that did not happen are left out).
     """
     table: Dict[str, Dict[str, Dict[str, dict]]] = {}
-    for family, roles in (downstream.get('results') or {}).items():
+    for row, roles in (downstream.get('results') or {}).items():
         for role, entry in roles.items():
             for protocol, run in entry['runs'].items():
                 if protocol == 'candidates' or 'test_score' not in run:
                     continue
-                table.setdefault(family, {}).setdefault(role, {})[protocol] = dict(
+                table.setdefault(row, {}).setdefault(role, {})[protocol] = dict(
                     score=float(run['test_score']), metric=run['metric'],
                     lower_is_better=bool(run['lower_is_better']),
                     fraction=float(run['fraction']), val_score=float(run['val_score']),
-                    stage=entry['stage'])
+                    stage=entry['stage'], task=run.get('task'), family=run.get('family'))
     return table
+
+
+def row_label(row: str, entry: dict) -> str:
+    """How a row is named in the claim: a family row of the GV world by its family
+    (``cls``), any other row with its task and family (``c10 (cifar10, cls)``).
+
+    Args:
+        row (str): Row name.
+        entry (dict): One of its adaptation entries (``task``, ``family`` when known).
+
+    Returns:
+        str: The label.
+
+    Example:
+        >>> row_label('cls', dict(task='gvw_count_cls', family='cls'))
+        'cls'
+        >>> row_label('c10', dict(task='cifar10', family='cls'))
+        'c10 (cifar10, cls)'
+    """
+    task, family = entry.get('task'), entry.get('family')
+    if task is None or GV_WORLD_TASK_OF_FAMILY.get(row) == task:
+        return row
+    return f'{row} ({task}, {family})' if row != task else f'{row} ({family})'
+
+
+def leaked_images(leak_check: Optional[dict]) -> int:
+    """The number of downstream images that the leak check found upstream.
+
+    Reads the record's ``leaked_images`` (a count or a list of files; what
+    :func:`~intern_mm.paradigm.leak.pipeline_leak_check` writes), else
+    ``counts['leaked_downstream_images']`` of a
+    :class:`~intern_mm.datasets.gvd.leak_check.LeakReport` JSON, else the distinct
+    ``downstream`` files of its ``leaks``.
+
+    Args:
+        leak_check (dict, optional): ``summary['leak_check']``.
+
+    Returns:
+        int: The count (0 without a record).
+
+    Example:
+        >>> leaked_images(dict(leaks=[dict(upstream='a.jpg', downstream='b.jpg'),
+        ...                           dict(upstream='c.jpg', downstream='b.jpg')]))
+        1
+    """
+    if not leak_check:
+        return 0
+    leaked = leak_check.get('leaked_images')
+    if leaked is None:
+        leaked = (leak_check.get('counts') or {}).get('leaked_downstream_images')
+    if leaked is not None:
+        return leaked if isinstance(leaked, int) else len(leaked)
+    return len({p.get('downstream') for p in leak_check.get('leaks') or []})
 
 
 def relative_score(score: float, reference: float, lower_is_better: bool) -> float:
@@ -69,21 +132,25 @@ def _best_on_val(protocols: Dict[str, dict]) -> Optional[str]:
     return (min if lower else max)(cands, key=lambda p: cands[p]['val_score'])
 
 
-def claim_table(adaptation: dict) -> dict:
-    """Per family: does the 10%-adapted generalist beat full-data scratch? And the mean
-    relative score (vs scratch 100%) of every backbone over the families.
+def claim_table(adaptation: dict, leak_check: Optional[dict] = None) -> dict:
+    """Per row: does the 10%-adapted generalist beat full-data scratch? And the mean
+    relative score (vs scratch 100%) of every backbone over the rows.
 
     Args:
         adaptation (dict): :func:`adaptation_table`'s result.
+        leak_check (dict, optional): The summary's ``leak_check`` record; when it
+            reports leaked images, the verdict line (``verdict``) says so.
 
     Returns:
-        dict: ``families`` (per family: chosen protocol, scores, ``beats_scratch_100pct``,
-        ``line``), ``mean_relative`` (backbone -> mean % gain over scratch 100%, each
-        backbone at its protocol chosen on val), ``generalist_beats`` (count) and
-        ``up_g_vs_parents`` (``{parent: bool}``).
+        dict: ``families`` (per row: ``row``, ``task``, ``family``, chosen protocol,
+        scores, ``metric``, ``lower_is_better``, ``beats_scratch_100pct``, ``line``),
+        ``mean_relative`` (backbone -> mean % gain over scratch 100%, each backbone at
+        its protocol chosen on val), ``generalist_beats`` (count), ``num_families``
+        (rows), ``up_g_vs_parents`` (``{parent: bool}``), ``verdict`` (the line over
+        the rows) and ``leaked_images``.
     """
     families, rel = {}, {}
-    for family, roles in adaptation.items():
+    for row, roles in adaptation.items():
         ref = roles.get('scratch', {}).get('100pct')
         for role, protocols in roles.items():
             if role == 'scratch' or ref is None:
@@ -92,21 +159,10 @@ def claim_table(adaptation: dict) -> dict:
             if best is None:
                 continue
             run = protocols[best]
-            rel.setdefault(role, {})[family] = relative_score(
+            rel.setdefault(role, {})[row] = relative_score(
                 run['score'], ref['score'], run['lower_is_better'])
-            if role != GENERALIST:
-                continue
-            better = (run['score'] < ref['score']) if run['lower_is_better'] else (
-                run['score'] > ref['score'])
-            families[family] = dict(
-                protocol=best, score=run['score'], val_score=run['val_score'],
-                scratch_100pct=ref['score'], metric=run['metric'], fraction=run['fraction'],
-                lower_is_better=run['lower_is_better'], beats_scratch_100pct=better,
-                line=(f'{family}: Up-G adapted with {round(run["fraction"] * 100)}% '
-                      f'({best}, chosen on val) {_score(run["score"], run["metric"])} vs '
-                      f'scratch on 100% {_score(ref["score"], run["metric"])} {run["metric"]}'
-                      f'{" (lower is better)" if run["lower_is_better"] else ""}: '
-                      f'{"beats it" if better else "does NOT beat it"}'))
+            if role == GENERALIST:
+                families[row] = _claim_row(row, best, run, ref)
     n_fam = len(families)
     mean_rel = {role: sum(v.values()) / len(v) for role, v in rel.items()
                 if len(v) == n_fam and n_fam}
@@ -115,24 +171,72 @@ def claim_table(adaptation: dict) -> dict:
         for parent in ('up-a', 'best-up-e'):
             if parent in mean_rel:
                 vs_parents[parent] = mean_rel[GENERALIST] >= mean_rel[parent]
-    return dict(families=families, mean_relative=mean_rel,
-                generalist_beats=sum(f['beats_scratch_100pct'] for f in families.values()),
-                num_families=n_fam, up_g_vs_parents=vs_parents)
+    beats = sum(f['beats_scratch_100pct'] for f in families.values())
+    claim = dict(families=families, mean_relative=mean_rel, generalist_beats=beats,
+                 num_families=n_fam, up_g_vs_parents=vs_parents)
+    if families:
+        claim['verdict'] = _verdict(families, beats, leaked_images(leak_check))
+    if leak_check is not None:
+        claim['leaked_images'] = leaked_images(leak_check)
+    return claim
 
 
-def build_summary(pipeline, world_meta: dict, downstream: dict, total_s: float) -> dict:
+def _claim_row(row: str, best: str, run: dict, ref: dict) -> dict:
+    """The claim entry of one row: Up-G at ``best`` (chosen on val) vs scratch 100%."""
+    better = (run['score'] < ref['score']) if run['lower_is_better'] else (
+        run['score'] > ref['score'])
+    entry = dict(
+        protocol=best, score=run['score'], val_score=run['val_score'],
+        scratch_100pct=ref['score'], metric=run['metric'], fraction=run['fraction'],
+        lower_is_better=run['lower_is_better'], beats_scratch_100pct=better,
+        line=(f'{row_label(row, run)}: Up-G adapted with {round(run["fraction"] * 100)}% '
+              f'({best}, chosen on val) {_score(run["score"], run["metric"])} vs '
+              f'scratch on 100% {_score(ref["score"], run["metric"])} {run["metric"]}'
+              f'{" (lower is better)" if run["lower_is_better"] else ""}: '
+              f'{"beats it" if better else "does NOT beat it"}'))
+    if run.get('task') is not None:
+        entry.update(row=row, task=run['task'], family=run.get('family'))
+    return entry
+
+
+def _rows_word(rows: Dict[str, dict]) -> str:
+    """``'families'`` when every claim row is a GV world family, else ``'tasks'``."""
+    return 'families' if all(row_label(r, e) == r for r, e in rows.items()) else 'tasks'
+
+
+def _verdict(rows: Dict[str, dict], beats: int, leaked: int) -> str:
+    """The claim's verdict line over the rows (the leak check's count when it found
+    any)."""
+    pct = round(next(iter(rows.values()))['fraction'] * 100)
+    line = (f'Up-G adapted with {pct}% beats scratch on 100% in {beats} of {len(rows)} '
+            f'{_rows_word(rows)}.')
+    if leaked:
+        line = (f'{line[:-1]}, computed with {leaked} leaked images (upstream near '
+                'duplicates of downstream images: leak_check in summary.json).')
+    return line
+
+
+def build_summary(pipeline, world_meta: Optional[dict], downstream: dict, total_s: float,
+                  leak_check: Optional[dict] = None) -> dict:
     """Collect every stage's result and the Downstream-Adaptation tables.
 
     Args:
         pipeline (ParadigmPipeline): The finished pipeline.
-        world_meta (dict): The world's ``meta.json``.
+        world_meta (dict, optional): The world's ``meta.json`` (None: no world).
         downstream (dict): :meth:`ParadigmPipeline.run_downstream`'s result.
         total_s (float): Wall time of this invocation.
+        leak_check (dict, optional): The leak check's record (default: the pipeline's
+            ``leak_check`` attribute when it has one); stored as ``leak_check`` and
+            named in the claim's verdict line when it found leaked images.
 
     Returns:
         dict: ``world``, ``stages`` (name -> kind, metrics, iterations, wall time, main
-        metric), ``downstream`` (every run), ``adaptation``, ``claim``, ``timings``.
+        metric), ``downstream`` (every run), ``adaptation``, ``claim``, ``timings``
+        (and ``leak_check``).
     """
+    world_meta = world_meta or {}
+    if leak_check is None:
+        leak_check = getattr(pipeline, 'leak_check', None)
     stages = {}
     for stage in pipeline.stages:
         done = pipeline.results.get(stage['name'], {})
@@ -149,16 +253,19 @@ def build_summary(pipeline, world_meta: dict, downstream: dict, total_s: float) 
             metrics=metrics,
             train=done.get('train', {}))
     adaptation = adaptation_table(downstream or {})
-    return dict(
+    summary = dict(
         created=time.strftime('%Y-%m-%d %H:%M:%S'),
         work_dir=pipeline.work_dir,
-        world=dict(root=pipeline.world_root, **{k: world_meta.get(k) for k in
-                                                ('num', 'seed', 'img_size', 'splits')}),
+        world=dict(root=getattr(pipeline, 'world_root', None),
+                   **{k: world_meta.get(k) for k in ('num', 'seed', 'img_size', 'splits')}),
         stages=stages,
         downstream=downstream,
         adaptation=adaptation,
-        claim=claim_table(adaptation),
+        claim=claim_table(adaptation, leak_check),
         timings=dict(pipeline.timings, total_this_run_s=total_s))
+    if leak_check is not None:
+        summary['leak_check'] = leak_check
+    return summary
 
 
 def _fmt(value, digits: int = 2) -> str:
@@ -192,6 +299,22 @@ CLAIM_FIGURE_LINK = (f'![10%-adapted backbones vs scratch training, per task fam
                      f'({CLAIM_FIGURE})')
 
 
+def _rows_text(summary: dict, pct: int) -> str:
+    """The paragraph under the adaptation heading (the rows' tasks and data)."""
+    text = (f'Adapted backbones train on {pct}% of each task\'s training split; scratch = '
+            f'the Up-G architecture from random initialisation on {pct}% and 100%.')
+    tasks = (summary.get('downstream') or {}).get('tasks') or {}
+    if not tasks:
+        return 'Tasks never supervised upstream (docs/gv_world.md). ' + text
+    named = '; '.join(f'{row}: GV-B task {t["task"]} ({t["family"]}) from '
+                      f'`{t["data_root"]}`' + (f', val carved out of each subset '
+                                              f'({t["val_ratio"]:g})'
+                                              if t.get('val') == 'carved' else '')
+                      for row, t in tasks.items())
+    return (f'{text} Rows of downstream.tasks (docs/paradigm.md, Downstream-Adaptation): '
+            f'{named}.')
+
+
 def _adaptation_lines(summary: dict) -> List[str]:
     adaptation = summary.get('adaptation') or {}
     if not adaptation:
@@ -200,13 +323,14 @@ def _adaptation_lines(summary: dict) -> List[str]:
     cols = [('probe', 'probe'), ('finetune', 'fine-tune'), ('ota', 'OTA'),
             (f'{pct}pct', f'{pct}%'), ('100pct', '100%')]
     lines = ['', '## Downstream-Adaptation (test scores; val in parentheses)', '',
-             'Tasks never supervised upstream (docs/gv_world.md). Adapted backbones train on '
-             f'{pct}% of each task\'s training split; scratch = the Up-G architecture from '
-             f'random initialisation on {pct}% and 100%.', '']
-    for family, roles in adaptation.items():
+             _rows_text(summary, pct), '']
+    for row, roles in adaptation.items():
         first = next(iter(next(iter(roles.values())).values()))
         arrow = 'lower is better' if first['lower_is_better'] else 'higher is better'
-        lines += [f'### {family} ({first["metric"]}, {arrow})', '',
+        label = row_label(row, first)
+        heading = (f'{row} ({first["metric"]}, {arrow})' if label == row else
+                   f'{label[:-1]}; {first["metric"]}, {arrow})')
+        lines += [f'### {heading}', '',
                   '| backbone | stage | ' + ' | '.join(c[1] for c in cols) + ' |',
                   '|---|---|' + '---|' * len(cols)]
         for role, protocols in roles.items():
@@ -228,11 +352,11 @@ def _adaptation_lines(summary: dict) -> List[str]:
     if claim.get('families'):
         lines += ['## The claim', '']
         lines += [f'* {c["line"]}' for c in claim['families'].values()]
-        pct = round(next(iter(claim['families'].values()))['fraction'] * 100)
-        lines.append(f'* Up-G adapted with {pct}% beats scratch on 100% in '
-                     f'{claim["generalist_beats"]} of {claim["num_families"]} families.')
+        lines.append('* ' + _verdict(claim['families'], claim['generalist_beats'],
+                                     leaked_images(summary.get('leak_check'))))
         if claim.get('mean_relative'):
-            lines.append('* Mean relative score over the families (% better than scratch on '
+            lines.append(f'* Mean relative score over the {_rows_word(claim["families"])} '
+                         '(% better than scratch on '
                          '100%, each backbone at its protocol chosen on val): ' + ', '.join(
                              f'{ROLE_LABELS.get(r, r)} {_fmt(v, 1)}'
                              for r, v in claim['mean_relative'].items()))
@@ -245,17 +369,20 @@ def _adaptation_lines(summary: dict) -> List[str]:
 def render_markdown(summary: dict) -> str:
     """Render the summary as Markdown (stage table, adaptation tables, claim)."""
     lines = ['# INTERN paradigm summary', '']
-    world = summary['world']
-    lines.append(f'World: `{world["root"]}` ({world.get("num")} images, seed '
-                 f'{world.get("seed")}, {world.get("img_size")}px, splits '
-                 f'{world.get("splits")})')
+    world = summary.get('world') or {}
+    if world.get('root'):
+        lines.append(f'World: `{world["root"]}` ({world.get("num")} images, seed '
+                     f'{world.get("seed")}, {world.get("img_size")}px, splits '
+                     f'{world.get("splits")})')
+    else:
+        lines.append('World: none (no GV world in this pipeline)')
     lines += ['', '## Stages', '', '| stage | kind | iters | wall time (s) | main metric | '
               'value | other validation metrics |', '|---|---|---|---|---|---|---|']
     for name, st in summary['stages'].items():
         lines.append(f'| {name} | {st.get("kind", "train")} | {_fmt(st["iters"])} | '
                      f'{_fmt(st["wall_time_s"], 1)} | {st["main_metric"] or "-"} | '
                      f'{_fmt(st["main_value"])} | {_other_metrics(st) or "-"} |')
-    lines += _adaptation_lines(summary)
+    lines += _adaptation_lines(summary) + leak_lines(summary.get('leak_check'))
     timings = summary.get('timings', {})
     if timings:
         lines += ['', 'Wall time this run (s): ' + ', '.join(

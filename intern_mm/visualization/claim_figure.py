@@ -2,17 +2,19 @@
 
 INTERN's claim is that a backbone trained in stages and adapted with 10% of a task's
 training data beats the same architecture trained from scratch on all of it.
-:func:`plot_claim` draws, per task family (``cls``, ``det``, ``seg``, ``depth``; missing
-ones are left out), one bar per adapted backbone and protocol (linear probe, fine-tune,
-OTA fine-tune-then-distil) with two horizontal lines: the same architecture from scratch
-on 10% (dashed) and on 100% (solid). The y axis names the metric and its direction
+:func:`plot_claim` draws, per row (the task families ``cls``, ``det``, ``seg``,
+``depth`` first, missing ones left out, then any other row -- a GV-B task of the
+pipeline's ``downstream.tasks`` -- in its order), one bar per adapted backbone and
+protocol (linear probe, fine-tune, OTA fine-tune-then-distil) with two horizontal
+lines: the same architecture from scratch on 10% (dashed) and on 100% (solid). The y axis names the metric and its direction
 (``↑ higher is better`` / ``↓ lower is better``), and each panel's title says whether the
 best 10%-adapted Up-G protocol beats scratch on 100%.
 
 Input: the ``adaptation`` entry of the paradigm summary::
 
-    adaptation[family][backbone][protocol] = {'score': float, 'metric': str,
-                                              'lower_is_better': bool, 'fraction': float}
+    adaptation[row][backbone][protocol] = {'score': float, 'metric': str,
+                                           'lower_is_better': bool, 'fraction': float,
+                                           'task': str, 'family': str}  # last two optional
 
 with backbones such as ``up-a``, ``best-up-e``, ``up-g``, ``distilled`` (protocols
 ``probe``, ``finetune``, ``ota``) and ``scratch`` (protocols ``10pct``, ``100pct``).
@@ -103,8 +105,12 @@ def _family_bars(fam: str, data: dict) -> dict:
                 beats_scratch_10=None if '10pct' not in scratch else
                 _better(score, scratch['10pct'], low)))
     arrow = '↓ lower is better' if low else '↑ higher is better'
+    title = _FAMILY_TITLES.get(fam, fam)
+    if fam not in FAMILY_ORDER and first.get('family'):
+        title = (f"{fam}: {first.get('task') or fam} "
+                 f"({_FAMILY_TITLES.get(first['family'], first['family'])})")
     return dict(bars=bars, scratch=scratch, metric=metric, lower_is_better=low,
-                ylabel=f'{metric} ({arrow})', verdict=claim_verdict(data))
+                ylabel=f'{metric} ({arrow})', verdict=claim_verdict(data), title=title)
 
 
 def _bar_positions(bars: List[dict]) -> tuple:
@@ -141,7 +147,7 @@ def _draw_panel(ax, fam: str, d: dict, color: Dict[str, str]) -> None:
     ax.tick_params(axis='y', labelsize=7)
     top = max(scores + list(d['scratch'].values()))
     ax.set_ylim(0, top * 1.3 if top > 0 else 1)
-    title = _FAMILY_TITLES.get(fam, fam)
+    title = d['title']
     verdict = d['verdict'] or 'no up-g / scratch 100% entry'
     ax.set_title(f'{title}\n{verdict}', fontsize=8,
                  color='#1e7b34' if verdict.endswith(': beats') else
@@ -152,30 +158,31 @@ def _draw_panel(ax, fam: str, d: dict, color: Dict[str, str]) -> None:
 
 
 def plot_claim(adaptation: Dict[str, dict], out_png: str) -> Dict[str, dict]:
-    """Draw the claim figure (one panel per family present).
+    """Draw the claim figure (one panel per row present: families first).
 
     Args:
-        adaptation (dict): ``adaptation[family][backbone][protocol]`` entries (see the
+        adaptation (dict): ``adaptation[row][backbone][protocol]`` entries (see the
             module docstring).
         out_png (str): Where to write the PNG.
 
     Returns:
-        dict: Per family drawn: ``bars`` (``backbone``, ``protocol``, ``score``,
+        dict: Per row drawn: ``title`` (the family's name, or ``row: task (family)``),
+        ``bars`` (``backbone``, ``protocol``, ``score``,
         ``beats_scratch_100``, ``beats_scratch_10``; left to right), ``scratch``
         (``{'10pct': score, '100pct': score}``, present ones), ``metric``,
         ``lower_is_better``, ``ylabel`` and ``verdict`` (:func:`claim_verdict`).
 
     Raises:
-        ValueError: If ``adaptation`` has no known family, or an entry lacks
+        ValueError: If ``adaptation`` has no row with entries, or an entry lacks
             ``score`` / ``metric`` / ``lower_is_better``.
     """
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
-    fams = [f for f in FAMILY_ORDER if adaptation.get(f)]
+    fams = [f for f in FAMILY_ORDER if adaptation.get(f)] + [
+        r for r in adaptation if r not in FAMILY_ORDER and adaptation[r]]
     if not fams:
-        raise ValueError(f'adaptation: no family among {FAMILY_ORDER} '
-                         f'(got {sorted(adaptation)})')
+        raise ValueError(f'adaptation: no row with results (got {sorted(adaptation)})')
     drawn = {fam: _family_bars(fam, adaptation[fam]) for fam in fams}
     width = max(4.2, 0.42 * max(len(d['bars']) for d in drawn.values()) + 2.2)
     ncols = min(2, len(fams))

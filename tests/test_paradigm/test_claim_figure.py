@@ -61,7 +61,7 @@ def test_claim_verdict_does_not_beat():
 
 
 def test_claim_figure_rejects_bad_input(tmp_path):
-    with pytest.raises(ValueError, match=r"no family among \('cls', 'det'"):
+    with pytest.raises(ValueError, match=r"adaptation: no row with results \(got \['count'\]"):
         plot_claim({'count': {}}, str(tmp_path / 'x.png'))
     with pytest.raises(ValueError, match=r"adaptation\['cls'\]\['up-g'\]\['probe'\] lacks "
                                          'lower_is_better'):
@@ -80,3 +80,19 @@ def test_summary_links_claim_figure(adaptation, tmp_path):
     (tmp_path / 'summary.png').unlink()
     assert 'summary.png' not in write_summary(summary, str(tmp_path))
     assert not (tmp_path / 'summary.png').exists()
+
+
+def test_claim_figure_draws_task_rows_after_the_families(adaptation, tmp_path):
+    """A ``downstream.tasks`` row (entries naming their task and family) gets a panel
+    after the families, titled with its task."""
+    row = _family('mAP', False, {'up-g': dict(probe=20.0, finetune=31.0)}, 10.0, 30.0)
+    for protos in row.values():
+        for entry in protos.values():
+            entry.update(task='raccoon_det', family='det')
+    drawn = plot_claim(dict(adaptation, rac=row), str(tmp_path / 'claim.png'))
+    assert list(drawn) == ['cls', 'depth', 'rac']
+    assert drawn['rac']['title'] == 'rac: raccoon_det (detection)'
+    assert drawn['cls']['title'] == 'classification'
+    assert drawn['rac']['verdict'] == 'up-g (10%, finetune) 31.00 vs scratch 100% 30.00: beats'
+    assert plot_claim(dict(rac=row), str(tmp_path / 'only.png'))['rac']['bars'][1][
+        'score'] == 31.0

@@ -142,3 +142,77 @@ def test_package_config_bases_resolve_without_pkg_resources():
     assert lines[0] == 'True False'
     assert Path(lines[1]).name == 'mmseg' and Path(lines[1], '__init__.py').is_file()
     assert Path(lines[2]) == repo / 'intern_mm'
+
+
+# ----------------------------------------------------------------------------------------
+# Bare names of intern_mm's public parts in stock mmdet / mmseg / mmpretrain configs
+# ----------------------------------------------------------------------------------------
+def _stock_registry(scope: str, kind: str):
+    import importlib
+    return getattr(importlib.import_module(f'{scope}.registry'), kind)
+
+
+def test_every_public_part_has_its_bare_name_in_each_listed_codebase():
+    from intern_mm.utils.registration import (HOST_OWNED, OPENMMLAB_PARTS,
+                                              register_parts_in_openmmlab)
+    report = register_parts_in_openmmlab()
+    expected = {(scope, kind, name)
+                for kind, parts in OPENMMLAB_PARTS.items()
+                for name, scopes in parts.items() for scope in scopes}
+    assert set(report) == expected
+    assert {k for k, v in report.items() if v == 'host'} == set(HOST_OWNED) == {
+        ('mmdet', 'DATA_SAMPLERS', 'MultiSourceSampler')}
+    for (scope, kind, name), outcome in report.items():
+        ours = getattr(registry, kind).get(name)
+        with DefaultScope.overwrite_default_scope(scope):
+            found = _stock_registry(scope, kind).get(name)
+            prefixed = _stock_registry(scope, kind).get(f'intern_mm.{name}')
+        assert prefixed is ours, (scope, kind, name)  # the prefix works everywhere
+        if outcome == 'registered':
+            assert found is ours, (scope, kind, name)
+        else:  # the host keeps its own class under the bare name
+            assert found is not ours and found.__module__.startswith(scope)
+
+
+def test_parts_build_by_bare_name_from_stock_scopes():
+    from mmdet.evaluation import VOCMetric
+    from mmpretrain.evaluation import Accuracy
+    from mmseg.evaluation import IoUMetric
+    for scope, metric, inner in (('mmdet', 'VOCMetric', VOCMetric),
+                                 ('mmpretrain', 'Accuracy', Accuracy),
+                                 ('mmseg', 'IoUMetric', IoUMetric)):
+        with DefaultScope.overwrite_default_scope(scope):
+            built = _stock_registry(scope, 'METRICS').build(
+                dict(type='PerSourceMetric', metric=dict(type=metric), sources=['a', 'b']))
+            loader = _stock_registry(scope, 'TRANSFORMS').build(
+                dict(type='LoadImageFromFileOrSkip', imdecode_backend='pillow'))
+            hook = _stock_registry(scope, 'HOOKS').build(
+                dict(type='DecodeFailureHook', max_listed=3))
+        assert [type(m) for m in built.metrics.values()] == [inner, inner]
+        assert loader.skip and loader.imdecode_backend == 'pillow'
+        assert hook.max_listed == 3
+
+
+def test_a_name_the_host_owns_is_left_alone(recwarn):
+    from mmdet.evaluation import VOCMetric as HostVOCMetric
+
+    from intern_mm.utils.registration import register_in_openmmlab
+
+    class VOCMetric:  # an intern_mm class that happens to share mmdet's name
+        pass
+
+    assert register_in_openmmlab(VOCMetric, scopes=('mmdet', ), kind='METRICS') is VOCMetric
+    assert _stock_registry('mmdet', 'METRICS').get('VOCMetric') is HostVOCMetric
+    assert [str(w.message) for w in recwarn] == [
+        'mmdet already registers VOCMetric (mmdet.evaluation.metrics.voc_metric); use '
+        'type="intern_mm.VOCMetric"']
+
+
+def test_compat_doc_lists_every_registered_part():
+    from pathlib import Path
+
+    from intern_mm.utils.registration import OPENMMLAB_PARTS
+    doc = (Path(__file__).resolve().parents[2] / 'docs/compat.md').read_text()
+    missing = [name for parts in OPENMMLAB_PARTS.values() for name in parts
+               if f'`{name}`' not in doc]
+    assert not missing, f'docs/compat.md does not list {missing}'

@@ -12,6 +12,9 @@ cls_classes = cls_source_classes['shape'] + cls_source_classes['colour'] + \
 # unified class indices of each source (MultiSourceLinearClsHead.sources)
 cls_head_sources = dict(
     shape=list(range(0, 8)), colour=list(range(8, 14)), coarse=list(range(14, 17)))
+# WordNet senses of the class names (GV-D taxonomy; None = as written, no WordNet link)
+cls_gvd_overrides = dict(ring='ring.n.02', star='star.n.05', cross=None, diamond='rhombus.n.01',
+                         round='round_shape.n.01', magenta=None, cyan=None)
 
 cls_train_pipeline = [
     dict(type='mmpretrain.LoadImageFromFile'),

@@ -10,6 +10,8 @@ det_source_classes = dict(
     det_b=('star', 'cross', 'ring', 'diamond', 'hexagon'))
 # unified class indices of each source (MultiSourceBBoxHead.sources)
 det_head_sources = dict(det_a=[0, 1, 2, 3], det_b=[3, 4, 5, 6, 7])
+# WordNet senses of the class names (GV-D taxonomy; None = as written, no WordNet link)
+det_gvd_overrides = dict(ring='ring.n.02', star='star.n.05', cross=None, diamond='rhombus.n.01')
 
 det_train_pipeline = [
     dict(type='mmdet.LoadImageFromFile'),

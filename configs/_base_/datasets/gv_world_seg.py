@@ -11,6 +11,9 @@ seg_source_classes = dict(
     seg_b=('background', 'cross', 'ring', 'diamond', 'hexagon'))
 # unified class indices of each source (MultiSourceFCNHead.sources)
 seg_head_sources = dict(seg_a=[0, 1, 2, 3, 4], seg_b=[0, 5, 6, 7, 8])
+# WordNet senses of the class names (GV-D taxonomy; None = as written, no WordNet link)
+seg_gvd_overrides = dict(background='background.n.02', ring='ring.n.02', star='star.n.05',
+                         cross=None, diamond='rhombus.n.01')
 
 seg_train_pipeline = [
     dict(type='mmseg.LoadImageFromFile'),

@@ -1,6 +1,7 @@
 """Hooks of intern_mm: staged training (freeze schedule, stage hand-off, schedules) and
 channels_last."""
 from .channels_last_hook import ChannelsLastHook, to_channels_last
+from .decode_failure_hook import DecodeFailureHook, ensure_decode_failure_hook
 from .freeze_schedule_hook import FreezeScheduleHook
 from .loss_weight_schedule_hook import LossWeightScheduleHook, interpolate_schedule
 from .rng_state_hook import RNGStateHook
@@ -10,5 +11,5 @@ from .stage_handoff_hook import StageHandoffHook
 __all__ = [
     'FreezeScheduleHook', 'StageHandoffHook', 'LossWeightScheduleHook',
     'SourceRatioScheduleHook', 'interpolate_schedule', 'RNGStateHook', 'ChannelsLastHook',
-    'to_channels_last'
+    'to_channels_last', 'DecodeFailureHook', 'ensure_decode_failure_hook'
 ]

@@ -9,7 +9,6 @@ from mmengine.logging import print_log
 from mmengine.model import BaseModule
 
 from intern_mm.registry import MODELS
-from intern_mm.utils import register_in_openmmlab
 from intern_mm.utils.checkpoint import (load_state_dict_diff, read_state_dict, select_prefix,
                                         strip_backbone_prefix)
 from .expert import as_expert
@@ -402,6 +401,3 @@ class CentralModel(FreezeStagesMixin, BaseModule):
             raise KeyError(f'no key starts with {prefix!r} in the expert checkpoint '
                            f'(first keys: {list(state)[:5]})')
         return selected
-
-
-register_in_openmmlab(CentralModel)

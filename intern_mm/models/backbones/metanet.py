@@ -9,7 +9,6 @@ from mmcv.cnn import build_norm_layer
 from mmengine.model import BaseModule
 
 from intern_mm.registry import MODELS
-from intern_mm.utils import register_in_openmmlab
 from intern_mm.utils.checkpoint import strip_backbone_prefix
 from .attention_blocks import MetaAttentionBlock
 from .channels_last import build_map_activation, spatial_mean
@@ -382,6 +381,3 @@ class MetaNet(FreezeStagesMixin, BaseModule, PyramidExpert):
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
         strip_backbone_prefix(state_dict, prefix)
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
-
-
-register_in_openmmlab(MetaNet)

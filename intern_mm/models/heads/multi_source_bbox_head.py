@@ -9,8 +9,7 @@ from mmengine.registry import DefaultScope
 from torch import Tensor
 
 from intern_mm.registry import MODELS
-from intern_mm.utils import register_in_openmmlab
-from .source_masks import SourceClassMask, mask_logits
+from .source_masks import Parents, SourceClassMask, mask_logits
 
 __all__ = ['MultiSourceBBoxHead']
 
@@ -29,6 +28,10 @@ class MultiSourceBBoxHead(Shared2FCBBoxHead):
     logits, and passes them no gradient. Box regression is unaffected (it only applies
     to positive RoIs, which always carry an annotated class).
 
+    With ``parents`` (a hierarchy of the unified classes), an RoI labelled ``c`` also
+    leaves the descendants of ``c`` out of its softmax (a ``dog`` box does not teach
+    ``puppy`` as a negative); background RoIs are unaffected.
+
     At test time the scores of an image with a known source are computed within its
     source's classes (per-source evaluation); images without a source get all classes.
 
@@ -40,6 +43,9 @@ class MultiSourceBBoxHead(Shared2FCBBoxHead):
             annotates (background excluded; it is valid for every source).
         default_source (str, optional): Source assumed for images without one.
             Defaults to None (such images raise in the loss).
+        parents (Mapping[int, int] | Sequence[int | None], optional): Unified class
+            hierarchy, child index -> parent index (or each class's parent, None / -1
+            for none). Defaults to None (no hierarchy).
         **kwargs: Arguments of :class:`mmdet.models.Shared2FCBBoxHead`
             (``num_classes`` is the unified class count).
 
@@ -52,6 +58,7 @@ class MultiSourceBBoxHead(Shared2FCBBoxHead):
     def __init__(self,
                  sources: Mapping[str, Sequence[int]],
                  default_source: Optional[str] = None,
+                 parents: Optional[Parents] = None,
                  **kwargs) -> None:
         # Unprefixed sub-module types (e.g. mmdet's 'Linear') resolve in mmdet
         # whatever the caller's default scope is.
@@ -64,7 +71,8 @@ class MultiSourceBBoxHead(Shared2FCBBoxHead):
             sources,
             self.num_classes + 1,
             always_valid=[self.num_classes],
-            default_source=default_source)
+            default_source=default_source,
+            parents=parents)
 
     def loss_and_target(self,
                         cls_score: Tensor,
@@ -97,7 +105,12 @@ class MultiSourceBBoxHead(Shared2FCBBoxHead):
         valid = self.source_masks.masks_for(
             SourceClassMask.sources_of(batch_img_metas), require=True)
         if cls_score is not None and cls_score.numel() > 0:
-            cls_score = mask_logits(cls_score, valid[rois[:, 0].long()])
+            valid = valid[rois[:, 0].long()]
+            if self.source_masks.has_parents:
+                # labels in the order of ``rois`` (each image's positives, negatives)
+                labels = self.get_targets(sampling_results, rcnn_train_cfg)[0]
+                valid = valid & ~self.source_masks.descendant_mask(labels)
+            cls_score = mask_logits(cls_score, valid)
         return super().loss_and_target(
             cls_score,
             bbox_pred,
@@ -123,6 +136,3 @@ class MultiSourceBBoxHead(Shared2FCBBoxHead):
             cls_score = mask_logits(cls_score, valid)
         return super()._predict_by_feat_single(roi, cls_score, bbox_pred, img_meta,
                                                rescale, rcnn_test_cfg)
-
-
-register_in_openmmlab(MultiSourceBBoxHead, scopes=('mmdet', ))

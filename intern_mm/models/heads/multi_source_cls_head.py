@@ -8,8 +8,7 @@ from mmpretrain.models.heads import LinearClsHead
 from mmpretrain.structures import DataSample
 
 from intern_mm.registry import MODELS
-from intern_mm.utils import register_in_openmmlab
-from .source_masks import SourceClassMask, mask_logits
+from .source_masks import Parents, SourceClassMask, mask_logits
 
 __all__ = ['MultiSourceLinearClsHead']
 
@@ -33,6 +32,11 @@ class MultiSourceLinearClsHead(LinearClsHead):
     source ``s`` is classified within ``s``'s classes); samples without a source are
     classified over all classes.
 
+    With ``parents`` (a hierarchy of the unified classes, e.g. from
+    ``tools/gvd.py taxonomy``), the loss of a sample labelled ``c`` also leaves out the
+    descendants of ``c``: a ``dog`` label does not push ``puppy`` down, even where the
+    source annotates ``puppy`` too. Predictions are unchanged.
+
     The source of a sample is ``data_sample.metainfo['dataset_source']``
     (:class:`~intern_mm.datasets.MultiSourceDataset` sets it), and ``gt_label`` is in
     the unified space.
@@ -47,6 +51,9 @@ class MultiSourceLinearClsHead(LinearClsHead):
         loss (dict): Loss config; must be a softmax cross-entropy (label smoothing
             or sigmoid losses would spread targets onto masked classes).
             Defaults to ``dict(type='mmpretrain.CrossEntropyLoss', loss_weight=1.0)``.
+        parents (Mapping[int, int] | Sequence[int | None], optional): Unified class
+            hierarchy, child index -> parent index (or each class's parent, None / -1
+            for none). Defaults to None (no hierarchy).
         **kwargs: Other arguments of :class:`mmpretrain.models.LinearClsHead`.
 
     Example:
@@ -64,6 +71,7 @@ class MultiSourceLinearClsHead(LinearClsHead):
                  sources: Mapping[str, Sequence[int]],
                  default_source: Optional[str] = None,
                  loss: dict = dict(type='mmpretrain.CrossEntropyLoss', loss_weight=1.0),
+                 parents: Optional[Parents] = None,
                  **kwargs) -> None:
         if loss.get('use_sigmoid') or loss.get('label_smooth_val'):
             raise ValueError('MultiSourceLinearClsHead needs a softmax cross-entropy '
@@ -72,7 +80,14 @@ class MultiSourceLinearClsHead(LinearClsHead):
             super().__init__(num_classes=num_classes, in_channels=in_channels,
                              loss=loss, **kwargs)
         self.source_masks = SourceClassMask(sources, num_classes,
-                                            default_source=default_source)
+                                            default_source=default_source,
+                                            parents=parents)
+
+    def _loss_valid(self, valid: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """``valid`` less each target's descendants (``valid`` itself without parents)."""
+        if not self.source_masks.has_parents:
+            return valid
+        return valid & ~self.source_masks.descendant_mask(target)
 
     def _valid(self, data_samples: Optional[Sequence], batch: int,
                require: bool) -> Optional[torch.Tensor]:
@@ -98,7 +113,8 @@ class MultiSourceLinearClsHead(LinearClsHead):
                    for i in torch.nonzero(~hit).flatten().tolist()]
             raise ValueError(f'gt labels outside their source\'s classes (source, '
                              f'label): {bad}')
-        return super()._get_loss(mask_logits(cls_score, valid), data_samples, **kwargs)
+        return super()._get_loss(mask_logits(cls_score, self._loss_valid(valid, target)),
+                                 data_samples, **kwargs)
 
     def _get_predictions(self, cls_score: torch.Tensor,
                          data_samples: Optional[List[DataSample]]) -> List[DataSample]:
@@ -122,13 +138,10 @@ class MultiSourceLinearClsHead(LinearClsHead):
         cls_score = self(feats)
         valid = self._valid(data_samples, cls_score.size(0), require=True)
         target = torch.cat([s.gt_label for s in data_samples]).to(cls_score.device)
-        losses = F.cross_entropy(mask_logits(cls_score, valid), target,
-                                 reduction='none')
+        losses = F.cross_entropy(mask_logits(cls_score, self._loss_valid(valid, target)),
+                                 target, reduction='none')
         sources = SourceClassMask.sources_of(data_samples)
         return {
             name: losses[[i for i, s in enumerate(sources) if s == name]].mean()
             for name in dict.fromkeys(sources)
         }
-
-
-register_in_openmmlab(MultiSourceLinearClsHead, scopes=('mmpretrain', ))

@@ -2,13 +2,13 @@
 from typing import List, Mapping, Optional, Sequence
 
 from mmseg.models.decode_heads import FCNHead
+from mmseg.models.utils import resize
 from mmseg.utils import SampleList
 from mmengine.registry import DefaultScope
 from torch import Tensor
 
 from intern_mm.registry import MODELS
-from intern_mm.utils import register_in_openmmlab
-from .source_masks import SourceClassMask, mask_logits
+from .source_masks import Parents, SourceClassMask, mask_logits
 
 __all__ = ['MultiSourceFCNHead']
 
@@ -24,6 +24,10 @@ class MultiSourceFCNHead(FCNHead):
     loss on background pixels does not push them down either. The loss is therefore
     independent of the logits of classes the source does not annotate.
 
+    With ``parents`` (a hierarchy of the unified classes), a pixel labelled ``c`` also
+    leaves the descendants of ``c`` out of its softmax (the logits are resized to the
+    labels first; the mask is one boolean per pixel and class).
+
     At test time, the logits of an image with a known source are restricted to its
     source's classes (per-source evaluation); images without a source keep all classes.
 
@@ -32,6 +36,9 @@ class MultiSourceFCNHead(FCNHead):
             (include the background class, e.g. 0, in every source that labels it).
         default_source (str, optional): Source assumed for samples without one.
             Defaults to None (such samples raise in the loss).
+        parents (Mapping[int, int] | Sequence[int | None], optional): Unified class
+            hierarchy, child index -> parent index (or each class's parent, None / -1
+            for none). Defaults to None (no hierarchy).
         **kwargs: Arguments of :class:`mmseg.models.FCNHead` (``num_classes`` is the
             unified class count).
 
@@ -44,6 +51,7 @@ class MultiSourceFCNHead(FCNHead):
     def __init__(self,
                  sources: Mapping[str, Sequence[int]],
                  default_source: Optional[str] = None,
+                 parents: Optional[Parents] = None,
                  **kwargs) -> None:
         # Unprefixed sub-module types (e.g. mmdet's 'Linear') resolve in mmseg
         # whatever the caller's default scope is.
@@ -53,13 +61,22 @@ class MultiSourceFCNHead(FCNHead):
             raise ValueError('MultiSourceFCNHead needs a softmax head '
                              '(out_channels == num_classes)')
         self.source_masks = SourceClassMask(sources, self.num_classes,
-                                            default_source=default_source)
+                                            default_source=default_source,
+                                            parents=parents)
 
     def loss_by_feat(self, seg_logits: Tensor, batch_data_samples: SampleList) -> dict:
         """Decode-head losses with the logits masked per sample's source."""
         valid = self.source_masks.masks_for(
             SourceClassMask.sources_of(batch_data_samples), require=True)
-        return super().loss_by_feat(mask_logits(seg_logits, valid), batch_data_samples)
+        if not self.source_masks.has_parents:
+            return super().loss_by_feat(mask_logits(seg_logits, valid), batch_data_samples)
+        seg_label = self._stack_batch_gt(batch_data_samples)  # (N, 1, H, W)
+        seg_logits = resize(seg_logits, size=seg_label.shape[2:], mode='bilinear',
+                            align_corners=self.align_corners)
+        drop = self.source_masks.descendant_mask(seg_label[:, 0]).permute(0, 3, 1, 2)
+        keep = valid[:, :, None, None] & ~drop
+        # super() resizes to the label size again: the identity at this size
+        return super().loss_by_feat(mask_logits(seg_logits, keep), batch_data_samples)
 
     def predict_by_feat(self, seg_logits: Tensor, batch_img_metas: List[dict]) -> Tensor:
         """Logits resized to the input, restricted to each image's source."""
@@ -68,6 +85,3 @@ class MultiSourceFCNHead(FCNHead):
                 self.source_masks.default_source is not None:
             seg_logits = mask_logits(seg_logits, self.source_masks.masks_for(sources))
         return super().predict_by_feat(seg_logits, batch_img_metas)
-
-
-register_in_openmmlab(MultiSourceFCNHead, scopes=('mmseg', ))

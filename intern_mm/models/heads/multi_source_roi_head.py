@@ -10,7 +10,6 @@ from mmengine.registry import DefaultScope
 from torch import Tensor
 
 from intern_mm.registry import MODELS
-from intern_mm.utils import register_in_openmmlab
 from .multi_source_bbox_head import MultiSourceBBoxHead
 
 __all__ = ['MultiSourceRoIHead']
@@ -69,6 +68,3 @@ class MultiSourceRoIHead(StandardRoIHead):
             batch_img_metas=self._batch_img_metas)
         bbox_results.update(loss_bbox=bbox_loss_and_target['loss_bbox'])
         return bbox_results
-
-
-register_in_openmmlab(MultiSourceRoIHead, scopes=('mmdet', ))
