@@ -5,7 +5,8 @@
 * :func:`run_cli`: runs a tool's ``main`` so that an error ends in **one clear message**
   on stderr (``<tool>: error: <message>``) and exit status 1 instead of a Python
   traceback. The traceback is written to a file named in the message; ``--debug``
-  (anywhere on the command line) re-raises instead, showing the traceback.
+  (anywhere on the command line) re-raises instead, showing the traceback. A process
+  group the tool started (torchrun / slurm launchers) is destroyed before it returns.
 """
 import argparse
 import os
@@ -14,6 +15,7 @@ import tempfile
 import traceback
 from typing import Callable, List, Optional
 
+import torch.distributed as dist
 from mmengine.config import DictAction
 
 __all__ = ['add_common_args', 'parse_common_args', 'run_cli', 'format_error', 'DEBUG_FLAG']
@@ -94,7 +96,10 @@ def run_cli(main: Callable[..., Optional[int]],
     ``--debug`` in ``argv`` re-raises the exception (full traceback). Otherwise the
     message is printed as ``<prog>: error: <Type>: <message> [traceback: FILE; --debug
     shows it]`` on stderr (the traceback is saved to a temporary file). ``SystemExit``
-    (argparse, explicit exits) and ``KeyboardInterrupt`` pass through unchanged.
+    (argparse, explicit exits) and ``KeyboardInterrupt`` pass through unchanged. A
+    process group ``main`` initialised (``--launcher pytorch``) is destroyed before
+    returning: left to interpreter shutdown, gloo's worker threads may abort the process
+    (SIGABRT) after a run that succeeded.
 
     Args:
         main (callable): ``main(argv) -> int | None``; it may declare ``--debug`` in
@@ -115,6 +120,19 @@ def run_cli(main: Callable[..., Optional[int]],
     """
     argv = list(sys.argv[1:] if argv is None else argv)
     prog = prog or os.path.basename(sys.argv[0]) or 'intern_mm'
+    started_group = not _group_initialized()
+    try:
+        return _run_main(main, argv, prog)
+    finally:
+        if started_group and _group_initialized():
+            dist.destroy_process_group()
+
+
+def _group_initialized() -> bool:
+    return dist.is_available() and dist.is_initialized()
+
+
+def _run_main(main: Callable[..., Optional[int]], argv: List[str], prog: str) -> int:
     if DEBUG_FLAG in argv:
         return main(argv) or 0
     try:

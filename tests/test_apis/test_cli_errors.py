@@ -33,6 +33,30 @@ def test_run_cli_prints_one_line_and_saves_the_traceback(capsys):
     assert run_cli(lambda argv: 3, []) == 3
 
 
+def test_run_cli_destroys_the_process_group_main_started(tmp_path):
+    import torch.distributed as dist
+
+    def main(argv):
+        dist.init_process_group('gloo', init_method=f'file://{tmp_path / "init"}', rank=0,
+                                world_size=1)
+        if argv:
+            raise RuntimeError('failed after init')
+
+    # left to interpreter shutdown, gloo's threads may abort a finished run (SIGABRT)
+    assert run_cli(main, [], prog='train.py') == 0
+    assert not dist.is_initialized()
+    assert run_cli(main, ['x'], prog='train.py') == 1
+    assert not dist.is_initialized()
+    # a group that existed before run_cli is the caller's to destroy
+    dist.init_process_group('gloo', init_method=f'file://{tmp_path / "outer"}', rank=0,
+                            world_size=1)
+    try:
+        assert run_cli(lambda argv: None, [], prog='train.py') == 0
+        assert dist.is_initialized()
+    finally:
+        dist.destroy_process_group()
+
+
 def test_format_error_unquotes_key_errors():
     assert format_error(KeyError('a.b is missing')) == 'KeyError: a.b is missing'
     assert format_error(ValueError()) == 'ValueError'
