@@ -31,7 +31,7 @@ from intern_mm.apis.cli import DEBUG_FLAG, run_cli  # noqa: E402
 from intern_mm.datasets.gvd import (  # noqa: E402
     GVDInputError, build_label_space, parse_key_value, parse_overrides, read_class_file)
 from intern_mm.datasets.gvd.leak_check import (  # noqa: E402
-    DEFAULT_MAX_DISTANCE, DEFAULT_MAX_FINE_DISTANCE, leak_check)
+    DEFAULT_MAX_COLOUR_DISTANCE, DEFAULT_MAX_DISTANCE, DEFAULT_MAX_FINE_DISTANCE, leak_check)
 from intern_mm.datasets.gvd.source_data import path_groups  # noqa: E402
 
 
@@ -83,6 +83,10 @@ def _add_leak_check_parser(subparsers) -> None:
     parser.add_argument('--max-fine-distance', type=int, default=DEFAULT_MAX_FINE_DISTANCE,
                         metavar='N', help='largest 256-bit pHash distance of a confirmed pair '
                         f'(default {DEFAULT_MAX_FINE_DISTANCE})')
+    parser.add_argument('--max-colour-distance', type=float, default=DEFAULT_MAX_COLOUR_DISTANCE,
+                        metavar='X', help='largest colour distance (mean absolute difference '
+                        'of 4x4 RGB thumbnails, 0-255) of a confirmed pair; 255 turns the '
+                        f'colour gate off (default {DEFAULT_MAX_COLOUR_DISTANCE:g})')
     parser.add_argument('--workers', type=int, help='hashing processes (default: the CPUs)')
     parser.add_argument('--max-listed', type=int, default=50, metavar='N',
                         help='pairs printed and written per kind, closest first (default 50; '
@@ -93,7 +97,8 @@ def _add_leak_check_parser(subparsers) -> None:
 def _run_leak_check(args) -> int:
     report = leak_check(path_groups(args.upstream), path_groups(args.downstream),
                         max_distance=args.max_distance, workers=args.workers,
-                        max_fine_distance=args.max_fine_distance)
+                        max_fine_distance=args.max_fine_distance,
+                        max_colour_distance=args.max_colour_distance)
     print(report.summary(args.max_listed))
     if args.json:
         report.dump(args.json, args.max_listed)

@@ -26,7 +26,8 @@ import os.path as osp
 import time
 from typing import Dict, List, Optional
 
-from intern_mm.datasets.gvd.leak_check import DEFAULT_MAX_DISTANCE, leak_check
+from intern_mm.datasets.gvd.leak_check import (DEFAULT_MAX_COLOUR_DISTANCE, DEFAULT_MAX_DISTANCE,
+                                               leak_check)
 from intern_mm.datasets.gvd.source_data import load_source
 from intern_mm.datasets.gvd.sources import parse_sources, world_sources
 from intern_mm.utils.run_record import dump_json
@@ -34,10 +35,12 @@ from .adaptation import downstream_rows
 from .launch import log
 
 __all__ = ['LEAK_FILE', 'upstream_images', 'downstream_images', 'fingerprint',
-           'pipeline_leak_check', 'leak_lines']
+           'pipeline_leak_check', 'leak_lines', 'LEAK_OPTIONS']
 
 #: The record in the pipeline's work dir.
 LEAK_FILE = 'leak_check.json'
+#: Keys a config's ``leak_check=dict(...)`` may set.
+LEAK_OPTIONS = ('enabled', 'max_distance', 'max_colour_distance')
 
 
 def upstream_images(pipe) -> Dict[str, List[str]]:
@@ -96,6 +99,17 @@ def fingerprint(groups: Dict[str, List[str]]) -> str:
     return sha.hexdigest()
 
 
+def _thresholds(opts: dict, max_distance: Optional[int]) -> Dict[str, float]:
+    """``max_distance`` and ``max_colour_distance`` of the check (argument, config, default)."""
+    unknown = sorted(set(opts) - set(LEAK_OPTIONS))
+    if unknown:
+        raise KeyError(f'leak_check: unknown keys {unknown} (allowed: {", ".join(LEAK_OPTIONS)})')
+    return dict(
+        max_distance=int(max_distance or opts.get('max_distance', DEFAULT_MAX_DISTANCE)),
+        max_colour_distance=float(opts.get('max_colour_distance',
+                                           DEFAULT_MAX_COLOUR_DISTANCE)))
+
+
 def pipeline_leak_check(pipe, max_distance: Optional[int] = None) -> Optional[dict]:
     """Run (or reuse) the leak check of a pipeline and log its result.
 
@@ -103,7 +117,9 @@ def pipeline_leak_check(pipe, max_distance: Optional[int] = None) -> Optional[di
         pipe (ParadigmPipeline): The pipeline (world generated).
         max_distance (int, optional): pHash threshold (default: the config's
             ``leak_check.max_distance``, else
-            :data:`~intern_mm.datasets.gvd.leak_check.DEFAULT_MAX_DISTANCE`).
+            :data:`~intern_mm.datasets.gvd.leak_check.DEFAULT_MAX_DISTANCE`). The colour
+            threshold is the config's ``leak_check.max_colour_distance``, else
+            :data:`~intern_mm.datasets.gvd.leak_check.DEFAULT_MAX_COLOUR_DISTANCE`.
 
     Returns:
         dict | None: The record (None when the config sets ``leak_check=dict(
@@ -112,15 +128,17 @@ def pipeline_leak_check(pipe, max_distance: Optional[int] = None) -> Optional[di
     Raises:
         GVDInputError: A bad declared source (:meth:`ParadigmPipeline.source_plan` runs
             first, so bad sources fail here, before any training, also without a check).
+        KeyError: A ``leak_check`` key not in :data:`LEAK_OPTIONS`.
+
+    Example:
+        >>> pipeline_leak_check(pipe)['max_colour_distance']  # doctest: +SKIP
+        7.0
     """
     pipe.source_plan()
     opts = dict(pipe.cfg.get('leak_check') or {})
-    unknown = sorted(set(opts) - {'enabled', 'max_distance'})
-    if unknown:
-        raise KeyError(f'leak_check: unknown keys {unknown} (allowed: enabled, max_distance)')
+    limits = _thresholds(opts, max_distance)
     if not opts.get('enabled', True):
         return None
-    max_distance = int(max_distance or opts.get('max_distance', DEFAULT_MAX_DISTANCE))
     down = downstream_images(pipe)
     if not down:
         return None
@@ -131,12 +149,12 @@ def pipeline_leak_check(pipe, max_distance: Optional[int] = None) -> Optional[di
     if osp.isfile(path):
         with open(path) as f:
             old = json.load(f)
-        if old.get('fingerprint') == key and old.get('max_distance') == max_distance:
+        if old.get('fingerprint') == key and all(old.get(k) == v for k, v in limits.items()):
             log(f'leak check: unchanged files, reused {path} '
                 f'({old["leaked_images"]} leaked images)')
             return old
     start = time.time()
-    report = leak_check(up, down, max_distance=max_distance)
+    report = leak_check(up, down, **limits)
     record = dict(report.to_json(), fingerprint=key, seconds=round(time.time() - start, 1),
                   leaked_images=report.counts.get('leaked_downstream_images', 0),
                   upstream_groups={k: len(v) for k, v in up.items()},
@@ -158,24 +176,27 @@ def leak_lines(record: Optional[dict]) -> List[str]:
         list[str]: Markdown lines.
 
     Example:
-        >>> leak_lines(dict(ok=True, max_distance=10, counts=dict(upstream_images=5,
-        ...     downstream_images=3), leaks=[], leaked_images=0))[2]
-        'No leak: no upstream training image is within pHash distance 10 of a downstream image (5 upstream, 3 downstream images).'
+        >>> leak_lines(dict(ok=True, max_distance=10, max_colour_distance=7.0, counts=dict(
+        ...     upstream_images=5, downstream_images=3), leaks=[], leaked_images=0))[2]
+        'No leak: no upstream training image is within pHash distance 10 and colour distance 7 of a downstream image (5 upstream, 3 downstream images).'
     """
     if not record:
         return []
     c = record.get('counts') or {}
     sizes = (f'{c.get("upstream_images", 0)} upstream, {c.get("downstream_images", 0)} '
              'downstream images')
+    limit = f'pHash distance {record["max_distance"]}'
+    if record.get('max_colour_distance') is not None:  # records before the colour gate
+        limit += f' and colour distance {record["max_colour_distance"]:g}'
     if record.get('ok'):
-        return ['', '## Leak check', f'No leak: no upstream training image is within pHash '
-                f'distance {record["max_distance"]} of a downstream image ({sizes}).']
+        return ['', '## Leak check', f'No leak: no upstream training image is within '
+                f'{limit} of a downstream image ({sizes}).']
     lines = ['', '## Leak check', f'**{record["leaked_images"]} downstream images have an '
-             f'upstream near duplicate** (pHash distance <= {record["max_distance"]}; '
-             f'{c.get("leaks", 0)} pairs; {sizes}); closest pairs (all counts in '
-             'summary.json `leak_check`):', '']
+             f'upstream near duplicate** (within {limit}; {c.get("leaks", 0)} pairs; '
+             f'{sizes}); closest pairs (all counts in summary.json `leak_check`):', '']
     lines += [f'* `{p["upstream"]}` [{", ".join(p["upstream_groups"])}] ~ `{p["downstream"]}` '
-              f'[{", ".join(p["downstream_groups"])}] (distance {p["distance"]})'
+              f'[{", ".join(p["downstream_groups"])}] (distance {p["distance"]}'
+              + (f', colour {p["colour_distance"]:g})' if 'colour_distance' in p else ')')
               for p in record.get('leaks', [])[:5]]
     if c.get('upstream_duplicates'):
         lines.append(f'* {c["upstream_duplicates"]} near-duplicate pairs inside the upstream '

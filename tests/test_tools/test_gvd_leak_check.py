@@ -62,7 +62,8 @@ def test_leak_exits_1_naming_both_files(gvd_main, folders, capsys, tmp_path):
     assert data['ok'] is False and data['counts']['leaks'] == 1
     assert data['leaks'][0]['downstream_groups'] == [str(folders / 'down_leak')]
     leak = data['leaks'][0]
-    assert f"(distance {leak['distance']}/64, {leak['fine_distance']}/256)" in leak_lines[0]
+    assert (f"(distance {leak['distance']}/64, {leak['fine_distance']}/256, colour "
+            f"{leak['colour_distance']:.1f}/255)") in leak_lines[0]
 
 
 def test_missing_path_exits_2_with_one_line(gvd_main, folders, capsys):
@@ -72,6 +73,22 @@ def test_missing_path_exits_2_with_one_line(gvd_main, folders, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2
     assert err == [f'gvd.py leak-check: error: {missing}: no such image folder or file']
+
+
+def test_colour_threshold_option(gvd_main, folders, capsys):
+    code = gvd_main(['leak-check', '--upstream', str(folders / 'up'), '--downstream',
+                     str(folders / 'down_leak'), '--max-colour-distance', '300'])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1
+    assert 'max_colour_distance must be within 0-255' in err[0]
+    # 0: only identical colour signatures count; the half-size copy of a.png and the
+    # JPEG copy of b.png differ a little (rounding), so both pairs are rejected
+    code = gvd_main(['leak-check', '--upstream', str(folders / 'up'), '--downstream',
+                     str(folders / 'down_leak'), '--max-colour-distance', '0'])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert 'colour distance <= 0/255' in out.splitlines()[0]
+    assert '2 pairs within both pHash thresholds have other colours' in out
 
 
 def test_benchmark_tool_at_small_size(capsys):

@@ -13,14 +13,20 @@ brute-force reference; and times the 256-bit confirmation of the pairs found.
 
 Hashing: ``hash_images`` over ``--images`` real photos (``../shared/datasets`` camvid and
 raccoon when present, else generated JPEGs), 1 and 2 processes. ``--calibrate`` prints,
-on those photos, the largest 64- and 256-bit distance of each kind of planted copy
-(resize, JPEG, 5% crop) and the distances of distinct photos (raccoon photos, CamVid
-frames of different sequences) that the 64-bit search finds.
+on those photos, the largest 64-bit, 256-bit and colour distance of each kind of planted
+copy (resize, JPEG, 5% crop) and the distances of distinct photos (raccoon photos, CamVid
+frames of different sequences) that the 64-bit search finds. ``--world UP DOWN`` does the
+same on synthetic GV-world images: planted copies of 100 ``UP`` images, and the colour
+distances of the distinct scenes (``UP`` x ``DOWN`` and inside ``UP``) within both pHash
+thresholds, the pairs the colour signature must reject.
 
 Example:
     python tools/analysis_tools/leak_check_benchmark.py
     python tools/analysis_tools/leak_check_benchmark.py --upstream 20000 --downstream 2000 \
         --repeats 1 --images 100 --calibrate
+    python tools/analysis_tools/leak_check_benchmark.py --upstream 3000 --downstream 300 \
+        --repeats 1 --images 4 --no-dedup --calibrate --workers 1 \
+        --world data/gv_world_claim_s0/images/train data/gv_world_claim_s0_downstream/images
 """
 import argparse
 import glob
@@ -39,7 +45,8 @@ from intern_mm.datasets.gvd.hamming_search import (  # noqa: E402
     near_duplicate_pairs, pair_distances)
 from intern_mm.datasets.gvd.image_hashes import NUM_VIEWS, hash_image, hash_images  # noqa: E402
 from intern_mm.datasets.gvd.image_hashes import (  # noqa: E402
-    DEFAULT_MAX_DISTANCE, DEFAULT_MAX_FINE_DISTANCE, FINE_WORDS)
+    DEFAULT_MAX_COLOUR_DISTANCE, DEFAULT_MAX_DISTANCE, DEFAULT_MAX_FINE_DISTANCE, FINE_WORDS,
+    colour_distances, list_images)
 from intern_mm.datasets.gvd.planted_copies import PLANTED_KINDS, planted_copies  # noqa: E402
 
 SHARED = os.environ.get(
@@ -54,6 +61,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--downstream', type=int, default=10_000, help='downstream images')
     parser.add_argument('--max-distance', type=int, default=DEFAULT_MAX_DISTANCE)
     parser.add_argument('--max-fine-distance', type=int, default=DEFAULT_MAX_FINE_DISTANCE)
+    parser.add_argument('--max-colour-distance', type=float,
+                        default=DEFAULT_MAX_COLOUR_DISTANCE)
     parser.add_argument('--repeats', type=int, default=3, help='timed runs (median)')
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--images', type=int, default=400, help='real images hashed')
@@ -61,6 +70,11 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help='skip timing the search inside the upstream side')
     parser.add_argument('--calibrate', action='store_true',
                         help='planted-copy and distinct-photo distances on raccoon photos')
+    parser.add_argument('--world', nargs=2, metavar=('UP', 'DOWN'),
+                        help='calibrate on GV-world image folders too: planted copies of UP '
+                        'images, distinct scenes of UP x DOWN and inside UP')
+    parser.add_argument('--workers', type=int, default=2,
+                        help='hashing processes of the calibration (default 2)')
     return parser.parse_args(argv)
 
 
@@ -215,34 +229,53 @@ def _view_distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.concatenate(rows)
 
 
-def _planted_worst(result, picks) -> dict:
-    """Largest (64-bit, 256-bit) distance of each planted kind over photos ``picks``."""
+def _planted_worst(result, picks, limits) -> dict:
+    """Largest (64-bit, 256-bit, colour) distance of each planted kind over ``picks``, and
+    how many copies are within all three ``limits`` (a leak the check reports)."""
     from PIL import Image
-    worst = {kind: (0, 0) for kind in PLANTED_KINDS}
+    worst = {kind: (0, 0, 0.0) for kind in PLANTED_KINDS}
+    found = dict.fromkeys(PLANTED_KINDS, 0)
+    zero = np.zeros(1, np.int64)
     with tempfile.TemporaryDirectory() as folder:
         for k in picks:
             with Image.open(result.paths[k]) as image:
                 copies = planted_copies(image.convert('RGB'), seed=int(k))
             for kind, copy in copies.items():
                 copy.save(osp.join(folder, 'copy.png'))
-                hashes, fine, _ = hash_image(osp.join(folder, 'copy.png'))
+                hashes, fine, colour, _ = hash_image(osp.join(folder, 'copy.png'))
                 d64 = _view_distances(result.hashes[k:k + 1, :, None],
                                       np.array([hashes], np.uint64)[:, :, None])[0, 0]
                 d256 = _view_distances(result.fine[k:k + 1], np.array([fine], np.uint64))[0, 0]
-                worst[kind] = (max(worst[kind][0], int(d64)), max(worst[kind][1], int(d256)))
-    return worst
+                dcol = colour_distances(result.colour[k:k + 1], np.array([colour], np.uint8),
+                                        zero, zero)[0]
+                worst[kind] = (max(worst[kind][0], int(d64)), max(worst[kind][1], int(d256)),
+                               round(max(worst[kind][2], float(dcol)), 1))
+                found[kind] += int(d64 <= limits[0] and d256 <= limits[1]
+                                   and dcol <= limits[2])
+    return {kind: f'{worst[kind]} found {found[kind]}/{len(picks)}' for kind in worst}
 
 
-def calibrate(max_distance: int, max_fine: int) -> None:
+def _colour_range(colour: np.ndarray, mask: np.ndarray, max_colour: float) -> str:
+    """``min-max`` colour distance of the pairs in ``mask`` and how many are within."""
+    i, j = np.nonzero(mask)
+    if not len(i):
+        return 'no pair'
+    d = colour_distances(colour, colour, i, j)
+    return (f'{d.min():.1f}-{d.max():.1f} (within {max_colour:g}: '
+            f'{int((d <= max_colour).sum())} of {len(d)})')
+
+
+def calibrate(max_distance: int, max_fine: int, max_colour: float, workers: int) -> None:
     """Planted copies against distinct photos (raccoon, CamVid of other sequences)."""
     paths = _real_images(10 ** 6)
     if not paths:
         print('calibrate: ../shared/datasets (camvid, raccoon) is absent, skipped')
         return
-    result = hash_images(paths, workers=2)
+    result = hash_images(paths, workers=workers)
     picks = np.linspace(0, len(paths) - 1, 100).round().astype(int)
-    print(f'planted copies of {len(picks)} photos, largest distance (64-bit, 256-bit): '
-          f'{_planted_worst(result, picks)}')
+    limits = (max_distance, max_fine, max_colour)
+    print(f'planted copies of {len(picks)} photos, largest distance (64-bit, 256-bit, '
+          f'colour): {_planted_worst(result, picks, limits)}')
     _, unique = np.unique(result.digests, return_index=True)  # byte-identical = one file
     unique = np.sort(unique)
     names = [osp.basename(result.paths[k]) for k in unique]
@@ -259,10 +292,36 @@ def calibrate(max_distance: int, max_fine: int) -> None:
     for what, mask in sets.items():
         near = mask & (d64 <= max_distance)
         hist64 = dict(zip(*np.unique(d64[near], return_counts=True)))
+        both = near & (d256 <= max_fine)
+        colour = result.colour[unique]
         print(f'{what}: {int(mask.sum())} pairs, {int(near.sum())} within {max_distance}/64 '
               f'(distance: pairs {({int(k): int(v) for k, v in hist64.items()})}); their '
               f'256-bit distances (smallest 10): {sorted(d256[near].tolist())[:10]}; within '
-              f'both thresholds: {int((near & (d256 <= max_fine)).sum())}')
+              f'both thresholds: {int(both.sum())}; colour distance of those within '
+              f'{max_distance}/64: {_colour_range(colour, near, max_colour)}, within both: '
+              f'{_colour_range(colour, both, max_colour)}')
+
+
+def calibrate_world(up_dir: str, down_dir: str, args) -> None:
+    """Planted copies of GV-world images, and the distinct scenes within both pHashes."""
+    up = hash_images(list_images(up_dir), workers=args.workers)
+    down = hash_images(list_images(down_dir), workers=args.workers)
+    picks = np.linspace(0, len(up.paths) - 1, 100).round().astype(int)
+    limits = (args.max_distance, args.max_fine_distance, args.max_colour_distance)
+    print(f'GV world: planted copies of {len(picks)} images of {up_dir}, largest distance '
+          f'(64-bit, 256-bit, colour): {_planted_worst(up, picks, limits)}')
+    sides = {f'{up_dir} x {down_dir}': (up, down), f'inside {up_dir}': (up, None)}
+    for what, (a, b) in sides.items():
+        i, j, _ = near_duplicate_pairs(a.hashes, None if b is None else b.hashes,
+                                       args.max_distance, args.workers)
+        b = a if b is None else b
+        both = pair_distances(a.fine, b.fine, i, j) <= args.max_fine_distance
+        d = colour_distances(a.colour, b.colour, i[both], j[both])
+        print(f'GV world, distinct scenes {what}: {len(i)} pairs within '
+              f'{args.max_distance}/64, {int(both.sum())} within both pHash thresholds; '
+              f'their colour distance: '
+              f'{f"{d.min():.1f}-{d.max():.1f}" if len(d) else "no pair"}, within '
+              f'{args.max_colour_distance:g}: {int((d <= args.max_colour_distance).sum())}')
 
 
 def main(argv=None) -> int:
@@ -279,7 +338,11 @@ def main(argv=None) -> int:
         print(f'{what:<44} {n:>16} {workers:>7} {sec:>9.2f} {rate:>8.0f}')
     if args.calibrate:
         print()
-        calibrate(args.max_distance, args.max_fine_distance)
+        calibrate(args.max_distance, args.max_fine_distance, args.max_colour_distance,
+                  args.workers)
+    if args.world:
+        print()
+        calibrate_world(*args.world, args)
     print(f'\nload average after: {os.getloadavg()}')
     return 0
 

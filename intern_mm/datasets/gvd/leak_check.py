@@ -4,10 +4,12 @@ inside each side (de-duplication).
 Both sides are named groups of image files (a source, a folder, a split). The same file
 declared twice on one side (the same resolved path, or byte-identical content) is one
 image, listed under ``same_file`` and never as a duplicate. Every image is hashed
-(:mod:`.image_hashes`: 64- and 256-bit pHashes of the whole image and of five 95%
-crops), every pair within ``max_distance`` of 64 bits is found by an exact search
-(:mod:`.hamming_search`) and kept when its 256-bit distance is within
-``max_fine_distance``; between the sides it is a leak, inside one side a duplicate.
+(:mod:`.image_hashes`: 64- and 256-bit pHashes and a 4x4 RGB colour signature of the
+whole image and of five 95% crops), every pair within ``max_distance`` of 64 bits is
+found by an exact search (:mod:`.hamming_search`) and kept when its 256-bit distance is
+within ``max_fine_distance`` and its colour distance within ``max_colour_distance``
+(pHash is grey: distinct scenes with one shape at one place differ in colour only);
+between the sides it is a leak, inside one side a duplicate.
 Files that fail to decode are listed by path. ``tools/gvd.py leak-check`` runs it from
 folders; the paradigm pipeline runs it before the first stage and stores
 :meth:`LeakReport.to_json` in its summary.
@@ -23,12 +25,13 @@ import numpy as np
 
 from .errors import GVDInputError
 from .hamming_search import near_duplicate_pairs, pair_distances
-from .image_hashes import (DEFAULT_MAX_DISTANCE, DEFAULT_MAX_FINE_DISTANCE, FINE_WORDS,
-                           NUM_VIEWS, ImageHashes, default_workers, hash_images, list_images)
+from .image_hashes import (COLOUR_VALUES, DEFAULT_MAX_COLOUR_DISTANCE, DEFAULT_MAX_DISTANCE,
+                           DEFAULT_MAX_FINE_DISTANCE, FINE_WORDS, NUM_VIEWS, ImageHashes,
+                           colour_distances, default_workers, hash_images, list_images)
 
 __all__ = [
-    'DEFAULT_MAX_DISTANCE', 'DEFAULT_MAX_FINE_DISTANCE', 'ImagePair', 'LeakReport',
-    'leak_check', 'folder_groups'
+    'DEFAULT_MAX_DISTANCE', 'DEFAULT_MAX_FINE_DISTANCE', 'DEFAULT_MAX_COLOUR_DISTANCE',
+    'ImagePair', 'LeakReport', 'leak_check', 'folder_groups'
 ]
 
 Groups = Union[Mapping[str, Sequence[str]], Sequence[str]]
@@ -45,6 +48,8 @@ class ImagePair:
         a_groups (tuple[str]): Groups that declare ``a``.
         b_groups (tuple[str]): Groups that declare ``b``.
         fine_distance (int): 256-bit pHash distance (of 256 bits) that confirmed it.
+        colour_distance (float): Colour distance (mean absolute difference of the 4x4
+            RGB signatures, 0-255) that confirmed it.
     """
     a: str
     b: str
@@ -52,18 +57,20 @@ class ImagePair:
     a_groups: Tuple[str, ...] = ()
     b_groups: Tuple[str, ...] = ()
     fine_distance: int = 0
+    colour_distance: float = 0.0
 
     def line(self) -> str:
-        """``a [groups] ~ b [groups] (distance N/64, M/256)``."""
+        """``a [groups] ~ b [groups] (distance N/64, M/256, colour C/255)``."""
         return (f"{self.a} [{', '.join(self.a_groups)}] ~ {self.b} "
                 f"[{', '.join(self.b_groups)}] (distance {self.distance}/64, "
-                f"{self.fine_distance}/256)")
+                f"{self.fine_distance}/256, colour {self.colour_distance:.1f}/255)")
 
     def to_dict(self, a_key: str = 'a', b_key: str = 'b') -> dict:
         """The pair as JSON-ready dict, the files under ``a_key`` / ``b_key``."""
         return {a_key: self.a, b_key: self.b, 'distance': self.distance,
-                'fine_distance': self.fine_distance, f'{a_key}_groups': list(self.a_groups),
-                f'{b_key}_groups': list(self.b_groups)}
+                'fine_distance': self.fine_distance,
+                'colour_distance': round(self.colour_distance, 1),
+                f'{a_key}_groups': list(self.a_groups), f'{b_key}_groups': list(self.b_groups)}
 
 
 @dataclass
@@ -74,6 +81,7 @@ class LeakReport:
     Attributes:
         max_distance (int): The 64-bit threshold of the search.
         max_fine_distance (int): The 256-bit threshold that confirms a pair.
+        max_colour_distance (float): The colour threshold that confirms a pair.
         leaks (list[ImagePair]): Upstream (``a``) ~ downstream (``b``) pairs.
         upstream_duplicates (list[ImagePair]): Pairs inside the upstream side.
         downstream_duplicates (list[ImagePair]): Pairs inside the downstream side.
@@ -81,11 +89,14 @@ class LeakReport:
             as)``: one image declared twice (resolved path or content).
         failures (list[tuple[str, str]]): ``(path, reason)`` of files that failed.
         counts (dict): Exact counts (files, images, pairs, leaked images, failures,
-            ``unconfirmed``: pairs within ``max_distance`` the fine hash rejected).
+            ``unconfirmed``: pairs within ``max_distance`` the fine hash rejected,
+            ``colour_rejected``: pairs within both pHash thresholds the colour
+            signature rejected).
         timings (dict): Seconds: ``hash_s``, ``search_s`` (across), ``dedup_s`` (inside).
     """
     max_distance: int
     max_fine_distance: int = DEFAULT_MAX_FINE_DISTANCE
+    max_colour_distance: float = DEFAULT_MAX_COLOUR_DISTANCE
     leaks: List[ImagePair] = field(default_factory=list)
     upstream_duplicates: List[ImagePair] = field(default_factory=list)
     downstream_duplicates: List[ImagePair] = field(default_factory=list)
@@ -106,8 +117,8 @@ class LeakReport:
             max_pairs (int): Entries listed per list (closest pairs first). Defaults to 20.
 
         Returns:
-            dict: ``ok``, ``max_distance``, ``max_fine_distance``, ``hash``, ``counts``,
-            ``timings``, ``leaks``,
+            dict: ``ok``, ``max_distance``, ``max_fine_distance``,
+            ``max_colour_distance``, ``hash``, ``counts``, ``timings``, ``leaks``,
             ``upstream_duplicates``, ``downstream_duplicates``, ``same_file``,
             ``failures`` and ``listed_max``.
 
@@ -117,8 +128,9 @@ class LeakReport:
         """
         return dict(
             ok=self.ok, max_distance=self.max_distance, max_fine_distance=self.max_fine_distance,
-            hash='pHash 64 bits (search) and 256 bits (confirmation) of the whole image and '
-            'of 5 crops (95%)',
+            max_colour_distance=self.max_colour_distance,
+            hash='pHash 64 bits (search), 256 bits and a 4x4 RGB colour signature '
+            '(confirmation) of the whole image and of 5 crops (95%)',
             counts=dict(self.counts), timings={k: round(v, 3) for k, v in self.timings.items()},
             leaks=[p.to_dict('upstream', 'downstream') for p in self.leaks[:max_pairs]],
             upstream_duplicates=[p.to_dict() for p in self.upstream_duplicates[:max_pairs]],
@@ -159,7 +171,8 @@ class LeakReport:
         c, t = self.counts, self.timings
         lines = [f"leak check: {c.get('upstream_images', 0)} upstream images, "
                  f"{c.get('downstream_images', 0)} downstream images, pHash distance <= "
-                 f"{self.max_distance}/64 and <= {self.max_fine_distance}/256; hashing "
+                 f"{self.max_distance}/64 and <= {self.max_fine_distance}/256, colour "
+                 f"distance <= {self.max_colour_distance:g}/255; hashing "
                  f"{t.get('hash_s', 0):.1f} s, search "
                  f"{t.get('search_s', 0) + t.get('dedup_s', 0):.1f} s"]
         sections = [('LEAK', self.leaks), ('upstream duplicate', self.upstream_duplicates),
@@ -170,13 +183,17 @@ class LeakReport:
                       f'closest)'] if len(pairs) > max_pairs else []
         lines += [f'same file ({s}): {p} = {o}' for s, p, o in self.same_file[:max_pairs]]
         lines += [f'unreadable image (not checked): {p}: {e}' for p, e in self.failures]
+        if c.get('colour_rejected'):
+            lines.append(f"{c['colour_rejected']} pairs within both pHash thresholds have "
+                         f'other colours (colour distance > {self.max_colour_distance:g}): '
+                         'not near duplicates')
         if self.leaks:
             lines.append(f"LEAKED: {len(self.leaks)} upstream-downstream pairs "
                          f"({c.get('leaked_downstream_images', 0)} downstream images)")
         else:
             lines.append(f'no leak: no upstream image is a near duplicate (distance <= '
-                         f'{self.max_distance}/64, {self.max_fine_distance}/256) of a '
-                         'downstream image')
+                         f'{self.max_distance}/64, {self.max_fine_distance}/256, colour '
+                         f'{self.max_colour_distance:g}/255) of a downstream image')
         return '\n'.join(lines)
 
 
@@ -228,14 +245,15 @@ class _Side:
                     names.append(group)
                 self.same_file.append((name, path, first))
 
-    def images(self, hashed: Dict[str, tuple]):
-        """``(paths, groups, hashes, fine)`` of the unique decoded images (content merged)."""
+    def images(self, hashed: Dict[str, tuple]) -> tuple:
+        """``(paths, groups, hashes, fine, colour)`` of the unique decoded images (content
+        merged)."""
         by_digest: Dict[str, int] = {}
-        paths, groups, rows, fine = [], [], [], []
+        paths, groups, rows = [], [], []
         for real, (path, names) in self.real.items():
             if real not in hashed:
                 continue
-            row, fine_row, digest = hashed[real]
+            digest = hashed[real][-1]
             if digest in by_digest:
                 k = by_digest[digest]
                 self.same_file.append((self.name, path, paths[k]))
@@ -244,19 +262,20 @@ class _Side:
             by_digest[digest] = len(paths)
             paths.append(path)
             groups.append(list(names))
-            rows.append(row)
-            fine.append(fine_row)
+            rows.append(hashed[real][:-1])
         if not rows:
             return paths, [], np.zeros((0, NUM_VIEWS), np.uint64), np.zeros(
-                (0, NUM_VIEWS, FINE_WORDS), np.uint64)
-        return paths, [tuple(g) for g in groups], np.array(rows), np.array(fine)
+                (0, NUM_VIEWS, FINE_WORDS), np.uint64), np.zeros(
+                    (0, NUM_VIEWS, COLOUR_VALUES), np.uint8)
+        return (paths, [tuple(g) for g in groups],
+                *(np.array([r[k] for r in rows]) for k in range(3)))
 
 
 def _hash_sides(sides: Sequence[_Side], workers) -> Tuple[Dict, ImageHashes]:
     reals = list(dict.fromkeys(r for side in sides for r in side.real))
     result = hash_images(reals, workers=workers)
-    hashed = {r: (h, f, d)
-              for r, h, f, d in zip(result.paths, result.hashes, result.fine, result.digests)}
+    hashed = {r: (h, f, c, d) for r, h, f, c, d in zip(
+        result.paths, result.hashes, result.fine, result.colour, result.digests)}
     shown = {}
     for side in sides:
         shown.update({r: p for r, (p, _) in side.real.items()})
@@ -264,20 +283,25 @@ def _hash_sides(sides: Sequence[_Side], workers) -> Tuple[Dict, ImageHashes]:
     return hashed, result
 
 
-def _confirmed(side_a: tuple, side_b: Optional[tuple], max_distance: int,
-               max_fine: int, threads: int) -> Tuple[List[ImagePair], int]:
-    """Search ``side_a`` x ``side_b`` (inside ``side_a`` when None), confirm each pair
-    with the fine hash; the pairs (closest first) and the number rejected."""
-    paths_a, groups_a, hashes_a, fine_a = side_a
-    paths_b, groups_b, hashes_b, fine_b = side_a if side_b is None else side_b
+def _confirmed(side_a: tuple, side_b: Optional[tuple], limits: Tuple[int, int, float],
+               threads: int) -> Tuple[List[ImagePair], int, int]:
+    """Search ``side_a`` x ``side_b`` (inside ``side_a`` when None) within ``limits[0]``,
+    confirm each pair with the fine hash (``limits[1]``) and the colour signature
+    (``limits[2]``); the pairs (closest first) and the numbers rejected by each."""
+    paths_a, groups_a, hashes_a, fine_a, colour_a = side_a
+    paths_b, groups_b, hashes_b, fine_b, colour_b = side_a if side_b is None else side_b
     i, j, d = near_duplicate_pairs(hashes_a, None if side_b is None else hashes_b,
-                                   max_distance, threads)
+                                   limits[0], threads)
     fine = pair_distances(fine_a, fine_b, i, j)
-    keep = fine <= max_fine
-    pairs = [ImagePair(paths_a[x], paths_b[y], int(dist), groups_a[x], groups_b[y], int(f))
-             for x, y, dist, f in zip(i[keep], j[keep], d[keep], fine[keep])]
-    pairs.sort(key=lambda p: (p.distance, p.fine_distance, p.a, p.b))
-    return pairs, int((~keep).sum())
+    fine_ok = fine <= limits[1]
+    i, j, d, fine = i[fine_ok], j[fine_ok], d[fine_ok], fine[fine_ok]
+    colour = colour_distances(colour_a, colour_b, i, j)
+    keep = colour <= limits[2]
+    pairs = [ImagePair(paths_a[x], paths_b[y], int(dist), groups_a[x], groups_b[y], int(f),
+                       float(c))
+             for x, y, dist, f, c in zip(i[keep], j[keep], d[keep], fine[keep], colour[keep])]
+    pairs.sort(key=lambda p: (p.distance, p.fine_distance, p.colour_distance, p.a, p.b))
+    return pairs, int((~fine_ok).sum()), int((~keep).sum())
 
 
 def _counts(up: _Side, down: _Side, report: LeakReport, n_up: int, n_down: int) -> dict:
@@ -291,11 +315,27 @@ def _counts(up: _Side, down: _Side, report: LeakReport, n_up: int, n_down: int) 
         downstream_duplicates=len(report.downstream_duplicates))
 
 
+def _search(report: LeakReport, up_images: tuple, down_images: tuple, threads: int) -> None:
+    """Fill ``report``'s pairs, search timings and rejected counts."""
+    limits = (report.max_distance, report.max_fine_distance, report.max_colour_distance)
+    start = time.perf_counter()
+    report.leaks, unconfirmed, colour = _confirmed(up_images, down_images, limits, threads)
+    report.timings['search_s'] = time.perf_counter() - start
+    start = time.perf_counter()
+    report.upstream_duplicates, *up_rejected = _confirmed(up_images, None, limits, threads)
+    report.downstream_duplicates, *down_rejected = _confirmed(down_images, None, limits,
+                                                              threads)
+    report.timings['dedup_s'] = time.perf_counter() - start
+    report.counts['unconfirmed'] = unconfirmed + up_rejected[0] + down_rejected[0]
+    report.counts['colour_rejected'] = colour + up_rejected[1] + down_rejected[1]
+
+
 def leak_check(upstream: Groups,
                downstream: Groups,
                max_distance: int = DEFAULT_MAX_DISTANCE,
                workers: Optional[int] = None,
-               max_fine_distance: int = DEFAULT_MAX_FINE_DISTANCE) -> LeakReport:
+               max_fine_distance: int = DEFAULT_MAX_FINE_DISTANCE,
+               max_colour_distance: float = DEFAULT_MAX_COLOUR_DISTANCE) -> LeakReport:
     """Near duplicates between upstream and downstream images, and inside each side.
 
     Args:
@@ -310,33 +350,34 @@ def leak_check(upstream: Groups,
             CPUs available.
         max_fine_distance (int): Largest 256-bit pHash distance of a confirmed pair.
             Defaults to :data:`DEFAULT_MAX_FINE_DISTANCE` (64).
+        max_colour_distance (float): Largest colour distance (0-255) of a confirmed pair.
+            Defaults to :data:`DEFAULT_MAX_COLOUR_DISTANCE`; 255 turns the colour gate off.
 
     Returns:
         LeakReport: Leaks, duplicates, same-file entries, failures, counts and timings.
 
+    Raises:
+        GVDInputError: A threshold out of range, or a group that is not a list of paths.
+
     Example:
         >>> up = folder_groups(['data/up'])  # doctest: +SKIP
         >>> report = leak_check(up, {'test': ['data/t/1.jpg']})  # doctest: +SKIP
-        >>> report.ok, report.counts['leaks']  # doctest: +SKIP
-        (True, 0)
+        >>> report.ok, report.counts['leaks'], report.counts['colour_rejected']  # doctest: +SKIP
+        (True, 0, 0)
     """
+    if not 0 <= max_colour_distance <= 255:
+        raise GVDInputError(f'max_colour_distance must be within 0-255 (a mean absolute '
+                            f'difference of 8-bit colours), got {max_colour_distance}')
     up = _Side('upstream', _as_groups(upstream, 'upstream'))
     down = _Side('downstream', _as_groups(downstream, 'downstream'))
     hashed, result = _hash_sides([up, down], workers)
-    threads = max(1, workers or default_workers())
     up_images, down_images = up.images(hashed), down.images(hashed)
     report = LeakReport(max_distance=int(max_distance), max_fine_distance=int(max_fine_distance),
-                        failures=result.failures, same_file=up.same_file + down.same_file)
-    start = time.perf_counter()
-    report.leaks, rejected = _confirmed(up_images, down_images, max_distance,
-                                        max_fine_distance, threads)
-    report.timings.update(hash_s=result.seconds, search_s=time.perf_counter() - start)
-    start = time.perf_counter()
-    report.upstream_duplicates, rejected_up = _confirmed(up_images, None, max_distance,
-                                                         max_fine_distance, threads)
-    report.downstream_duplicates, rejected_down = _confirmed(down_images, None, max_distance,
-                                                             max_fine_distance, threads)
-    report.timings['dedup_s'] = time.perf_counter() - start
+                        max_colour_distance=float(max_colour_distance),
+                        failures=result.failures, same_file=up.same_file + down.same_file,
+                        timings=dict(hash_s=result.seconds))
+    _search(report, up_images, down_images, max(1, workers or default_workers()))
+    rejected = dict(report.counts)
     report.counts = _counts(up, down, report, len(up_images[0]), len(down_images[0]))
-    report.counts['unconfirmed'] = rejected + rejected_up + rejected_down
+    report.counts.update(rejected)
     return report

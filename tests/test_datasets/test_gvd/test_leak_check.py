@@ -1,15 +1,19 @@
 """GV-D leak check on real photos (../shared raccoon set) with planted near duplicates,
-and the exact Hamming search against a brute-force reference."""
+the exact Hamming search against a brute-force reference, and the colour gate on
+GV-world-like scenes (a shape on a noisy background, drawn in ``tmp_path``)."""
 import os.path as osp
 import shutil
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageDraw
 
 from intern_mm.datasets.gvd import GVDInputError, leak_check, list_images, near_duplicate_pairs
 from intern_mm.datasets.gvd.hamming_search import pair_distances
-from intern_mm.datasets.gvd.planted_copies import PLANTED_KINDS, planted_copies
+from intern_mm.datasets.gvd.image_hashes import DEFAULT_MAX_COLOUR_DISTANCE, colour_distances
+from intern_mm.datasets.gvd.planted_copies import PLANTED_KINDS, jpeg_copy, planted_copies
+from intern_mm.paradigm import leak as pipeline_leak
 
 #: Distinct raccoon photos (none is one of the set's own duplicates), resized to this width.
 PHOTOS = [f'raccoon-{k}.jpg' for k in range(1, 11)]
@@ -156,7 +160,11 @@ def test_broken_file_is_named_and_json_is_small(report, photo_sets):
     assert len(data['leaks']) == 2 and data['counts']['leaks'] == len(report.leaks)
     assert data['leaks'][0]['distance'] == report.leaks[0].distance
     assert set(data['leaks'][0]) == {'upstream', 'downstream', 'distance', 'fine_distance',
-                                     'upstream_groups', 'downstream_groups'}
+                                     'colour_distance', 'upstream_groups', 'downstream_groups'}
+    assert data['max_colour_distance'] == DEFAULT_MAX_COLOUR_DISTANCE
+    # planted copies keep their colours: the colour gate confirms every one
+    assert max(p.colour_distance for p in report.leaks) <= DEFAULT_MAX_COLOUR_DISTANCE
+    assert data['leaks'][0]['colour_distance'] == round(report.leaks[0].colour_distance, 1)
     assert data['ok'] is False and data['failures'][0]['path'].endswith('broken.jpg')
 
 
@@ -165,3 +173,87 @@ def test_bad_input_is_one_named_error(tmp_path):
         list_images(str(tmp_path / 'nowhere'))
     with pytest.raises(GVDInputError, match='downstream group test: expected a list'):
         leak_check([], {'test': str(tmp_path)})
+    with pytest.raises(GVDInputError, match='max_colour_distance must be within 0-255'):
+        leak_check([], [], max_colour_distance=-1)
+
+
+def _ring_scene(path, background, ring, seed=0):
+    """A 64 px GV-world-like scene: a striped ring at a fixed place on a noisy background.
+    Same ``seed`` = the same noise, so scenes of equal grey differ in colour only."""
+    rng = np.random.default_rng(seed)
+    pixels = np.asarray(background, np.int16) + rng.integers(-12, 13, (64, 64, 1))
+    image = Image.fromarray(pixels.clip(0, 255).astype(np.uint8))
+    draw = ImageDraw.Draw(image)
+    draw.ellipse((24, 8, 56, 40), fill=ring)
+    draw.ellipse((33, 17, 47, 31), fill=tuple(background))
+    for k in range(0, 64, 6):
+        draw.line((k, 0, k - 64, 64), fill=tuple(c // 2 for c in ring), width=2)
+    image.save(path)
+    return path
+
+
+@pytest.fixture(scope='module')
+def ring_scenes(tmp_path_factory):
+    """``up``: a red ring on beige; ``other``: a magenta ring on grey-green of the same
+    grey; ``copy``: a 75% JPEG q50 copy of ``up``."""
+    root = tmp_path_factory.mktemp('rings')
+    up = _ring_scene(root / 'up.png', (150, 140, 120), (220, 30, 30))
+    other = _ring_scene(root / 'other.png', (120, 150, 130), (200, 0, 200))
+    with Image.open(up) as image:
+        copy = jpeg_copy(image.resize((48, 48), Image.Resampling.BICUBIC), 50)
+    copy.save(root / 'copy.jpg', quality=95)
+    return dict(up=str(up), other=str(other), copy=str(root / 'copy.jpg'))
+
+
+def test_colour_gate_rejects_scenes_of_other_colours(ring_scenes):
+    up, other = [ring_scenes['up']], {'val': [ring_scenes['other']]}
+    # pHash reads grey: without the colour gate the two scenes are a near duplicate
+    ungated = leak_check(up, other, workers=1, max_colour_distance=255)
+    assert len(ungated.leaks) == 1
+    pair = ungated.leaks[0]
+    assert pair.distance <= ungated.max_distance
+    assert pair.fine_distance <= ungated.max_fine_distance
+    assert pair.colour_distance > DEFAULT_MAX_COLOUR_DISTANCE
+    report = leak_check(up, other, workers=1)
+    assert report.ok and report.leaks == []
+    assert report.counts['colour_rejected'] == 1 and report.counts['unconfirmed'] == 0
+    assert f'1 pairs within both pHash thresholds have other colours (colour distance > ' \
+        f'{DEFAULT_MAX_COLOUR_DISTANCE:g})' in report.summary()
+    assert report.to_json()['counts']['colour_rejected'] == 1
+
+
+def test_resized_jpeg_copy_passes_the_colour_gate(ring_scenes):
+    report = leak_check([ring_scenes['up']], {'test': [ring_scenes['copy'],
+                                                        ring_scenes['other']]}, workers=1)
+    assert [(p.a, p.b) for p in report.leaks] == [(ring_scenes['up'], ring_scenes['copy'])]
+    leak = report.leaks[0]
+    assert leak.colour_distance <= DEFAULT_MAX_COLOUR_DISTANCE
+    assert f'colour {leak.colour_distance:.1f}/255)' in leak.line()
+    # the magenta scene against the red one and against its copy (inside downstream)
+    assert report.counts['colour_rejected'] == 2
+    # the colour distance is the best over the views, whole image against each crop
+    view = np.zeros((1, 6, 48), np.uint8)
+    view[0, 3] = 9
+    assert colour_distances(view + 9, view, np.array([0]), np.array([0])).tolist() == [0.0]
+
+
+def test_config_key_max_colour_distance_reaches_leak_check(ring_scenes, tmp_path,
+                                                           monkeypatch):
+    groups = dict(up={'shape': [ring_scenes['up']]}, down={'cls/val': [ring_scenes['other']]})
+    monkeypatch.setattr(pipeline_leak, 'upstream_images', lambda pipe: groups['up'])
+    monkeypatch.setattr(pipeline_leak, 'downstream_images', lambda pipe: groups['down'])
+
+    def check(options):
+        pipe = SimpleNamespace(cfg=dict(leak_check=options), work_dir=str(tmp_path),
+                               source_plan=lambda: None)
+        return pipeline_leak.pipeline_leak_check(pipe)
+
+    record = check(dict(max_colour_distance=255))
+    assert record['max_colour_distance'] == 255 and record['leaked_images'] == 1
+    assert 'colour' in ''.join(pipeline_leak.leak_lines(record))
+    # another threshold does not reuse the record
+    record = check({})
+    assert record['max_colour_distance'] == DEFAULT_MAX_COLOUR_DISTANCE
+    assert record['leaked_images'] == 0 and record['counts']['colour_rejected'] == 1
+    with pytest.raises(KeyError, match='allowed: enabled, max_distance, max_colour_distance'):
+        check(dict(max_colour=3))
