@@ -51,37 +51,42 @@ _up_g_handoff = dict(
     seg_main=dict(stage='up-e-seg', prefix_mapping={'backbone.': 'backbone.main.', **_seg_heads}),
     seg_aux=dict(stage='up-e-seg', prefix_mapping={'backbone.': 'backbone.aux.', **_seg_heads}),
 )
-stages = [
-    dict(name='up-a', config='configs/paradigm/metanet-tiny_up-a_gv-world_150it.py',
-         main_metric='retrieval/i2t_top1'),
-    dict(name='up-e-cls', config='configs/paradigm/metanet-tiny_up-e-cls_gv-world_300it.py',
-         handoffs=_up_a_to_expert, main_metric='mean/accuracy/top1'),
-    dict(name='up-e-det', config='configs/paradigm/metanet-tiny_up-e-det_gv-world_300it.py',
-         handoffs=_up_a_to_expert, main_metric='mean/pascal_voc/mAP'),
-    dict(name='up-e-seg', config='configs/paradigm/metanet-tiny_up-e-seg_gv-world_300it.py',
-         handoffs=_up_a_to_expert, main_metric='mean/mIoU'),
-    dict(
-        name='up-g',
-        kind='generalist',
-        # cls + det + seg and Up-A's image-text losses (keeps Up-A's objective)
-        config='configs/paradigm/metanet-tiny_up-g-itc_gv-world_200it.py',
-        # main stream: the seg expert's stages 0-3 with the cls expert's 1280-d feature
-        # head (which the seg expert has not got) and classifier; auxiliary stream: the
-        # det expert; Up-A's text tower and heads for the image-text task. Chosen on the
-        # downstream val split (docs/paradigm.md, "Measured runs"; the ablation configs
-        # intern-paradigm_metanet-tiny_gv-world_4-families_up-g-*.py).
-        handoffs=[_up_g_handoff[k] for k in ('itc', 'cls_head', 'det_aux', 'seg_main')],
-        main_metric='cls/mean/accuracy/top1',
-        # cls-bn.pth / det-bn.pth (task-specific BN) and backbone.pth (backbone.*, cls BN)
-        export=dict(bn_tasks=('cls', 'det'), backbone_bn='cls'),
-        # the 1280-d pooled feature of the main stream for classification (dense tasks
-        # use the four maps)
-        probe_backbone=dict(out_indices=(4, ))),
-    # teacher: Up-G's exported backbone; the student backbone is exported as backbone.pth
-    dict(name='distill', kind='distill', teacher='up-g',
-         config='configs/paradigm/metanet-tiny_distill_gv-world_300it.py',
-         main_metric='feat_cosine/mean', probe_backbone=dict(out_indices=(4, ))),
-]
+# the stages, one variable each (the claim config reuses them: {{_base_._up_a_stage}})
+_up_a_stage = dict(name='up-a', config='configs/paradigm/metanet-tiny_up-a_gv-world_150it.py',
+                   main_metric='retrieval/i2t_top1')
+_up_e_cls_stage = dict(
+    name='up-e-cls', config='configs/paradigm/metanet-tiny_up-e-cls_gv-world_300it.py',
+    handoffs=_up_a_to_expert, main_metric='mean/accuracy/top1')
+_up_e_det_stage = dict(
+    name='up-e-det', config='configs/paradigm/metanet-tiny_up-e-det_gv-world_300it.py',
+    handoffs=_up_a_to_expert, main_metric='mean/pascal_voc/mAP')
+_up_e_seg_stage = dict(
+    name='up-e-seg', config='configs/paradigm/metanet-tiny_up-e-seg_gv-world_300it.py',
+    handoffs=_up_a_to_expert, main_metric='mean/mIoU')
+_up_g_stage = dict(
+    name='up-g',
+    kind='generalist',
+    # cls + det + seg and Up-A's image-text losses (keeps Up-A's objective)
+    config='configs/paradigm/metanet-tiny_up-g-itc_gv-world_200it.py',
+    # main stream: the seg expert's stages 0-3 with the cls expert's 1280-d feature
+    # head (which the seg expert has not got) and classifier; auxiliary stream: the
+    # det expert; Up-A's text tower and heads for the image-text task. Chosen on the
+    # downstream val split (docs/paradigm.md, "Measured runs"; the ablation configs
+    # intern-paradigm_metanet-tiny_gv-world_4-families_up-g-*.py).
+    handoffs=[_up_g_handoff[k] for k in ('itc', 'cls_head', 'det_aux', 'seg_main')],
+    main_metric='cls/mean/accuracy/top1',
+    # cls-bn.pth / det-bn.pth (task-specific BN) and backbone.pth (backbone.*, cls BN)
+    export=dict(bn_tasks=('cls', 'det'), backbone_bn='cls'),
+    # the 1280-d pooled feature of the main stream for classification (dense tasks
+    # use the four maps)
+    probe_backbone=dict(out_indices=(4, )))
+# teacher: Up-G's exported backbone; the student backbone is exported as backbone.pth
+_distill_stage = dict(name='distill', kind='distill', teacher='up-g',
+                      config='configs/paradigm/metanet-tiny_distill_gv-world_300it.py',
+                      main_metric='feat_cosine/mean', probe_backbone=dict(out_indices=(4, )))
+stages = [_up_a_stage, _up_e_cls_stage, _up_e_det_stage, _up_e_seg_stage, _up_g_stage,
+          _distill_stage]
+
 
 # Downstream-Adaptation (docs/paradigm.md): every family's GV world task, 10% subsets
 # (GV-B subsets), selection on the world's val split, test scores reported.

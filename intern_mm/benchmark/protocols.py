@@ -39,6 +39,7 @@ from .tasks import GVBTask
 
 __all__ = [
     'ProtocolContext', 'DEFAULT_RECIPES', 'build_runner_cfg', 'family_recipe',
+    'scale_schedule',
     'dataset_cfgs', 'metric_keys', 'PROTOCOL_MODES', 'runtime_cfg', 'SCOPES',
     'template_path', 'load_template', 'build_protocol_runner', 'write_run_config',
     'RUN_CONFIG_NAME'
@@ -141,6 +142,39 @@ def family_recipe(task: GVBTask, overrides: Optional[dict] = None) -> dict:
             raise KeyError(f'unknown recipe keys {sorted(unknown)} for the {task.family} '
                            f'family; known: {sorted(recipe)}')
         recipe.update(copy.deepcopy(source))
+    return recipe
+
+
+def scale_schedule(recipe: dict, factor: float) -> dict:
+    """The recipe trained ``factor`` times as long, its learning-rate steps scaled with
+    it: iteration recipes scale ``max_iters`` and ``milestones``; epoch recipes
+    (detection) repeat the dataset ``factor`` times as often (``repeat``), which keeps
+    the epoch milestones where they are in the schedule.
+
+    Args:
+        recipe (dict): A recipe (:func:`family_recipe`).
+        factor (float): Schedule multiplier (1: unchanged).
+
+    Returns:
+        dict: A new recipe.
+
+    Example:
+        >>> scale_schedule(dict(max_iters=150, milestones=[100, 130]), 3)
+        {'max_iters': 450, 'milestones': [300, 390]}
+        >>> scale_schedule(dict(max_epochs=1, milestones=[1], repeat=10), 3)['repeat']
+        30
+    """
+    if factor <= 0:
+        raise ValueError(f'schedule factor must be positive, got {factor}')
+    recipe = copy.deepcopy(recipe)
+    if factor == 1:
+        return recipe
+    if 'max_iters' in recipe:
+        recipe['max_iters'] = max(1, int(round(recipe['max_iters'] * factor)))
+        if recipe.get('milestones'):
+            recipe['milestones'] = [int(round(m * factor)) for m in recipe['milestones']]
+    else:
+        recipe['repeat'] = max(1, int(round(recipe.get('repeat', 1) * factor)))
     return recipe
 
 

@@ -4,8 +4,16 @@ The pipeline config's ``downstream`` entry (:data:`DOWNSTREAM_KEYS`) names the r
 (the GV world's ``families`` and / or ``tasks``: GV-B tasks with their data roots,
 :mod:`.downstream_rows`), the backbone roles (``{'up-a': 'up-a', 'best-up-e':
 ['up-e-cls', ...], ...}``: a role with several candidate stages probes each and keeps
-the best on ``val``), the protocols per role and the scratch baseline. Every run goes through
-:class:`~intern_mm.paradigm.downstream.DownstreamAdapter` (finished runs are reused);
+the best on ``val``), the protocols per role and the counterparts trained on 100%: the
+``scratch`` baseline (the Up-G architecture from random initialisation) and
+``conventional`` pre-training (a stage's backbone, e.g. a classifier trained from scratch
+on the classification sources, fine-tuned). A counterpart's 100% runs go over its
+``schedules`` grid (multiples of the recipe's schedule, ascending; the grid stops at the
+first point that does not improve on val; a dict gives each row its own grid);
+``finetune_schedules`` (role -> grid) opens the same grid to the adapted roles'
+fine-tuning on the subset (the best point on val is the role's ``finetune``). Every
+run goes through :class:`~intern_mm.paradigm.downstream.DownstreamAdapter` (finished
+runs are reused);
 a run that fails raises :class:`~intern_mm.paradigm.launch.StageFailedError`.
 
 Example:
@@ -21,12 +29,16 @@ from typing import Dict, List, Optional
 from .downstream import DownstreamAdapter, backbone_spec
 from .launch import StageFailedError, failure_message, log, mmengine_log
 
-__all__ = ['DOWNSTREAM_KEYS', 'ALL_FAMILIES', 'build_adapter', 'downstream_rows',
-           'run_downstream']
+__all__ = ['DOWNSTREAM_KEYS', 'COUNTERPART_KEYS', 'ALL_FAMILIES', 'build_adapter',
+           'downstream_rows', 'run_downstream', 'counterpart_tag']
 
 #: Keys of the ``downstream`` entry.
 DOWNSTREAM_KEYS = {'fraction', 'seed', 'families', 'tasks', 'backbones', 'protocols',
-                   'scratch', 'recipes', 'cfg_options', 'probe_grid', 'ota'}
+                   'scratch', 'conventional', 'finetune_schedules', 'recipes', 'cfg_options',
+                   'probe_grid', 'ota'}
+#: Keys of the counterpart entries ``scratch`` and ``conventional``.
+COUNTERPART_KEYS = dict(scratch={'stage', 'fractions', 'schedules'},
+                        conventional={'stage', 'schedules'})
 #: The GV world's families (the rows of a ``downstream`` entry without ``tasks``).
 ALL_FAMILIES = ('cls', 'det', 'seg', 'depth')
 
@@ -115,18 +127,13 @@ def run_downstream(pipe) -> dict:
             candidates = [names] if isinstance(names, str) else list(names)
             names_done = [n for n in candidates if pipe.stage(n)]
             wanted = tuple(protocols.get(role, default_protocols))
-            chosen, runs = _adapt_role(pipe, adapter, row, names_done, wanted)
+            grid = (ds.get('finetune_schedules') or {}).get(role)
+            chosen, runs = _adapt_role(pipe, adapter, row, names_done, wanted,
+                                       sorted(float(f) for f in grid) if grid else None)
             fam[role] = dict(stage=chosen, runs=runs)
-        scratch = ds.get('scratch')
-        if scratch:
-            spec = pipe.scratch_backbone()
-            runs = {}
-            for frac in scratch.get('fractions', (adapter.fraction, 1.0)):
-                tag = f'{round(frac * 100)}pct'
-                runs[tag] = _adapt_run(adapter, row, 'scratch', spec, 'finetune',
-                                       fraction=frac, scratch=True)
-            fam['scratch'] = dict(stage=f'{scratch["stage"]} architecture, random init',
-                                  runs=runs)
+        for kind in COUNTERPART_KEYS:
+            if ds.get(kind):
+                fam[kind] = _counterpart(pipe, adapter, row, kind, dict(ds[kind]))
     pipe.timings['downstream'] = round(time.time() - start, 1)
     out = dict(fraction=adapter.fraction, seed=adapter.seed, results=results)
     if adapter.task_rows:
@@ -134,9 +141,79 @@ def run_downstream(pipe) -> dict:
     return out
 
 
+def counterpart_tag(fraction: float, schedule: float = 1) -> str:
+    """The protocol key of a counterpart run: ``'100pct'``, ``'100pct_3x'``.
+
+    Example:
+        >>> counterpart_tag(1.0, 3), counterpart_tag(0.1)
+        ('100pct_3x', '10pct')
+    """
+    return f'{round(fraction * 100)}pct' + (f'_{schedule:g}x' if schedule != 1 else '')
+
+
+def _counterpart(pipe, adapter: DownstreamAdapter, row: str, kind: str,
+                 entry: dict) -> dict:
+    """A counterpart's runs: the scratch baseline on each fraction, or a conventional
+    pre-trained stage fine-tuned on 100%; the 100% runs over the ``schedules`` grid."""
+    unknown = set(entry) - COUNTERPART_KEYS[kind]
+    if unknown or 'stage' not in entry:
+        raise KeyError(f'downstream.{kind}: needs `stage`; unknown keys {sorted(unknown)} '
+                       f'(allowed: {sorted(COUNTERPART_KEYS[kind])})')
+    if kind == 'scratch':
+        spec, label = pipe.scratch_backbone(), f'{entry["stage"]} architecture, random init'
+        fractions = entry.get('fractions', (adapter.fraction, 1.0))
+    else:
+        pipe.stage(entry['stage'])  # an unknown stage: KeyError naming it
+        spec = pipe.stage_backbone(entry['stage'])
+        label, fractions = f'{entry["stage"]} (conventional pre-training)', (1.0, )
+    schedules = entry.get('schedules', (1, ))
+    if isinstance(schedules, dict):  # per row (a row not named: the recipe's schedule)
+        schedules = schedules.get(row, (1, ))
+    schedules = sorted(float(f) for f in schedules)
+    runs, grid = {}, {}
+    for frac in fractions:
+        tried, _, grid = _schedule_grid(adapter, row, kind, spec, frac,
+                                        schedules if frac == 1.0 else [1.0],
+                                        scratch=kind == 'scratch')
+        runs.update({counterpart_tag(frac, f): r for f, r in tried.items()})
+    return dict(stage=label, runs=runs, grid=grid)
+
+
+def _schedule_grid(adapter: DownstreamAdapter, row: str, name: str, spec,
+                   fraction: Optional[float], schedules: List[float],
+                   scratch: bool = False) -> tuple:
+    """Fine-tuning runs over ascending schedule multiples; the grid stops at the first
+    point that does not improve on val. Returns the runs (factor -> result), the best on
+    val and the grid record (``schedules``, ``chosen``, ``largest_won``)."""
+    lower = adapter.task(row).lower_is_better
+    tried, best, chosen = {}, None, None
+    for factor in schedules:
+        res = _adapt_run(adapter, row, name, spec, 'finetune', fraction=fraction,
+                         scratch=scratch, schedule=factor)
+        tried[factor] = res
+        if best is not None and not _improves(res, best, lower):
+            break
+        best, chosen = res, factor
+    grid = dict(schedules=list(schedules), chosen=chosen,
+                largest_won=len(schedules) > 1 and chosen == schedules[-1])
+    if grid['largest_won']:
+        log(f'downstream {row}/{name}: the largest schedule ({schedules[-1]:g}x) is the '
+            'best on val: a longer grid may train it further')
+    return tried, best, grid
+
+
+def _improves(res: dict, best: dict, lower_is_better: bool) -> bool:
+    """Whether a run's val score improves on ``best``'s."""
+    if 'val_score' not in res or 'val_score' not in best:
+        return True
+    a, b = res['val_score'], best['val_score']
+    return a < b if lower_is_better else a > b
+
+
 def _adapt_role(pipe, adapter: DownstreamAdapter, row: str, names: List[str],
-                protocols: tuple) -> tuple:
-    """Probe every candidate stage of a role, keep the best on val, adapt it."""
+                protocols: tuple, schedules: Optional[List[float]] = None) -> tuple:
+    """Probe every candidate stage of a role, keep the best on val, adapt it (its
+    fine-tuning over ``schedules``, the best on val kept, when given)."""
     specs = {n: pipe.stage_backbone(n) for n in names}
     probes = {n: _adapt_run(adapter, row, n, specs[n], 'probe') for n in names}
     lower = adapter.task(row).lower_is_better
@@ -152,6 +229,13 @@ def _adapt_role(pipe, adapter: DownstreamAdapter, row: str, names: List[str],
                 adapter, row, chosen, specs[chosen], 'finetune')
             kwargs = dict(teacher_checkpoint=tuned.get('final_checkpoint'),
                           student=_ota_student(pipe))
+        if protocol == 'finetune' and schedules:
+            tried, runs[protocol], grid = _schedule_grid(adapter, row, chosen,
+                                                         specs[chosen], None, schedules)
+            runs['finetune_grid'] = dict(grid, runs={
+                f'{f:g}x': dict(val_score=r.get('val_score'), test_score=r.get('test_score'))
+                for f, r in tried.items()})
+            continue
         runs[protocol] = _adapt_run(adapter, row, chosen, specs[chosen], protocol,
                                     **kwargs)
     if len(names) > 1:
@@ -170,13 +254,15 @@ def _ota_student(pipe):
 
 
 def _adapt_run(adapter: DownstreamAdapter, row: str, name: str, spec, protocol: str,
-               fraction: Optional[float] = None, scratch: bool = False, **kwargs) -> dict:
+               fraction: Optional[float] = None, scratch: bool = False,
+               schedule: float = 1, **kwargs) -> dict:
     """One adaptation run (reused when finished), logged in one line."""
     tag = f'{row}/{name}/{protocol}' + (f' ({round(fraction * 100)}%)'
-                                         if fraction is not None else '')
+                                         if fraction is not None else '') + (
+        f' ({schedule:g}x schedule)' if schedule != 1 else '')
     try:
         res = adapter.run(row, name, spec, protocol, fraction=fraction, scratch=scratch,
-                          **kwargs)
+                          schedule=schedule, **kwargs)
     except NotImplementedError as err:
         log(f'downstream {tag}: not run ({err})')
         return dict(status='unavailable', reason=str(err))

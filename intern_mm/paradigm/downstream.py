@@ -53,7 +53,7 @@ import torch
 from intern_mm.benchmark.backbone import BackboneSpec, normalize_backbone_type
 from intern_mm.benchmark.protocols import (ProtocolContext, build_protocol_runner,
                                            build_runner_cfg, dataset_cfgs, family_recipe,
-                                           write_run_config)
+                                           scale_schedule, write_run_config)
 from intern_mm.benchmark.search import search_grid, select_best
 from intern_mm.benchmark.suite import (SuiteConfig, named_metrics, backbone_out_channels,
                                        ensure_subset, preserve_default_scope, task_score)
@@ -220,9 +220,11 @@ class DownstreamAdapter:
                 "row's val_ratio")
         return manifest
 
-    def recipe(self, row: str, fraction: float) -> dict:
+    def recipe(self, row: str, fraction: float, schedule: float = 1) -> dict:
         """The row's recipe; detection repeats the subset so that every fraction gets
-        the same number of iterations (``repeat`` scaled by ``self.fraction / fraction``).
+        the same number of iterations (``repeat`` scaled by ``self.fraction / fraction``);
+        ``schedule`` trains that many times as long
+        (:func:`~intern_mm.benchmark.protocols.scale_schedule`).
         """
         r = self.row(row)
         overrides = self.recipes.get(row)
@@ -232,7 +234,7 @@ class DownstreamAdapter:
         if r.task.family == 'det' and fraction != self.fraction:
             recipe['repeat'] = max(1, int(round(recipe.get('repeat', 1) * self.fraction /
                                                 fraction)))
-        return recipe
+        return scale_schedule(recipe, schedule)
 
     def images(self, row: str) -> Dict[str, List[str]]:
         """Absolute image paths of a row's ``train`` / ``val`` / ``test`` splits, as its
@@ -262,13 +264,20 @@ class DownstreamAdapter:
 
     def _context(self, row: str, spec: BackboneSpec, mode: str, fraction: float,
                  work_dir: str, cfg_options: Optional[dict],
-                 options_key: str) -> ProtocolContext:
+                 options_key: str, schedule: float = 1) -> ProtocolContext:
         r = self.row(row)
         manifest = self.subset(row, fraction)
         options = self._options(options_key, cfg_options)
         if not self.verbose:
             options.setdefault('log_level', 'WARNING')
-        recipe = self.recipe(row, fraction)
+        recipe = self.recipe(row, fraction, schedule)
+        units = manifest['counts'][r.train_split]
+        if r.task.family != 'det' and recipe.get('batch_size', 0) > units:
+            # training drops the last incomplete batch: an epoch would yield none
+            raise ValueError(
+                f'downstream {row}: batch_size {recipe["batch_size"]} is larger than the '
+                f'{units} training images of its {fraction:g} subset (set '
+                f'downstream.recipes.{row}.batch_size <= {units})')
         return ProtocolContext(
             task=r.task, data_root=r.data_root, layout=self.layout(row),
             subset_dir=manifest['dir'], backbone=spec,
@@ -292,7 +301,7 @@ class DownstreamAdapter:
     # -------------------------------------------------------------- protocols
     def run(self, row: str, name: str, spec: BackboneSpec, protocol: str,
             fraction: Optional[float] = None, cfg_options: Optional[dict] = None,
-            scratch: bool = False, **kwargs) -> dict:
+            scratch: bool = False, schedule: float = 1, **kwargs) -> dict:
         """Run (or reuse) one adaptation run and return its result.
 
         Args:
@@ -305,6 +314,9 @@ class DownstreamAdapter:
             cfg_options (dict, optional): Extra Runner overrides of this run.
             scratch (bool): A from-scratch baseline: the ``'scratch'`` entry of the
                 adapter's ``cfg_options`` applies instead of the protocol's.
+            schedule (float): Train this many times as long as the recipe (a
+                counterpart's schedule grid point; folder suffix ``_<schedule>x``).
+                Defaults to 1.
             **kwargs: OTA: ``teacher_checkpoint`` (the backbone fine-tuned on the
                 subset) and ``student`` (:class:`BackboneSpec`), then options of the OTA
                 function (``distill``, ``student_recipe``).
@@ -321,11 +333,13 @@ class DownstreamAdapter:
                              f'{ADAPT_PROTOCOLS}')
         r = self.row(row)
         run_dir = osp.join(self.work_dir, row, name,
-                           f'{protocol}_{round(fraction * 100)}pct')
+                           f'{protocol}_{round(fraction * 100)}pct'
+                           + (f'_{schedule:g}x' if schedule != 1 else ''))
         mode = 'finetune' if protocol == 'ota' else protocol
         record = run_record(run_dir)
         stamp = self._run_stamp(
-            record, spec, f'{row}/{name}/{protocol}', recipe=self.recipe(row, fraction),
+            record, spec, f'{row}/{name}/{protocol}',
+            recipe=self.recipe(row, fraction, schedule),
             options=self._options('scratch' if scratch else mode, cfg_options),
             ota=self._ota_stamp(kwargs) if protocol == 'ota' else None,
             **({} if r.is_family else dict(row=dict(
@@ -336,14 +350,14 @@ class DownstreamAdapter:
         record.write_stamp(stamp)
         start = time.time()
         ctx = self._context(row, spec, mode, fraction, run_dir, cfg_options,
-                            'scratch' if scratch else mode)
+                            'scratch' if scratch else mode, schedule)
         torch.manual_seed(self.seed)
         metrics, result_extra = self._adapt(ctx, protocol, run_dir, **kwargs)
         if not r.is_family:
             result_extra.update(row=row, data_root=r.data_root)
         return record.mark_done(self._result(
             r, name, protocol, fraction, metrics, self.subset(row, fraction), ctx,
-            time_s=round(time.time() - start, 1), **result_extra))
+            time_s=round(time.time() - start, 1), schedule=schedule, **result_extra))
 
     @staticmethod
     def _result(r: DownstreamRow, name: str, protocol: str, fraction: float,

@@ -49,7 +49,7 @@ from .stage_configs import (build_stage_config, check_stages, config_drift,
                             finished_warnings, override_stages, resolve_path)
 from .stage_runner import read_done
 from .summary import build_summary, write_summary
-from .world import ensure_world
+from .world import downstream_root, ensure_world
 
 __all__ = ['ParadigmPipeline']
 
@@ -211,7 +211,8 @@ class ParadigmPipeline:
         Returns:
             DownstreamAdapter: The adapter.
         """
-        return build_adapter(self.cfg.get('downstream'), self.world_root,
+        root = self.world_root and downstream_root(self.world_root, self.world)
+        return build_adapter(self.cfg.get('downstream'), root,
                              work_dir or osp.join(self.work_dir, 'downstream'),
                              verbose=self.verbose, recipes=recipes)
 

@@ -26,7 +26,8 @@ from intern_mm.utils.run_record import dump_json
 from .leak import leak_lines
 
 __all__ = ['build_summary', 'render_markdown', 'write_summary', 'adaptation_table',
-           'claim_table', 'relative_score', 'row_label', 'leaked_images']
+           'claim_table', 'relative_score', 'row_label', 'leaked_images', 'counterpart',
+           'figure_table', 'COUNTERPART_ROLES']
 
 #: Display names of the backbone roles.
 ROLE_LABELS = {'up-a': 'Up-A', 'best-up-e': 'best Up-E', 'up-g': 'Up-G',
@@ -132,9 +133,39 @@ def _best_on_val(protocols: Dict[str, dict]) -> Optional[str]:
     return (min if lower else max)(cands, key=lambda p: cands[p]['val_score'])
 
 
+#: Roles trained on 100% that the claim compares against (the counterparts).
+COUNTERPART_ROLES = ('scratch', 'conventional')
+
+
+def counterpart(roles: Dict[str, Dict[str, dict]]) -> Optional[dict]:
+    """The counterpart of a row: of every 100% run of the counterpart roles (scratch and
+    conventional pre-training, every schedule of their grids), the best on val (ties:
+    scratch, then the shorter schedule).
+
+    Args:
+        roles (dict): ``adaptation[row]``.
+
+    Returns:
+        dict | None: The run's table entry with ``role``, ``run`` (its protocol key,
+        e.g. ``'100pct_3x'``) and ``label``; None without a 100% run.
+    """
+    cands = [(role, key, run) for role in COUNTERPART_ROLES
+             for key, run in (roles.get(role) or {}).items() if run.get('fraction') == 1.0]
+    if not cands:
+        return None
+    lower = cands[0][2]['lower_is_better']
+    key = (lambda c: c[2]['val_score']) if all('val_score' in c[2] for c in cands) else None
+    role, name, run = (min if lower else max)(cands, key=key) if key else cands[0]
+    sched = name.split('_')[1] if '_' in name else '1x'
+    label = ('scratch on 100%' if len(cands) == 1 and role == 'scratch' else
+             f'the counterpart on 100% ({role}, {sched} schedule, chosen on val)')
+    return dict(run, role=role, run=name, label=label)
+
+
 def claim_table(adaptation: dict, leak_check: Optional[dict] = None) -> dict:
-    """Per row: does the 10%-adapted generalist beat full-data scratch? And the mean
-    relative score (vs scratch 100%) of every backbone over the rows.
+    """Per row: does the 10%-adapted generalist beat the counterpart trained on 100%
+    (:func:`counterpart`)? And the mean relative score (vs that counterpart) of every
+    adapted backbone over the rows.
 
     Args:
         adaptation (dict): :func:`adaptation_table`'s result.
@@ -143,17 +174,19 @@ def claim_table(adaptation: dict, leak_check: Optional[dict] = None) -> dict:
 
     Returns:
         dict: ``families`` (per row: ``row``, ``task``, ``family``, chosen protocol,
-        scores, ``metric``, ``lower_is_better``, ``beats_scratch_100pct``, ``line``),
-        ``mean_relative`` (backbone -> mean % gain over scratch 100%, each backbone at
-        its protocol chosen on val), ``generalist_beats`` (count), ``num_families``
-        (rows), ``up_g_vs_parents`` (``{parent: bool}``), ``verdict`` (the line over
-        the rows) and ``leaked_images``.
+        ``score``, ``counterpart`` (role, run, score, val score), ``margin`` (Up-G minus
+        the counterpart, positive = Up-G better), ``metric``, ``lower_is_better``,
+        ``beats_counterpart``, ``line``), ``mean_relative`` (backbone -> mean % gain over
+        the counterpart, each backbone at its protocol chosen on val),
+        ``generalist_beats`` (count), ``num_families`` (rows), ``up_g_vs_parents``
+        (``{parent: bool}``), ``verdict`` (the line over the rows) and
+        ``leaked_images``.
     """
     families, rel = {}, {}
     for row, roles in adaptation.items():
-        ref = roles.get('scratch', {}).get('100pct')
+        ref = counterpart(roles)
         for role, protocols in roles.items():
-            if role == 'scratch' or ref is None:
+            if role in COUNTERPART_ROLES or ref is None:
                 continue
             best = _best_on_val(protocols)
             if best is None:
@@ -171,7 +204,7 @@ def claim_table(adaptation: dict, leak_check: Optional[dict] = None) -> dict:
         for parent in ('up-a', 'best-up-e'):
             if parent in mean_rel:
                 vs_parents[parent] = mean_rel[GENERALIST] >= mean_rel[parent]
-    beats = sum(f['beats_scratch_100pct'] for f in families.values())
+    beats = sum(f['beats_counterpart'] for f in families.values())
     claim = dict(families=families, mean_relative=mean_rel, generalist_beats=beats,
                  num_families=n_fam, up_g_vs_parents=vs_parents)
     if families:
@@ -182,17 +215,20 @@ def claim_table(adaptation: dict, leak_check: Optional[dict] = None) -> dict:
 
 
 def _claim_row(row: str, best: str, run: dict, ref: dict) -> dict:
-    """The claim entry of one row: Up-G at ``best`` (chosen on val) vs scratch 100%."""
-    better = (run['score'] < ref['score']) if run['lower_is_better'] else (
-        run['score'] > ref['score'])
+    """The claim entry of one row: Up-G at ``best`` (chosen on val) vs the counterpart."""
+    low = run['lower_is_better']
+    margin = (ref['score'] - run['score']) if low else (run['score'] - ref['score'])
+    better = margin > 0
     entry = dict(
         protocol=best, score=run['score'], val_score=run['val_score'],
-        scratch_100pct=ref['score'], metric=run['metric'], fraction=run['fraction'],
-        lower_is_better=run['lower_is_better'], beats_scratch_100pct=better,
+        counterpart=dict(role=ref['role'], run=ref['run'], score=ref['score'],
+                         val_score=ref.get('val_score')),
+        margin=margin, metric=run['metric'], fraction=run['fraction'],
+        lower_is_better=low, beats_counterpart=better,
         line=(f'{row_label(row, run)}: Up-G adapted with {round(run["fraction"] * 100)}% '
               f'({best}, chosen on val) {_score(run["score"], run["metric"])} vs '
-              f'scratch on 100% {_score(ref["score"], run["metric"])} {run["metric"]}'
-              f'{" (lower is better)" if run["lower_is_better"] else ""}: '
+              f'{ref["label"]} {_score(ref["score"], run["metric"])} {run["metric"]}'
+              f'{" (lower is better)" if low else ""}: '
               f'{"beats it" if better else "does NOT beat it"}'))
     if run.get('task') is not None:
         entry.update(row=row, task=run['task'], family=run.get('family'))
@@ -204,11 +240,19 @@ def _rows_word(rows: Dict[str, dict]) -> str:
     return 'families' if all(row_label(r, e) == r for r, e in rows.items()) else 'tasks'
 
 
+def _against(rows: Dict[str, dict]) -> str:
+    """What the claim's rows compare with: ``'scratch on 100%'`` when every row's
+    counterpart is scratch's only 100% run, else the counterpart."""
+    plain = all(r['counterpart']['role'] == 'scratch' and r['counterpart']['run'] == '100pct'
+                for r in rows.values())
+    return 'scratch on 100%' if plain else 'the counterpart trained on 100%'
+
+
 def _verdict(rows: Dict[str, dict], beats: int, leaked: int) -> str:
     """The claim's verdict line over the rows (the leak check's count when it found
     any)."""
     pct = round(next(iter(rows.values()))['fraction'] * 100)
-    line = (f'Up-G adapted with {pct}% beats scratch on 100% in {beats} of {len(rows)} '
+    line = (f'Up-G adapted with {pct}% beats {_against(rows)} in {beats} of {len(rows)} '
             f'{_rows_word(rows)}.')
     if leaked:
         line = (f'{line[:-1]}, computed with {leaked} leaked images (upstream near '
@@ -257,7 +301,9 @@ def build_summary(pipeline, world_meta: Optional[dict], downstream: dict, total_
         created=time.strftime('%Y-%m-%d %H:%M:%S'),
         work_dir=pipeline.work_dir,
         world=dict(root=getattr(pipeline, 'world_root', None),
-                   **{k: world_meta.get(k) for k in ('num', 'seed', 'img_size', 'splits')}),
+                   **{k: world_meta.get(k) for k in ('num', 'seed', 'img_size', 'splits',
+                                                     'downstream_stream')
+                      if k != 'downstream_stream' or k in world_meta}),
         stages=stages,
         downstream=downstream,
         adaptation=adaptation,
@@ -302,7 +348,9 @@ CLAIM_FIGURE_LINK = (f'![10%-adapted backbones vs scratch training, per task fam
 def _rows_text(summary: dict, pct: int) -> str:
     """The paragraph under the adaptation heading (the rows' tasks and data)."""
     text = (f'Adapted backbones train on {pct}% of each task\'s training split; scratch = '
-            f'the Up-G architecture from random initialisation on {pct}% and 100%.')
+            f'the Up-G architecture from random initialisation on {pct}% and 100%; '
+            'conventional = a stage\'s backbone (conventional pre-training) fine-tuned on '
+            '100%; `_3x`: a counterpart\'s schedule grid point (3x the recipe).')
     tasks = (summary.get('downstream') or {}).get('tasks') or {}
     if not tasks:
         return 'Tasks never supervised upstream (docs/gv_world.md). ' + text
@@ -322,6 +370,10 @@ def _adaptation_lines(summary: dict) -> List[str]:
     pct = round((summary['downstream'] or {}).get('fraction', 0.1) * 100)
     cols = [('probe', 'probe'), ('finetune', 'fine-tune'), ('ota', 'OTA'),
             (f'{pct}pct', f'{pct}%'), ('100pct', '100%')]
+    grid = sorted({key for roles in adaptation.values() for protocols in roles.values()
+                   for key in protocols if key.startswith('100pct_')},
+                  key=lambda key: float(key.split('_')[1][:-1]))
+    cols += [(key, f'100% {key.split("_")[1]}') for key in grid]
     lines = ['', '## Downstream-Adaptation (test scores; val in parentheses)', '',
              _rows_text(summary, pct), '']
     for row, roles in adaptation.items():
@@ -356,8 +408,8 @@ def _adaptation_lines(summary: dict) -> List[str]:
                                      leaked_images(summary.get('leak_check'))))
         if claim.get('mean_relative'):
             lines.append(f'* Mean relative score over the {_rows_word(claim["families"])} '
-                         '(% better than scratch on '
-                         '100%, each backbone at its protocol chosen on val): ' + ', '.join(
+                         f'(% better than {_against(claim["families"])}, each backbone at '
+                         'its protocol chosen on val): ' + ', '.join(
                              f'{ROLE_LABELS.get(r, r)} {_fmt(v, 1)}'
                              for r, v in claim['mean_relative'].items()))
         for parent, ok in (claim.get('up_g_vs_parents') or {}).items():
@@ -392,6 +444,30 @@ def render_markdown(summary: dict) -> str:
     return '\n'.join(lines) + '\n'
 
 
+def figure_table(adaptation: dict) -> dict:
+    """The adaptation table as the claim figure draws it: the adapted backbones' bars,
+    and the lines scratch on 10% and the counterpart on 100% (:func:`counterpart`;
+    ``'100pct'`` when it is scratch's only 100% run).
+
+    Args:
+        adaptation (dict): :func:`adaptation_table`'s result.
+
+    Returns:
+        dict: The figure's input (``plot_claim``).
+    """
+    out = {}
+    for row, roles in adaptation.items():
+        out[row] = {r: p for r, p in roles.items() if r not in COUNTERPART_ROLES}
+        lines = {k: v for k, v in (roles.get('scratch') or {}).items() if k != '100pct'
+                 and v.get('fraction') != 1.0}
+        ref = counterpart(roles)
+        if ref is not None:
+            lines['100pct' if ref['label'] == 'scratch on 100%' else 'counterpart'] = ref
+        if lines:
+            out[row]['scratch'] = lines
+    return out
+
+
 def write_summary(summary: dict, work_dir: str) -> str:
     """Write ``summary.json`` and ``summary.md`` (and the claim plot) into ``work_dir``.
 
@@ -405,7 +481,7 @@ def write_summary(summary: dict, work_dir: str) -> str:
     dump_json(osp.join(work_dir, 'summary.json'), summary, indent=2)
     if summary.get('adaptation'):
         from intern_mm.visualization.claim_figure import plot_claim
-        plot_claim(summary['adaptation'], osp.join(work_dir, CLAIM_FIGURE))
+        plot_claim(figure_table(summary['adaptation']), osp.join(work_dir, CLAIM_FIGURE))
     md = render_markdown(summary)
     with open(osp.join(work_dir, 'summary.md'), 'w') as f:
         f.write(md)

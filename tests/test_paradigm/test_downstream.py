@@ -139,7 +139,10 @@ def test_seg_heads_read_the_recipe_levels(tiny_world, tmp_path):
     those levels."""
     from intern_mm.benchmark.protocols import build_runner_cfg
     from intern_mm.paradigm.downstream import DownstreamAdapter as Adapter
-    adapter = Adapter(tiny_world, str(tmp_path / 'ds'), fraction=0.25)
+    # batches of 4: a 0.25 subset of the tiny world has 7 images (training drops the
+    # last incomplete batch, so a larger batch is refused)
+    adapter = Adapter(tiny_world, str(tmp_path / 'ds'), fraction=0.25,
+                      recipes=dict(seg=dict(batch_size=4)))
     assert adapter.recipe('seg', 0.25)['head_level'] == 1
     ctx = adapter._context('seg', backbone_spec(TINY, None), 'probe', 0.25,
                            str(tmp_path / 'run'), None, 'probe')
@@ -149,7 +152,7 @@ def test_seg_heads_read_the_recipe_levels(tiny_world, tmp_path):
     assert model['decode_head']['in_channels'] == widths[1]
     assert model['auxiliary_head']['in_channels'] == widths[0]
     default = Adapter(tiny_world, str(tmp_path / 'ds'), fraction=0.25,
-                      recipes=dict(seg=dict(head_level=3, aux_level=2)))
+                      recipes=dict(seg=dict(head_level=3, aux_level=2, batch_size=4)))
     ctx = default._context('seg', backbone_spec(TINY, None), 'probe', 0.25,
                            str(tmp_path / 'run2'), None, 'probe')
     model = build_runner_cfg(ctx)['model']

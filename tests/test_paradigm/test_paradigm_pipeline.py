@@ -176,3 +176,42 @@ def test_mini_pipeline_runs_every_stage_kind_and_protocol(tmp_path):
     assert table['same']['up-g'] == round(
         adaptation['seg']['up-g']['finetune']['val_score'], 2)
     assert table['no_lr']['up-g'] != table['same']['up-g']
+
+
+def test_pipeline_counterparts_over_a_schedule_grid(tiny_world, tmp_path):
+    """Scratch and conventional pre-training (a stage's backbone) on 100% over a schedule
+    grid; the grid stops at its first point that does not improve on val; the claim's
+    counterpart is the best 100% run on val."""
+    from intern_mm.paradigm.summary import counterpart
+    cfg = _cfg(tiny_world)
+    cfg.downstream.scratch = dict(stage='up-e-cls', schedules=(1, 2, 4))
+    cfg.downstream.conventional = dict(stage='up-e-cls', schedules=(1, 2))
+    cfg.downstream.finetune_schedules = {'up-a': (1, 2)}  # the grid open to a 10% role
+    wd = tmp_path / 'wd'
+    summary = ParadigmPipeline(cfg, work_dir=str(wd)).run()
+    runs = summary['downstream']['results']['cls']
+    scratch, conventional = runs['scratch']['runs'], runs['conventional']['runs']
+    assert set(conventional) == {'100pct', '100pct_2x'}
+    assert conventional['100pct_2x']['recipe']['max_iters'] == 6  # 2 x the recipe's 3
+    assert conventional['100pct_2x']['recipe']['milestones'] == [4]
+    assert (wd / 'downstream/cls/conventional/finetune_100pct_2x/result.json').is_file()
+    # scratch: 4x is run only when 2x improved on 1x (val)
+    improved = scratch['100pct_2x']['val_score'] > scratch['100pct']['val_score']
+    assert ('100pct_4x' in scratch) == improved
+    # the counterpart: the best 100% run on val of both roles (ties: listed first)
+    table = summary['adaptation']['cls']
+    cands = [(role, key) for role in ('scratch', 'conventional') for key in table[role]
+             if table[role][key]['fraction'] == 1.0]
+    best = max(cands, key=lambda c: table[c[0]][c[1]]['val_score'])
+    ref = counterpart(table)
+    assert (ref['role'], ref['run']) == best
+    assert table['conventional']['100pct']['stage'] == 'up-e-cls (conventional pre-training)'
+    assert '| 100% 2x |' in (wd / 'summary.md').read_text()
+    # Up-A's fine-tuning on the 25% subset over 1x / 2x: the best on val is its finetune
+    up_a = runs['up-a']['runs']
+    grid = up_a['finetune_grid']
+    assert grid['schedules'] == [1.0, 2.0] and set(grid['runs']) == {'1x', '2x'}
+    best = max(grid['runs'], key=lambda k: grid['runs'][k]['val_score'])  # ties: 1x
+    assert up_a['finetune']['schedule'] == float(best[:-1]) == grid['chosen']
+    assert table['up-a']['finetune']['score'] == grid['runs'][best]['test_score']
+    assert (wd / 'downstream/cls/up-a/finetune_25pct_2x/result.json').is_file()

@@ -137,9 +137,9 @@ def test_claim_table_picks_the_protocol_on_val_and_compares_with_scratch():
     cls, depth = claim['families']['cls'], claim['families']['depth']
     # chosen on val (finetune 66 > probe 60), although probe has the better test score
     assert cls['protocol'] == 'finetune' and cls['score'] == 65.
-    assert cls['beats_scratch_100pct'] is False and 'does NOT beat' in cls['line']
+    assert cls['beats_counterpart'] is False and 'does NOT beat' in cls['line']
     # lower is better: finetune (val 0.9) is chosen, and 0.8 < 1.0 beats scratch
-    assert depth['protocol'] == 'finetune' and depth['beats_scratch_100pct'] is True
+    assert depth['protocol'] == 'finetune' and depth['beats_counterpart'] is True
     # RMSE in metres keeps 3 decimals (0.519 vs 0.525 must not both read 0.52)
     assert '0.800 vs scratch on 100% 1.000 rmse (lower is better): beats it' in depth['line']
     assert claim['generalist_beats'] == 1 and claim['num_families'] == 2

@@ -27,14 +27,15 @@ Example:
 """
 from .scene import render_scene
 from .spec import (CLS_SOURCES, COARSE, COLOURS, DET_SOURCES, DOWNSTREAM_CLASSES,
-                   DOWNSTREAM_DET_CLASSES, DOWNSTREAM_SEG_CLASSES, DOWNSTREAM_TASKS,
-                   GV_WORLD_VERSION, SEG_SOURCES, SHAPES, TEXTURES, gv_world_metainfo,
+                   DOWNSTREAM_DET_CLASSES, DOWNSTREAM_FIRST_INDEX, DOWNSTREAM_SEG_CLASSES,
+                   DOWNSTREAM_TASKS, GV_WORLD_VERSION, SEG_SOURCES, SHAPES, TEXTURES, gv_world_metainfo,
                    split_sizes)
 from .writer import generate_gv_world
 
 __all__ = [
     'SHAPES', 'COLOURS', 'TEXTURES', 'COARSE', 'CLS_SOURCES', 'DET_SOURCES',
     'SEG_SOURCES', 'DOWNSTREAM_CLASSES', 'DOWNSTREAM_DET_CLASSES',
-    'DOWNSTREAM_SEG_CLASSES', 'DOWNSTREAM_TASKS', 'GV_WORLD_VERSION', 'render_scene',
+    'DOWNSTREAM_SEG_CLASSES', 'DOWNSTREAM_TASKS', 'DOWNSTREAM_FIRST_INDEX',
+    'GV_WORLD_VERSION', 'render_scene',
     'split_sizes', 'generate_gv_world', 'gv_world_metainfo'
 ]

@@ -13,11 +13,15 @@ __all__ = [
     'SHAPES', 'COLOURS', 'TEXTURES', 'COARSE', 'CLS_SOURCES', 'DET_SOURCES',
     'SEG_SOURCES', 'DOWNSTREAM_CLASSES', 'DOWNSTREAM_DET_CLASSES',
     'DOWNSTREAM_SEG_CLASSES', 'DOWNSTREAM_TASKS', 'GV_WORLD_VERSION', 'SHAPE_TO_COARSE',
-    'SPLITS', 'split_sizes', 'gv_world_metainfo'
+    'SPLITS', 'DOWNSTREAM_FIRST_INDEX', 'split_sizes', 'gv_world_metainfo'
 ]
 
 #: Version of the world layout; bump when the generated content changes.
 GV_WORLD_VERSION = 1
+
+#: First image id of a pipeline's downstream stream (``world.downstream``): its scenes
+#: are draws no upstream world of fewer images contains.
+DOWNSTREAM_FIRST_INDEX = 1_000_000
 
 #: Object kinds (the ``shape`` classification source and the unified detection space).
 SHAPES: Tuple[str, ...] = ('circle', 'square', 'triangle', 'star', 'cross', 'ring',

@@ -7,7 +7,7 @@ import json
 import os
 import os.path as osp
 from multiprocessing import Pool
-from typing import Dict, List, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 from PIL import Image
@@ -152,46 +152,11 @@ def _write_split_annotations(out: str, split: str, records: List[dict],
                        for r in records]), f)
 
 
-def generate_gv_world(out: str,
-                      num: int = 2000,
-                      seed: int = 0,
-                      img_size: int = 64,
-                      val_ratio: float = 0.15,
-                      test_ratio: float = 0.15,
-                      workers: int = 0,
-                      verbose: bool = False) -> Dict:
-    """Generate the GV world under ``out`` (layout: ``docs/gv_world.md``).
-
-    Args:
-        out (str): Output directory (created; existing world files are overwritten).
-        num (int): Total number of images over train / val / test. Defaults to 2000.
-        seed (int): World seed. Defaults to 0.
-        img_size (int): Image side in pixels (>= 32). Defaults to 64.
-        val_ratio (float): Fraction of images in ``val``. Defaults to 0.15.
-        test_ratio (float): Fraction of images in ``test`` (used by the downstream
-            task; upstream stages use train / val only). Defaults to 0.15.
-        workers (int): Worker processes for rendering; 0 renders in this process.
-            The output does not depend on it. Defaults to 0.
-        verbose (bool): Print a line per split. Defaults to False.
-
-    Returns:
-        dict: The content written to ``meta.json``.
-
-    Example:
-        >>> meta = generate_gv_world('/tmp/gv_world_small', num=30, seed=1)
-        >>> meta['splits']
-        {'train': 22, 'val': 4, 'test': 4}
-    """
-    if img_size < 32:
-        raise ValueError(f'img_size must be >= 32, got {img_size}')
-    splits = split_sizes(num, val_ratio, test_ratio)
-    _make_world_dirs(out)
-    meta = gv_world_metainfo(seed, num, img_size, splits)
-    for source, classes in CLS_SOURCES.items():
-        _write_lines(osp.join(out, 'cls', source, 'classes.txt'), classes)
-    _write_lines(osp.join(out, 'downstream', 'classes.txt'), DOWNSTREAM_CLASSES)
-
-    start = 0
+def _write_splits(out: str, seed: int, img_size: int, splits: Dict[str, int],
+                  first_index: int, workers: int, verbose: bool) -> None:
+    """Render and write every split's images (ids from ``first_index`` on, in the order
+    train, val, test) and annotation files."""
+    start = first_index
     pool = Pool(workers) if workers > 0 else None
     try:
         for split in SPLITS:
@@ -209,6 +174,64 @@ def generate_gv_world(out: str,
         if pool is not None:
             pool.close()
             pool.join()
+
+
+def generate_gv_world(out: str,
+                      num: int = 2000,
+                      seed: int = 0,
+                      img_size: int = 64,
+                      val_ratio: float = 0.15,
+                      test_ratio: float = 0.15,
+                      workers: int = 0,
+                      verbose: bool = False,
+                      splits: Optional[Dict[str, int]] = None,
+                      first_index: int = 0) -> Dict:
+    """Generate the GV world under ``out`` (layout: ``docs/gv_world.md``).
+
+    Args:
+        out (str): Output directory (created; existing world files are overwritten).
+        num (int): Total number of images over train / val / test. Defaults to 2000.
+        seed (int): World seed. Defaults to 0.
+        img_size (int): Image side in pixels (>= 32). Defaults to 64.
+        val_ratio (float): Fraction of images in ``val``. Defaults to 0.15.
+        test_ratio (float): Fraction of images in ``test`` (used by the downstream
+            task; upstream stages use train / val only). Defaults to 0.15.
+        workers (int): Worker processes for rendering; 0 renders in this process.
+            The output does not depend on it. Defaults to 0.
+        verbose (bool): Print a line per split. Defaults to False.
+        splits (dict, optional): Images per split (``{'train': n, 'val': n, 'test':
+            n}``) instead of ``num`` and the ratios.
+        first_index (int): Global id of the first image. Scenes are drawn from ``(seed,
+            id)`` only, so worlds with disjoint id ranges share no image: the
+            pipeline's downstream stream starts at
+            :data:`~.spec.DOWNSTREAM_FIRST_INDEX`. Defaults to 0.
+
+    Returns:
+        dict: The content written to ``meta.json``.
+
+    Example:
+        >>> meta = generate_gv_world('/tmp/gv_world_small', num=30, seed=1)
+        >>> meta['splits']
+        {'train': 22, 'val': 4, 'test': 4}
+    """
+    if img_size < 32:
+        raise ValueError(f'img_size must be >= 32, got {img_size}')
+    if splits is None:
+        splits = split_sizes(num, val_ratio, test_ratio)
+    else:
+        splits = {split: int(splits[split]) for split in SPLITS}
+        if min(splits.values()) < 1:
+            raise ValueError(f'every split needs an image, got {splits}')
+        num = sum(splits.values())
+    _make_world_dirs(out)
+    meta = gv_world_metainfo(seed, num, img_size, splits)
+    if first_index:
+        meta['first_index'] = int(first_index)
+    for source, classes in CLS_SOURCES.items():
+        _write_lines(osp.join(out, 'cls', source, 'classes.txt'), classes)
+    _write_lines(osp.join(out, 'downstream', 'classes.txt'), DOWNSTREAM_CLASSES)
+
+    _write_splits(out, seed, img_size, splits, int(first_index), workers, verbose)
     with open(osp.join(out, 'meta.json'), 'w') as f:
         json.dump(meta, f, indent=2)
     return meta

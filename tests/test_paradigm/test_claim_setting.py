@@ -1,0 +1,141 @@
+"""INTERN's setting in the world (a downstream stream no upstream source reads), the
+counterpart chosen on val, schedule scaling and the claim over seeds."""
+import json
+import os.path as osp
+import statistics
+
+import pytest
+from mmengine.config import Config
+
+from intern_mm.benchmark.protocols import scale_schedule
+from intern_mm.datasets.gvd.leak_check import leak_check
+from intern_mm.paradigm import ParadigmPipeline
+from intern_mm.paradigm.leak import pipeline_leak_check, upstream_images
+from intern_mm.paradigm.seeds import seed_options, seeds_lines, seeds_table
+from intern_mm.paradigm.summary import claim_table, counterpart
+from intern_mm.paradigm.world import ensure_world
+from paradigm_testutils import two_stages
+
+
+def test_downstream_stream_shares_no_image_with_the_upstream_world(tiny_world, tmp_path):
+    stream = str(tmp_path / 'stream')
+    world = dict(root=tiny_world, downstream=dict(root=stream, train=10, val=4, test=6))
+    meta, _ = ensure_world(tiny_world, world)
+    assert meta['downstream_stream'] == dict(
+        root=stream, splits=dict(train=10, val=4, test=6), first_index=1_000_000)
+    with open(osp.join(stream, 'downstream', 'train.txt')) as f:
+        assert f.readline().startswith('images/train/1000000.png ')
+    # reused while its sizes hold, regenerated when they change
+    mtime = osp.getmtime(osp.join(stream, 'meta.json'))
+    ensure_world(tiny_world, world)
+    assert osp.getmtime(osp.join(stream, 'meta.json')) == mtime
+    # the pipeline's family rows read the stream; the leak check finds no shared image
+    cfg = Config(dict(launcher='inprocess', world=world, stages=two_stages(),
+                      downstream=dict(families=('cls', 'seg'), backbones={})))
+    pipe = ParadigmPipeline(cfg, work_dir=str(tmp_path / 'wd'))
+    assert pipe.downstream_adapter().world_root == stream
+    record = pipeline_leak_check(pipe)
+    assert record['leaked_images'] == 0
+    assert record['downstream_groups']['cls/test'] == 6
+    # the same check on the world's own images (the setting before the stream) finds them
+    up = upstream_images(pipe)
+    shared = leak_check(up, {'cls/train': up['shape'][:5]})
+    assert shared.counts['leaked_downstream_images'] == 5
+    world['downstream']['train'] = 12
+    meta, _ = ensure_world(tiny_world, world)
+    assert meta['downstream_stream']['splits']['train'] == 12
+
+
+def test_scale_schedule():
+    cls = dict(max_iters=150, milestones=[100, 130], batch_size=16)
+    assert scale_schedule(cls, 3) == dict(max_iters=450, milestones=[300, 390], batch_size=16)
+    assert scale_schedule(cls, 1) == cls and scale_schedule(cls, 1) is not cls
+    det = dict(max_epochs=1, milestones=[1], repeat=7)
+    assert scale_schedule(det, 10) == dict(max_epochs=1, milestones=[1], repeat=70)
+    with pytest.raises(ValueError, match='positive'):
+        scale_schedule(cls, 0)
+
+
+def _run(score, val, fraction=0.1, low=False):
+    return dict(score=score, val_score=val, metric='rmse' if low else 'top1',
+                lower_is_better=low, fraction=fraction)
+
+
+def test_claim_against_the_counterpart_chosen_on_val():
+    table = {'cls': {
+        'up-g': {'probe': _run(70.0, 60.0), 'finetune': _run(72.0, 59.0)},
+        'up-a': {'probe': _run(50.0, 55.0)},
+        'scratch': {'10pct': _run(40.0, 41.0), '100pct': _run(60.0, 58.0, 1.0),
+                    '100pct_3x': _run(71.0, 62.0, 1.0)},
+        'conventional': {'100pct': _run(75.0, 61.0, 1.0)}}}
+    ref = counterpart(table['cls'])
+    assert (ref['role'], ref['run'], ref['score']) == ('scratch', '100pct_3x', 71.0)
+    claim = claim_table(table)
+    row = claim['families']['cls']
+    # Up-G's protocol chosen on val (probe, 70.0), not its best test score (72.0)
+    assert row['protocol'] == 'probe' and row['margin'] == pytest.approx(-1.0)
+    assert row['beats_counterpart'] is False
+    assert 'vs the counterpart on 100% (scratch, 3x schedule, chosen on val) 71.00' in \
+        row['line']
+    assert 'beats the counterpart trained on 100% in 0 of 1' in claim['verdict']
+    assert set(claim['mean_relative']) == {'up-g', 'up-a'}  # counterparts are no rows
+    # lower is better: the margin is signed so that positive means Up-G is better
+    depth = {'up-g': {'probe': _run(0.8, 0.9, low=True)},
+             'conventional': {'100pct': _run(1.0, 1.1, 1.0, low=True)}}
+    row = claim_table({'depth': depth})['families']['depth']
+    assert row['margin'] == pytest.approx(0.2) and row['beats_counterpart'] is True
+
+
+def _claims(margins):
+    return {seed: dict(families=dict(det=dict(margin=m, metric='mAP', fraction=0.1,
+                                              lower_is_better=False, counterpart=None)),
+                       mean_relative={'up-g': 10.0 * m, 'up-a': 5.0})
+            for seed, m in margins.items()}
+
+
+def test_seeds_table_margins_and_rule():
+    table = seeds_table(_claims({1: 3.0, 2: 1.0, 3: 2.5}))
+    det = table['families']['det']
+    assert det['mean'] == pytest.approx(statistics.fmean([3.0, 1.0, 2.5]))
+    assert det['sd'] == pytest.approx(statistics.stdev([3.0, 1.0, 2.5]))  # ddof 1
+    assert det['won'] is True and table['won'] == 1
+    assert table['mean_relative']['up-g']['mean'] == pytest.approx(65 / 3)
+    assert table['up_g_vs_parents'] == {'up-a': True}
+    # a positive mean inside its spread is not won; one seed has no verdict
+    spread = seeds_table(_claims({1: 4.0, 2: -2.0, 3: 0.5}))['families']['det']
+    assert spread['mean'] > 0 and spread['won'] is False
+    single = seeds_table(_claims({1: 4.0}))
+    assert single['families']['det']['sd'] is None and single['won'] == 0
+    lines = seeds_lines(table)
+    assert lines[0].startswith('det: margin of Up-G adapted with 10% over the counterpart')
+    assert 'seed 1 +3.00, seed 2 +1.00, seed 3 +2.50; mean +2.17, sd 1.04: won' in lines[0]
+    assert lines[1] == 'Won (mean margin > 0 and > its sd over seeds [1, 2, 3]): 1 of 1 families.'
+    assert seed_options(3, 'data/w/') == {
+        'world.seed': 3, 'world.root': 'data/w_s3', 'downstream.seed': 3,
+        'stage_cfg_options.randomness.seed': 3}
+
+
+def test_claim_seeds_tool_writes_each_seed_and_the_table(tmp_path, monkeypatch):
+    import importlib.util
+    from paradigm_testutils import REPO
+    spec = importlib.util.spec_from_file_location(
+        'claim_seeds', osp.join(REPO, 'tools/analysis_tools/claim_seeds.py'))
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    claims = _claims({1: 3.0, 2: 1.0})
+    calls = []
+
+    def fake_run(config, seed, work_dir, cfg_options=None):
+        calls.append((seed, work_dir))
+        return dict(world=dict(seed=seed), claim=claims[seed])
+
+    monkeypatch.setattr(tool, 'run_seed', fake_run)
+    out = tmp_path / 'out'
+    cfg = tmp_path / 'cfg.py'
+    cfg.write_text('world = dict(root="w")\n')
+    tool.main([str(cfg), '--seeds', '1', '2', '--work-dir', 'wd', '--out', str(out)])
+    assert calls == [(1, 'wd'), (2, 'wd')]
+    assert json.loads((out / 'seed2.json').read_text())['claim'] == claims[2]
+    table = json.loads((out / 'claim_seeds.json').read_text())
+    assert table['families']['det']['margins'] == {'1': 3.0, '2': 1.0}
+    assert 'Won (mean margin > 0' in (out / 'claim_seeds.md').read_text()
