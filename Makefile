@@ -28,9 +28,10 @@ four-families: env
 claim: env
 	$(PY) tools/analysis_tools/claim_seeds.py configs/paradigm/intern-paradigm_metanet-tiny_gv-world_claim.py --seeds $(CLAIM_SEEDS) --work-dir $(CLAIM_DIR) --out docs/claim
 
-## The same on world seed 0, the seed the claim config's choices were made on.
+## The same on world seed 0, the seed the claim config's choices were made on (in its
+## own work dir; docs/claim/design holds the first design run, docs/claim.md).
 claim-design: env
-	$(PY) tools/analysis_tools/claim_seeds.py configs/paradigm/intern-paradigm_metanet-tiny_gv-world_claim.py --seeds 0 --work-dir $(CLAIM_DIR) --out docs/claim/design
+	$(PY) tools/analysis_tools/claim_seeds.py configs/paradigm/intern-paradigm_metanet-tiny_gv-world_claim.py --seeds 0 --work-dir $(CLAIM_DIR)/design --out $(CLAIM_DIR)/design
 
 ## The test suite (CI runs exactly this).
 test: env
