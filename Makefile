@@ -4,6 +4,7 @@ PY := $(VENV)/bin/python
 DEMO_DIR ?= work_dirs/demo
 CLAIM_DIR ?= work_dirs/claim
 CLAIM_SEEDS ?= 1 2 3
+CLAIM_JOBS ?= 3
 PYTEST_ARGS ?=
 
 .PHONY: env demo four-families claim claim-design test test-fast clean-demo
@@ -11,27 +12,28 @@ PYTEST_ARGS ?=
 env:
 	@bash tools/setup_env.sh
 
-## Main job: generate the GV world and run Up-A -> Up-E -> Up-G -> distillation ->
-## Downstream-Adaptation on the counting task (CPU, about 12 min).
+## Main job: INTERN's claim on one world seed, all four task families: the GV world and
+## its downstream stream -> Up-A -> Up-E -> Up-G (+ conventional pre-training) -> per
+## family Up-G adapted with 10% vs the counterpart trained on 100%, four verdict lines
+## and the figure (CPU; time in README). make claim adds seeds, grids and counterparts.
 demo: env
-	$(PY) tools/train_paradigm.py configs/paradigm/intern-paradigm_metanet-tiny_gv-world.py --work-dir $(DEMO_DIR)
+	$(PY) tools/train_paradigm.py configs/paradigm/intern-paradigm_metanet-tiny_gv-world_demo.py --work-dir $(DEMO_DIR)
 
-## The demo's pipeline on all four task families (cls / det / seg / depth), downstream
-## tasks on the upstream world's images; reuses the demo's finished stages and runs
-## (about 20 min on 2 CPU cores after the demo).
+## The first demo's pipeline (distillation, OTA) on all four families with downstream
+## tasks on the upstream world's images (docs/paradigm.md; about 30 min on 2 CPU cores).
 four-families: env
-	$(PY) tools/train_paradigm.py configs/paradigm/intern-paradigm_metanet-tiny_gv-world_4-families.py --work-dir $(DEMO_DIR)
+	$(PY) tools/train_paradigm.py configs/paradigm/intern-paradigm_metanet-tiny_gv-world_4-families.py --work-dir $(DEMO_DIR)_4-families
 
 ## INTERN's claim as a skeptic would measure it (docs/claim.md): downstream images no
 ## upstream stage saw, counterparts over schedule grids, one whole world per seed
 ## (CLAIM_SEEDS, default 1 2 3); writes docs/claim/seed<N>.json and claim_seeds.json / .md.
 claim: env
-	$(PY) tools/analysis_tools/claim_seeds.py configs/paradigm/intern-paradigm_metanet-tiny_gv-world_claim.py --seeds $(CLAIM_SEEDS) --work-dir $(CLAIM_DIR) --out docs/claim
+	$(PY) tools/analysis_tools/claim_seeds.py configs/paradigm/intern-paradigm_metanet-tiny_gv-world_claim.py --seeds $(CLAIM_SEEDS) --jobs $(CLAIM_JOBS) --work-dir $(CLAIM_DIR) --out docs/claim
 
 ## The same on world seed 0, the seed the claim config's choices were made on (in its
 ## own work dir; docs/claim/design holds the first design run, docs/claim.md).
 claim-design: env
-	$(PY) tools/analysis_tools/claim_seeds.py configs/paradigm/intern-paradigm_metanet-tiny_gv-world_claim.py --seeds 0 --work-dir $(CLAIM_DIR)/design --out $(CLAIM_DIR)/design
+	$(PY) tools/analysis_tools/claim_seeds.py configs/paradigm/intern-paradigm_metanet-tiny_gv-world_claim_grids.py --seeds 0 --work-dir $(CLAIM_DIR)/design --out $(CLAIM_DIR)/design
 
 ## The test suite (CI runs exactly this).
 test: env
@@ -43,4 +45,4 @@ test-fast: env
 	$(PY) -m pytest tests -q -p no:cacheprovider --timeout=900 -m "not slow" $(PYTEST_ARGS)
 
 clean-demo:
-	rm -rf $(DEMO_DIR)
+	rm -rf $(DEMO_DIR) $(DEMO_DIR)_4-families

@@ -4,17 +4,22 @@ The pipeline config's ``downstream`` entry (:data:`DOWNSTREAM_KEYS`) names the r
 (the GV world's ``families`` and / or ``tasks``: GV-B tasks with their data roots,
 :mod:`.downstream_rows`), the backbone roles (``{'up-a': 'up-a', 'best-up-e':
 ['up-e-cls', ...], ...}``: a role with several candidate stages probes each and keeps
-the best on ``val``), the protocols per role and the counterparts trained on 100%: the
-``scratch`` baseline (the Up-G architecture from random initialisation) and
-``conventional`` pre-training (a stage's backbone, e.g. a classifier trained from scratch
-on the classification sources, fine-tuned). A counterpart's 100% runs go over its
-``schedules`` grid (multiples of the recipe's schedule, ascending; the grid stops at the
-first point that does not improve on val; a dict gives each row its own grid);
-``finetune_schedules`` (role -> grid) opens the same grid to the adapted roles'
-fine-tuning on the subset (the best point on val is the role's ``finetune``). Every
-run goes through :class:`~intern_mm.paradigm.downstream.DownstreamAdapter` (finished
-runs are reused);
-a run that fails raises :class:`~intern_mm.paradigm.launch.StageFailedError`.
+the best on ``val``), the protocols per role (a dict: per row) and the counterparts
+trained on 100%: the ``scratch`` baseline (the Up-G architecture from random
+initialisation) and ``conventional`` pre-training (a stage's backbone, e.g. a classifier
+trained from scratch on the classification sources, fine-tuned).
+
+A counterpart's 100% runs go over its ``schedules`` grid (multiples of the recipe's
+schedule, ascending; a dict gives each row its own grid, an empty one none). A grid stops
+at the first point that does not improve on val by more than ``grid_min_gain`` of the
+last one (relative; default 0). ``finetune_schedules`` (role -> grid, or role ->
+{row: grid}) opens the same grid to the adapted roles' fine-tuning on the subset (the
+chosen point is the role's ``finetune``). ``workers`` > 1 runs the rows in that many
+processes at once (:mod:`.row_workers`).
+
+Every run goes through :class:`~intern_mm.paradigm.downstream.DownstreamAdapter`
+(finished runs are reused); a run that fails raises
+:class:`~intern_mm.paradigm.launch.StageFailedError`.
 
 Example:
     >>> downstream = run_downstream(ParadigmPipeline(cfg))  # doctest: +SKIP
@@ -28,14 +33,15 @@ from typing import Dict, List, Optional
 
 from .downstream import DownstreamAdapter, backbone_spec
 from .launch import StageFailedError, failure_message, log, mmengine_log
+from .row_workers import run_rows_in_workers
 
 __all__ = ['DOWNSTREAM_KEYS', 'COUNTERPART_KEYS', 'ALL_FAMILIES', 'build_adapter',
-           'downstream_rows', 'run_downstream', 'counterpart_tag']
+           'downstream_rows', 'run_downstream', 'counterpart_tag', 'row_grid']
 
 #: Keys of the ``downstream`` entry.
 DOWNSTREAM_KEYS = {'fraction', 'seed', 'families', 'tasks', 'backbones', 'protocols',
-                   'scratch', 'conventional', 'finetune_schedules', 'recipes', 'cfg_options',
-                   'probe_grid', 'ota'}
+                   'scratch', 'conventional', 'finetune_schedules', 'grid_min_gain', 'recipes',
+                   'cfg_options', 'probe_grid', 'ota', 'workers'}
 #: Keys of the counterpart entries ``scratch`` and ``conventional``.
 COUNTERPART_KEYS = dict(scratch={'stage', 'fractions', 'schedules'},
                         conventional={'stage', 'schedules'})
@@ -100,11 +106,15 @@ def build_adapter(ds: Optional[dict], world_root: Optional[str], work_dir: str,
         ota=ds.get('ota'), verbose=verbose, log=log, tasks=ds.get('tasks'))
 
 
-def run_downstream(pipe) -> dict:
+def run_downstream(pipe, rows: Optional[List[str]] = None) -> dict:
     """Downstream-Adaptation: every backbone x protocol x row, and scratch.
+
+    With ``downstream.workers`` > 1 the rows first run in worker processes
+    (:mod:`.row_workers`); their results are then read here as finished runs.
 
     Args:
         pipe (ParadigmPipeline): The pipeline (its stages are finished).
+        rows (list[str], optional): Only these rows (default: all).
 
     Returns:
         dict: ``fraction``, ``seed``, ``results[row][role]`` = ``stage`` (the chosen
@@ -116,20 +126,24 @@ def run_downstream(pipe) -> dict:
     if not ds:
         return {}
     adapter = pipe.downstream_adapter()
+    rows = downstream_rows(ds) if rows is None else list(rows)
+    if int(ds.get('workers', 1)) > 1 and len(rows) > 1:
+        run_rows_in_workers(pipe, rows, int(ds['workers']))
     backbones = dict(ds.get('backbones') or {})
     protocols = dict(ds.get('protocols') or {})
     default_protocols = tuple(protocols.get('default', ('probe', 'finetune')))
     start = time.time()
     results: Dict[str, dict] = {}
-    for row in downstream_rows(ds):
+    for row in rows:
         fam = results.setdefault(row, {})  # a family or a tasks row
         for role, names in backbones.items():
             candidates = [names] if isinstance(names, str) else list(names)
             names_done = [n for n in candidates if pipe.stage(n)]
-            wanted = tuple(protocols.get(role, default_protocols))
-            grid = (ds.get('finetune_schedules') or {}).get(role)
-            chosen, runs = _adapt_role(pipe, adapter, row, names_done, wanted,
-                                       sorted(float(f) for f in grid) if grid else None)
+            wanted = protocols.get(role, default_protocols)
+            wanted = tuple(wanted.get(row, default_protocols) if isinstance(wanted, dict)
+                           else wanted)
+            grid = row_grid((ds.get('finetune_schedules') or {}).get(role), row, None)
+            chosen, runs = _adapt_role(pipe, adapter, row, names_done, wanted, grid)
             fam[role] = dict(stage=chosen, runs=runs)
         for kind in COUNTERPART_KEYS:
             if ds.get(kind):
@@ -166,32 +180,50 @@ def _counterpart(pipe, adapter: DownstreamAdapter, row: str, kind: str,
         pipe.stage(entry['stage'])  # an unknown stage: KeyError naming it
         spec = pipe.stage_backbone(entry['stage'])
         label, fractions = f'{entry["stage"]} (conventional pre-training)', (1.0, )
-    schedules = entry.get('schedules', (1, ))
-    if isinstance(schedules, dict):  # per row (a row not named: the recipe's schedule)
-        schedules = schedules.get(row, (1, ))
-    schedules = sorted(float(f) for f in schedules)
+    schedules = row_grid(entry.get('schedules', (1, )), row, (1, ))
     runs, grid = {}, {}
     for frac in fractions:
+        if frac == 1.0 and not schedules:  # an empty grid: no 100% run on this row
+            continue
         tried, _, grid = _schedule_grid(adapter, row, kind, spec, frac,
                                         schedules if frac == 1.0 else [1.0],
-                                        scratch=kind == 'scratch')
+                                        scratch=kind == 'scratch', min_gain=_min_gain(pipe))
         runs.update({counterpart_tag(frac, f): r for f, r in tried.items()})
     return dict(stage=label, runs=runs, grid=grid)
 
 
+def row_grid(grid, row: str, default=None) -> Optional[List[float]]:
+    """A row's schedule grid, ascending: ``grid`` is a sequence of multiples, or a dict
+    giving each row its own (a row not named gets ``default``).
+
+    Example:
+        >>> row_grid({'det': (3, 1)}, 'det'), row_grid({'det': (3, )}, 'seg', (1, ))
+        ([1.0, 3.0], [1.0])
+    """
+    if isinstance(grid, dict):
+        grid = grid.get(row, default)
+    return sorted(float(f) for f in grid) if grid else None
+
+
+def _min_gain(pipe) -> float:
+    """``downstream.grid_min_gain``: the relative val gain a longer schedule must bring."""
+    return float(pipe.cfg.downstream.get('grid_min_gain', 0.0))
+
+
 def _schedule_grid(adapter: DownstreamAdapter, row: str, name: str, spec,
                    fraction: Optional[float], schedules: List[float],
-                   scratch: bool = False) -> tuple:
+                   scratch: bool = False, min_gain: float = 0.0) -> tuple:
     """Fine-tuning runs over ascending schedule multiples; the grid stops at the first
-    point that does not improve on val. Returns the runs (factor -> result), the best on
-    val and the grid record (``schedules``, ``chosen``, ``largest_won``)."""
+    point that does not improve on val by more than ``min_gain`` (relative). Returns the
+    runs (factor -> result), the chosen one (the last point that did) and the grid record
+    (``schedules``, ``chosen``, ``largest_won``)."""
     lower = adapter.task(row).lower_is_better
     tried, best, chosen = {}, None, None
     for factor in schedules:
         res = _adapt_run(adapter, row, name, spec, 'finetune', fraction=fraction,
                          scratch=scratch, schedule=factor)
         tried[factor] = res
-        if best is not None and not _improves(res, best, lower):
+        if best is not None and not _improves(res, best, lower, min_gain):
             break
         best, chosen = res, factor
     grid = dict(schedules=list(schedules), chosen=chosen,
@@ -202,22 +234,26 @@ def _schedule_grid(adapter: DownstreamAdapter, row: str, name: str, spec,
     return tried, best, grid
 
 
-def _improves(res: dict, best: dict, lower_is_better: bool) -> bool:
-    """Whether a run's val score improves on ``best``'s."""
+def _improves(res: dict, best: dict, lower_is_better: bool, min_gain: float = 0.0) -> bool:
+    """Whether a run's val score improves on ``best``'s by more than ``min_gain`` of it
+    (relative)."""
     if 'val_score' not in res or 'val_score' not in best:
         return True
     a, b = res['val_score'], best['val_score']
-    return a < b if lower_is_better else a > b
+    return a < b - abs(b) * min_gain if lower_is_better else a > b + abs(b) * min_gain
 
 
 def _adapt_role(pipe, adapter: DownstreamAdapter, row: str, names: List[str],
                 protocols: tuple, schedules: Optional[List[float]] = None) -> tuple:
     """Probe every candidate stage of a role, keep the best on val, adapt it (its
-    fine-tuning over ``schedules``, the best on val kept, when given)."""
+    fine-tuning over ``schedules``, the best on val kept, when given). A single
+    candidate is probed only when ``protocols`` has the probe."""
     specs = {n: pipe.stage_backbone(n) for n in names}
-    probes = {n: _adapt_run(adapter, row, n, specs[n], 'probe') for n in names}
+    probes = {n: _adapt_run(adapter, row, n, specs[n], 'probe') for n in names
+              if len(names) > 1 or 'probe' in protocols}
     lower = adapter.task(row).lower_is_better
-    chosen = (min if lower else max)(names, key=lambda n: probes[n]['val_score'])
+    chosen = (min if lower else max)(names, key=lambda n: probes[n]['val_score']) \
+        if len(names) > 1 else names[0]
     runs = {}
     for protocol in protocols:
         if protocol == 'probe':
@@ -230,8 +266,8 @@ def _adapt_role(pipe, adapter: DownstreamAdapter, row: str, names: List[str],
             kwargs = dict(teacher_checkpoint=tuned.get('final_checkpoint'),
                           student=_ota_student(pipe))
         if protocol == 'finetune' and schedules:
-            tried, runs[protocol], grid = _schedule_grid(adapter, row, chosen,
-                                                         specs[chosen], None, schedules)
+            tried, runs[protocol], grid = _schedule_grid(
+                adapter, row, chosen, specs[chosen], None, schedules, min_gain=_min_gain(pipe))
             runs['finetune_grid'] = dict(grid, runs={
                 f'{f:g}x': dict(val_score=r.get('val_score'), test_score=r.get('test_score'))
                 for f, r in tried.items()})

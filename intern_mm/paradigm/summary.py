@@ -229,7 +229,8 @@ def _claim_row(row: str, best: str, run: dict, ref: dict) -> dict:
               f'({best}, chosen on val) {_score(run["score"], run["metric"])} vs '
               f'{ref["label"]} {_score(ref["score"], run["metric"])} {run["metric"]}'
               f'{" (lower is better)" if low else ""}: '
-              f'{"beats it" if better else "does NOT beat it"}'))
+              f'{"beats it" if better else "does NOT beat it"} '
+              f'(margin {margin:+.{3 if run["metric"] == "rmse" else 2}f})'))
     if run.get('task') is not None:
         entry.update(row=row, task=run['task'], family=run.get('family'))
     return entry

@@ -75,8 +75,8 @@ def test_claim_against_the_counterpart_chosen_on_val():
     # Up-G's protocol chosen on val (probe, 70.0), not its best test score (72.0)
     assert row['protocol'] == 'probe' and row['margin'] == pytest.approx(-1.0)
     assert row['beats_counterpart'] is False
-    assert 'vs the counterpart on 100% (scratch, 3x schedule, chosen on val) 71.00' in \
-        row['line']
+    assert row['line'].endswith('vs the counterpart on 100% (scratch, 3x schedule, chosen on '
+                                'val) 71.00 top1: does NOT beat it (margin -1.00)')
     assert 'beats the counterpart trained on 100% in 0 of 1' in claim['verdict']
     assert set(claim['mean_relative']) == {'up-g', 'up-a'}  # counterparts are no rows
     # lower is better: the margin is signed so that positive means Up-G is better
@@ -84,6 +84,7 @@ def test_claim_against_the_counterpart_chosen_on_val():
              'conventional': {'100pct': _run(1.0, 1.1, 1.0, low=True)}}
     row = claim_table({'depth': depth})['families']['depth']
     assert row['margin'] == pytest.approx(0.2) and row['beats_counterpart'] is True
+    assert row['line'].endswith('(lower is better): beats it (margin +0.200)')
 
 
 def _claims(margins):
@@ -139,3 +140,48 @@ def test_claim_seeds_tool_writes_each_seed_and_the_table(tmp_path, monkeypatch):
     table = json.loads((out / 'claim_seeds.json').read_text())
     assert table['families']['det']['margins'] == {'1': 3.0, '2': 1.0}
     assert 'Won (mean margin > 0' in (out / 'claim_seeds.md').read_text()
+
+
+def test_claim_seeds_tool_runs_seeds_in_parallel_processes(tmp_path, monkeypatch):
+    """--jobs N: one process per seed (this tool, --seed-only), at most N at once, with
+    cpus // N threads; the table is made from the seeds' records; a failed seed names
+    its log."""
+    import importlib.util
+    import os
+    import subprocess
+    from paradigm_testutils import REPO
+    spec = importlib.util.spec_from_file_location(
+        'claim_seeds', osp.join(REPO, 'tools/analysis_tools/claim_seeds.py'))
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    claims = _claims({1: 3.0, 2: 1.0, 3: 2.5})
+    out, started, fail = tmp_path / 'out', [], set()
+
+    class FakeProcess:  # the child: writes its seed's record
+        def __init__(self, cmd, env, stdout, stderr):
+            seed = int(cmd[cmd.index('--seeds') + 1])
+            started.append((seed, cmd, env['OMP_NUM_THREADS']))
+            self.returncode = 1 if seed in fail else 0
+            if not self.returncode:
+                (out / f'seed{seed}.json').write_text(json.dumps(dict(claim=claims[seed])))
+
+        def poll(self):
+            return self.returncode
+
+    monkeypatch.setattr(subprocess, 'Popen', FakeProcess)
+    monkeypatch.setattr(tool.time, 'sleep', lambda s: None)
+    monkeypatch.setattr(os, 'cpu_count', lambda: 4)
+    cfg = tmp_path / 'cfg.py'
+    cfg.write_text('world = dict(root="w")\n')
+    args = [str(cfg), '--seeds', '1', '2', '3', '--work-dir', str(tmp_path / 'wd'),
+            '--out', str(out), '--jobs', '2', '--cfg-options', 'world.num=30']
+    tool.main(args)
+    assert [s for s, _, _ in started] == [1, 2, 3]
+    assert {t for _, _, t in started} == {'2'}  # 4 cpus // 2 jobs
+    assert '--seed-only' in started[0][1] and started[0][1][-2:] == ['--cfg-options',
+                                                                    'world.num=30']
+    table = json.loads((out / 'claim_seeds.json').read_text())
+    assert table['families']['det']['margins'] == {'1': 3.0, '2': 1.0, '3': 2.5}
+    fail.add(2)
+    with pytest.raises(RuntimeError, match=r'1 seed\(s\) failed: see .*seed2\.log'):
+        tool.main(args)

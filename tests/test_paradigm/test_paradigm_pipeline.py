@@ -176,6 +176,20 @@ def test_mini_pipeline_runs_every_stage_kind_and_protocol(tmp_path):
     assert table['same']['up-g'] == round(
         adaptation['seg']['up-g']['finetune']['val_score'], 2)
     assert table['no_lr']['up-g'] != table['same']['up-g']
+    # rows in worker processes (downstream.workers): two runs removed are redone there,
+    # one thread each, and reach the in-process runs' scores (1 vs 2 threads: float sums
+    # in another order); every other run is read as finished
+    import shutil
+    for run in ('seg/up-g/finetune_25pct', 'depth/up-g/finetune_25pct'):
+        shutil.rmtree(tmp_path / 'wd/downstream' / run)
+    cfg.downstream.workers = 2
+    again = ParadigmPipeline(cfg, work_dir=str(tmp_path / 'wd')).run()
+    for family in ('seg', 'depth'):
+        assert (tmp_path / f'wd/downstream/workers/{family}.log').is_file()
+        redone = again['adaptation'][family]['up-g']['finetune']
+        before = adaptation[family]['up-g']['finetune']
+        assert redone['val_score'] == pytest.approx(before['val_score'], rel=0.02)
+    assert again['adaptation']['cls'] == adaptation['cls']
 
 
 def test_pipeline_counterparts_over_a_schedule_grid(tiny_world, tmp_path):
@@ -215,3 +229,18 @@ def test_pipeline_counterparts_over_a_schedule_grid(tiny_world, tmp_path):
     assert up_a['finetune']['schedule'] == float(best[:-1]) == grid['chosen']
     assert table['up-a']['finetune']['score'] == grid['runs'][best]['test_score']
     assert (wd / 'downstream/cls/up-a/finetune_25pct_2x/result.json').is_file()
+    # per-row settings, the finished runs reused: a row's protocols, a counterpart's
+    # grid per row (an empty one: no 100% run on that row)
+    cfg.downstream.protocols = {'default': ('probe', 'finetune'), 'up-a': {'cls': ('probe', )},
+                                'best-up-e': {'cls': ('finetune', )}}
+    cfg.downstream.scratch = dict(stage='up-e-cls', fractions=(1.0, ), schedules={'cls': ()})
+    cfg.downstream.conventional = dict(stage='up-e-cls', schedules={'cls': (2, )})
+    again = ParadigmPipeline(cfg, work_dir=str(wd)).run()
+    runs = again['downstream']['results']['cls']
+    assert runs['scratch']['runs'] == {}  # a role without a run on this row
+    assert set(runs['conventional']['runs']) == {'100pct_2x'}
+    assert set(runs['up-a']['runs']) == {'probe'}
+    assert set(runs['best-up-e']['runs']) == {'finetune'}  # one candidate: not probed
+    ref = again['claim']['families']
+    assert counterpart(again['adaptation']['cls'])['run'] == '100pct_2x'
+    assert ref == {} or ref['cls']['counterpart']['run'] == '100pct_2x'

@@ -139,3 +139,23 @@ def test_channels_last_hook_trains_like_nchw(tmp_path, image_folder, eager_class
     reference = nchw.state
     for key, value in cl.model.state_dict().items():
         torch.testing.assert_close(value, reference[key], rtol=1e-4, atol=1e-5, msg=key)
+
+
+def test_parallel_runs_benchmark_times_one_run_and_two_at_once(image_folder, tmp_path):
+    """tools/analysis_tools/parallel_runs_benchmark.sh (docs/claim.md, "Budget") on a
+    2-iteration run: both lines with their times; a missing config is one line."""
+    import subprocess
+    cfg = tiny_cfg(image_folder, tmp_path / 'unused', max_iters=2)
+    cfg.dump(str(tmp_path / 'run_config.py'))
+    script = 'tools/analysis_tools/parallel_runs_benchmark.sh'
+    env = dict(os.environ, PY=PYTHON)
+    out = run_tool(['bash', script, str(tmp_path / 'run_config.py'), '1'], env=env)
+    alone = re.search(r'one run, \d+ threads, alone: (\d+) ms', out)
+    both = re.search(r'two runs at once, 1 thread each, both done: (\d+) ms', out)
+    assert alone and both and int(alone.group(1)) > 0 and int(both.group(1)) > 0, out
+    proc = subprocess.run(['bash', script, str(tmp_path / 'missing.py')], cwd=REPO_ROOT,
+                          capture_output=True, text=True, env=env)
+    assert proc.returncode == 1
+    assert proc.stdout.strip().splitlines()[-1] == (
+        f'parallel_runs_benchmark: {tmp_path / "missing.py"} does not exist (run make '
+        'claim-design, or pass a run_config.py)')

@@ -7,6 +7,11 @@ resumes), writes each seed's ``world`` and ``claim`` to ``<out>/seed<seed>.json`
 the margins over the seeds (mean, sample standard deviation, won or not) to
 ``<out>/claim_seeds.json`` / ``.md``, and prints them.
 
+``--jobs N`` runs up to N seeds at once, each in its own process with
+``cpus // N`` threads (its log: ``<work-dir>/seed<seed>.log``); on small CPU models one
+thread per seed uses the cores better than one seed on all of them (docs/claim.md,
+"Budget").
+
 Example:
     python tools/analysis_tools/claim_seeds.py \
         configs/paradigm/intern-paradigm_metanet-tiny_gv-world_claim.py --seeds 1 2 3 \
@@ -17,6 +22,7 @@ import json
 import os
 import os.path as osp
 import sys
+import time
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
@@ -34,6 +40,9 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help='folder of seed<N>.json and claim_seeds.json / .md')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override pipeline config settings (every seed)')
+    parser.add_argument('--jobs', type=int, default=1,
+                        help='seeds run at once, each in its own process (default: 1)')
+    parser.add_argument('--seed-only', action='store_true', help=argparse.SUPPRESS)
     parser.add_argument('--debug', action='store_true', help='show tracebacks')
     return parser.parse_args(argv)
 
@@ -52,6 +61,35 @@ def run_seed(config: str, seed: int, work_dir: str, cfg_options=None) -> dict:
     return ParadigmPipeline(cfg, work_dir=osp.join(work_dir, f'seed{seed}')).run()
 
 
+def seed_processes(args) -> None:
+    """Run the seeds in up to ``args.jobs`` processes at once (this tool, one seed
+    each, ``cpus // jobs`` threads); each writes ``<out>/seed<seed>.json``."""
+    import subprocess
+    threads = str(max(1, (os.cpu_count() or 1) // args.jobs))
+    env = dict(os.environ, OMP_NUM_THREADS=threads, MKL_NUM_THREADS=threads)
+    options = [f'{k}={v}' for k, v in (args.cfg_options or {}).items()]
+    os.makedirs(args.work_dir, exist_ok=True)
+    pending, running, failed = list(args.seeds), [], []
+    while pending or running:
+        for proc, log in [r for r in running if r[0].poll() is not None]:
+            running.remove((proc, log))
+            if proc.returncode:
+                failed.append(log)
+        while pending and len(running) < args.jobs:
+            seed = pending.pop(0)
+            log = osp.join(args.work_dir, f'seed{seed}.log')
+            cmd = [sys.executable, osp.abspath(__file__), args.config, '--seeds', str(seed),
+                   '--work-dir', args.work_dir, '--out', args.out, '--seed-only'] + (
+                       ['--cfg-options'] + options if options else [])
+            print(f'seed {seed}: running ({threads} threads), log {log}', flush=True)
+            with open(log, 'w') as f:
+                running.append((subprocess.Popen(cmd, env=env, stdout=f,
+                                                 stderr=subprocess.STDOUT), log))
+        time.sleep(1)
+    if failed:
+        raise RuntimeError(f'{len(failed)} seed(s) failed: see {", ".join(sorted(failed))}')
+
+
 def main(argv=None) -> None:
     args = parse_args(argv)
     import intern_mm  # noqa: F401
@@ -59,15 +97,26 @@ def main(argv=None) -> None:
     from intern_mm.utils.run_record import dump_json
     if not osp.isfile(args.config):
         raise FileNotFoundError(f'pipeline config {args.config} does not exist')
+    if args.jobs < 1:
+        raise ValueError(f'--jobs must be at least 1, got {args.jobs}')
     os.makedirs(args.out, exist_ok=True)
     claims = {}
+    if args.jobs > 1 and len(args.seeds) > 1:
+        seed_processes(args)
     for seed in args.seeds:
+        path = osp.join(args.out, f'seed{seed}.json')
+        if args.jobs > 1 and len(args.seeds) > 1:
+            with open(path) as f:
+                claims[seed] = json.load(f)['claim']
+            continue
         summary = run_seed(args.config, seed, args.work_dir, args.cfg_options)
         record = dict(config=args.config, seed=seed, world=summary['world'],
                       claim=summary['claim'],
                       leaked_images=summary['claim'].get('leaked_images'))
-        dump_json(osp.join(args.out, f'seed{seed}.json'), record, indent=2)
+        dump_json(path, record, indent=2)
         claims[seed] = summary['claim']
+    if args.seed_only:
+        return
     table = seeds_table(claims)
     lines = seeds_lines(table)
     dump_json(osp.join(args.out, 'claim_seeds.json'), dict(config=args.config, **table),

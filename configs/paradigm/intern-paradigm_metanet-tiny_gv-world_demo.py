@@ -1,0 +1,32 @@
+# The README's demo (make demo): INTERN's claim on one world seed, all four task families
+#   GV world (seed 0) + its downstream stream (images no upstream stage reads)
+#   -> Up-A -> Up-E experts (cls / det / seg) -> Up-G, and the conventional pre-training
+#      counterpart (a classifier trained from scratch on the world's cls sources)
+#   -> per family: Up-G adapted with 10% (its protocol and schedule chosen on seed 0's val)
+#      vs the counterpart trained on 100% that seed 0's val chose (role and schedule)
+#   -> four verdict lines with their margins, and the figure (summary.png).
+# make claim adds what a claim needs and a demo cannot afford: every counterpart and
+# adapted role, the better counterpart on val, seeds 1-3 (docs/claim.md).
+#
+#   python tools/train_paradigm.py configs/paradigm/intern-paradigm_metanet-tiny_gv-world_demo.py \
+#       --work-dir work_dirs/demo
+_base_ = ['./intern-paradigm_metanet-tiny_gv-world_claim.py']
+
+work_dir = 'work_dirs/demo'
+world = dict(root='data/gv_world_demo')
+
+# the choices of the design run on seed 0 (docs/claim/design/seed0.json)
+_none = ()
+downstream = dict(
+    backbones=dict(_delete_=True, **{'up-g': 'up-g'}),
+    protocols=dict(_delete_=True, **{'up-g': dict(
+        cls=('probe', ), det=('finetune', ), seg=('finetune', ), depth=('finetune', ))}),
+    finetune_schedules=dict(_delete_=True, **{'up-g': dict(det=(3, ), seg=(10, ),
+                                                            depth=(10, ))}),
+    scratch=dict(schedules=dict(_delete_=True, cls=(3, ), det=_none, seg=_none,
+                                depth=_none)),
+    conventional=dict(schedules=dict(_delete_=True, cls=_none, det=(3, ), seg=(10, ),
+                                     depth=(10, ))),
+    # the four rows in three processes at once, one thread each (docs/claim.md, "Budget")
+    workers=3,
+)
