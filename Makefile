@@ -5,6 +5,7 @@ DEMO_DIR ?= work_dirs/demo
 CLAIM_DIR ?= work_dirs/claim
 CLAIM_SEEDS ?= 1 2 3
 CLAIM_JOBS ?= 3
+CLAIM_THREADS ?= 1
 PYTEST_ARGS ?=
 
 .PHONY: env demo four-families claim claim-design test test-fast clean-demo
@@ -28,7 +29,7 @@ four-families: env
 ## upstream stage saw, counterparts over schedule grids, one whole world per seed
 ## (CLAIM_SEEDS, default 1 2 3); writes docs/claim/seed<N>.json and claim_seeds.json / .md.
 claim: env
-	$(PY) tools/analysis_tools/claim_seeds.py configs/paradigm/intern-paradigm_metanet-tiny_gv-world_claim.py --seeds $(CLAIM_SEEDS) --jobs $(CLAIM_JOBS) --work-dir $(CLAIM_DIR) --out docs/claim
+	$(PY) tools/analysis_tools/claim_seeds.py configs/paradigm/intern-paradigm_metanet-tiny_gv-world_claim.py --seeds $(CLAIM_SEEDS) --jobs $(CLAIM_JOBS) --threads $(CLAIM_THREADS) --work-dir $(CLAIM_DIR) --out docs/claim
 
 ## The same on world seed 0, the seed the claim config's choices were made on (in its
 ## own work dir; docs/claim/design holds the first design run, docs/claim.md).

@@ -29,4 +29,8 @@ downstream = dict(
                                      depth=(10, ))),
     # the four rows in three processes at once, one thread each (docs/claim.md, "Budget")
     workers=3,
+    # the claim section's last line
+    note=('One seed, Up-G and one counterpart per family at the choices make claim made on '
+          'seed 0; make claim adds the grids, every counterpart and adapted role, and '
+          'seeds 1-3 with mean margins and their spread (docs/claim.md).'),
 )

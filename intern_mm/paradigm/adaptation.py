@@ -41,7 +41,7 @@ __all__ = ['DOWNSTREAM_KEYS', 'COUNTERPART_KEYS', 'ALL_FAMILIES', 'build_adapter
 #: Keys of the ``downstream`` entry.
 DOWNSTREAM_KEYS = {'fraction', 'seed', 'families', 'tasks', 'backbones', 'protocols',
                    'scratch', 'conventional', 'finetune_schedules', 'grid_min_gain', 'recipes',
-                   'cfg_options', 'probe_grid', 'ota', 'workers'}
+                   'cfg_options', 'probe_grid', 'ota', 'workers', 'note'}
 #: Keys of the counterpart entries ``scratch`` and ``conventional``.
 COUNTERPART_KEYS = dict(scratch={'stage', 'fractions', 'schedules'},
                         conventional={'stage', 'schedules'})

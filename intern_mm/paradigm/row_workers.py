@@ -13,24 +13,13 @@ Example:
 """
 import os
 import os.path as osp
-import subprocess
 import sys
-import time
 from typing import List
 
+from ..utils.processes import ProcessJob, run_processes
 from .launch import REPO_ROOT, StageFailedError, log
 
-__all__ = ['run_rows_in_workers', 'worker_threads']
-
-
-def worker_threads(workers: int) -> int:
-    """Threads per worker: the machine's cores shared out, at least one.
-
-    Example:
-        >>> worker_threads(10 ** 6)
-        1
-    """
-    return max(1, (os.cpu_count() or 1) // max(1, workers))
+__all__ = ['run_rows_in_workers']
 
 
 def run_rows_in_workers(pipe, rows: List[str], workers: int) -> None:
@@ -48,29 +37,15 @@ def run_rows_in_workers(pipe, rows: List[str], workers: int) -> None:
     os.makedirs(folder, exist_ok=True)
     cfg_file = osp.join(folder, 'pipeline_config.json')
     pipe.cfg.dump(cfg_file)
-    threads = str(worker_threads(workers))
-    env = dict(os.environ, OMP_NUM_THREADS=threads, MKL_NUM_THREADS=threads,
-               PYTHONPATH=os.pathsep.join(filter(None, [REPO_ROOT,
-                                                        os.environ.get('PYTHONPATH')])))
-    pending, running, failed = list(rows), [], []
-    while pending or running:
-        for proc, row, log_file in [r for r in running if r[0].poll() is not None]:
-            running.remove((proc, row, log_file))
-            if proc.returncode:
-                failed.append((row, log_file))
-        while pending and len(running) < workers:
-            row = pending.pop(0)
-            log_file = osp.join(folder, f'{row}.log')
-            log(f'downstream {row}: worker process ({threads} threads), log {log_file}')
-            with open(log_file, 'w') as f:
-                proc = subprocess.Popen(
-                    [sys.executable, '-m', __name__, cfg_file, pipe.work_dir, row],
-                    env=env, stdout=f, stderr=subprocess.STDOUT)
-            running.append((proc, row, log_file))
-        time.sleep(0.5)
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+        filter(None, [REPO_ROOT, os.environ.get('PYTHONPATH')])))
+    jobs = [ProcessJob(row, [sys.executable, '-m', __name__, cfg_file, pipe.work_dir, row],
+                       osp.join(folder, f'{row}.log')) for row in rows]
+    failed = run_processes(jobs, workers, env=env, on_start=lambda job, threads: log(
+        f'downstream {job.name}: worker process ({threads} threads), log {job.log_file}'))
     if failed:
         raise StageFailedError('downstream worker failed: ' + '; '.join(
-            f'row {row}, log {log_file}' for row, log_file in failed))
+            f'row {job.name}, log {job.log_file}' for job in failed))
 
 
 def _worker(argv: List[str]) -> None:

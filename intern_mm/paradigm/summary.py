@@ -276,8 +276,9 @@ def build_summary(pipeline, world_meta: Optional[dict], downstream: dict, total_
 
     Returns:
         dict: ``world``, ``stages`` (name -> kind, metrics, iterations, wall time, main
-        metric), ``downstream`` (every run), ``adaptation``, ``claim``, ``timings``
-        (and ``leak_check``).
+        metric), ``downstream`` (every run), ``adaptation``, ``claim`` (with
+        ``downstream.note`` as its ``note``, the claim section's last line),
+        ``timings`` (and ``leak_check``).
     """
     world_meta = world_meta or {}
     if leak_check is None:
@@ -310,6 +311,9 @@ def build_summary(pipeline, world_meta: Optional[dict], downstream: dict, total_
         adaptation=adaptation,
         claim=claim_table(adaptation, leak_check),
         timings=dict(pipeline.timings, total_this_run_s=total_s))
+    note = ((getattr(pipeline, 'cfg', None) or {}).get('downstream') or {}).get('note')
+    if note and summary['claim']:
+        summary['claim']['note'] = str(note)
     if leak_check is not None:
         summary['leak_check'] = leak_check
     return summary
@@ -416,6 +420,8 @@ def _adaptation_lines(summary: dict) -> List[str]:
         for parent, ok in (claim.get('up_g_vs_parents') or {}).items():
             lines.append(f'* Up-G {"is at or above" if ok else "is BELOW"} '
                          f'{ROLE_LABELS.get(parent, parent)} on that mean.')
+        if claim.get('note'):
+            lines.append(f'* {claim["note"]}')
     return lines
 
 

@@ -140,6 +140,25 @@ def test_claim_seeds_tool_writes_each_seed_and_the_table(tmp_path, monkeypatch):
     table = json.loads((out / 'claim_seeds.json').read_text())
     assert table['families']['det']['margins'] == {'1': 3.0, '2': 1.0}
     assert 'Won (mean margin > 0' in (out / 'claim_seeds.md').read_text()
+    # --table-only: the table from the records in --out, nothing run; a missing one named
+    calls.clear()
+    (out / 'claim_seeds.json').unlink()
+    tool.main([str(cfg), '--seeds', '1', '2', '--out', str(out), '--table-only'])
+    assert not calls and json.loads((out / 'claim_seeds.json').read_text())[
+        'families']['det']['margins'] == {'1': 3.0, '2': 1.0}
+    with pytest.raises(FileNotFoundError, match=r'no record of seed 3: .*seed3\.json'):
+        tool.main([str(cfg), '--seeds', '1', '3', '--out', str(out), '--table-only'])
+    # --threads without --jobs: this process and the stages it starts use that many
+    import os
+    import torch
+    pinned = []
+    monkeypatch.setattr(torch, 'set_num_threads', pinned.append)
+    monkeypatch.setenv('OMP_NUM_THREADS', '7')
+    monkeypatch.setenv('MKL_NUM_THREADS', '7')
+    tool.main([str(cfg), '--seeds', '1', '--work-dir', 'wd', '--out', str(out),
+               '--threads', '1'])
+    assert pinned == [1] and os.environ['OMP_NUM_THREADS'] == '1' == os.environ[
+        'MKL_NUM_THREADS']
 
 
 def test_claim_seeds_tool_runs_seeds_in_parallel_processes(tmp_path, monkeypatch):
@@ -149,6 +168,7 @@ def test_claim_seeds_tool_runs_seeds_in_parallel_processes(tmp_path, monkeypatch
     import importlib.util
     import os
     import subprocess
+    import time
     from paradigm_testutils import REPO
     spec = importlib.util.spec_from_file_location(
         'claim_seeds', osp.join(REPO, 'tools/analysis_tools/claim_seeds.py'))
@@ -169,7 +189,7 @@ def test_claim_seeds_tool_runs_seeds_in_parallel_processes(tmp_path, monkeypatch
             return self.returncode
 
     monkeypatch.setattr(subprocess, 'Popen', FakeProcess)
-    monkeypatch.setattr(tool.time, 'sleep', lambda s: None)
+    monkeypatch.setattr(time, 'sleep', lambda s: None)
     monkeypatch.setattr(os, 'cpu_count', lambda: 4)
     cfg = tmp_path / 'cfg.py'
     cfg.write_text('world = dict(root="w")\n')
@@ -182,6 +202,9 @@ def test_claim_seeds_tool_runs_seeds_in_parallel_processes(tmp_path, monkeypatch
                                                                     'world.num=30']
     table = json.loads((out / 'claim_seeds.json').read_text())
     assert table['families']['det']['margins'] == {'1': 3.0, '2': 1.0, '3': 2.5}
+    started.clear()
+    tool.main(args + ['--threads', '1'])  # pinned, as make claim does
+    assert {t for _, _, t in started} == {'1'}
     fail.add(2)
     with pytest.raises(RuntimeError, match=r'1 seed\(s\) failed: see .*seed2\.log'):
         tool.main(args)

@@ -108,6 +108,11 @@ def test_task_rows_run_like_families_without_a_world(tiny_world, tmp_path):
         'downstream images: leak_check in summary.json).')
     assert leaky['claim']['verdict'] in render_markdown(leaky)
     assert 'leaked' not in render_markdown(summary)
+    # downstream.note: the claim section's last line (the demo's pointer to make claim)
+    pipe.cfg.downstream.note = 'make claim adds seeds.'
+    noted = render_markdown(build_summary(pipe, None, downstream, 1.0))
+    assert noted.split('## The claim')[1].split('\n\n')[1].splitlines()[-1] == (
+        '* make claim adds seeds.')
     # only tasks rows: no world root at all
     only = dict(ds, tasks=dict(count=dict(task='gvw_count_cls', data_root=tiny_world,
                                           recipe=CLS)))

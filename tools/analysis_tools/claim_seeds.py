@@ -8,9 +8,10 @@ the margins over the seeds (mean, sample standard deviation, won or not) to
 ``<out>/claim_seeds.json`` / ``.md``, and prints them.
 
 ``--jobs N`` runs up to N seeds at once, each in its own process with
-``cpus // N`` threads (its log: ``<work-dir>/seed<seed>.log``); on small CPU models one
-thread per seed uses the cores better than one seed on all of them (docs/claim.md,
-"Budget").
+``cpus // N`` threads (``--threads`` pins it; its log: ``<work-dir>/seed<seed>.log``); on
+small CPU models one thread per seed uses the cores better than one seed on all of them
+(docs/claim.md, "Budget"). A run's figures depend on its thread count: the docs' were
+made at one thread per seed (``make claim``: ``CLAIM_THREADS=1``).
 
 Example:
     python tools/analysis_tools/claim_seeds.py \
@@ -22,7 +23,6 @@ import json
 import os
 import os.path as osp
 import sys
-import time
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
@@ -42,6 +42,12 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help='override pipeline config settings (every seed)')
     parser.add_argument('--jobs', type=int, default=1,
                         help='seeds run at once, each in its own process (default: 1)')
+    parser.add_argument('--threads', type=int, default=None,
+                        help='threads per seed (default: cpus // jobs with --jobs, else '
+                        'as set); results depend on it: docs/claim.md was made at 1')
+    parser.add_argument('--table-only', action='store_true',
+                        help='run nothing: the table from the records already in --out '
+                        '(seeds run apart, e.g. on other machines)')
     parser.add_argument('--seed-only', action='store_true', help=argparse.SUPPRESS)
     parser.add_argument('--debug', action='store_true', help='show tracebacks')
     return parser.parse_args(argv)
@@ -63,31 +69,36 @@ def run_seed(config: str, seed: int, work_dir: str, cfg_options=None) -> dict:
 
 def seed_processes(args) -> None:
     """Run the seeds in up to ``args.jobs`` processes at once (this tool, one seed
-    each, ``cpus // jobs`` threads); each writes ``<out>/seed<seed>.json``."""
-    import subprocess
-    threads = str(max(1, (os.cpu_count() or 1) // args.jobs))
-    env = dict(os.environ, OMP_NUM_THREADS=threads, MKL_NUM_THREADS=threads)
+    each, ``args.threads`` threads, default ``cpus // jobs``); each writes
+    ``<out>/seed<seed>.json``."""
+    from intern_mm.utils.processes import ProcessJob, run_processes
     options = [f'{k}={v}' for k, v in (args.cfg_options or {}).items()]
     os.makedirs(args.work_dir, exist_ok=True)
-    pending, running, failed = list(args.seeds), [], []
-    while pending or running:
-        for proc, log in [r for r in running if r[0].poll() is not None]:
-            running.remove((proc, log))
-            if proc.returncode:
-                failed.append(log)
-        while pending and len(running) < args.jobs:
-            seed = pending.pop(0)
-            log = osp.join(args.work_dir, f'seed{seed}.log')
-            cmd = [sys.executable, osp.abspath(__file__), args.config, '--seeds', str(seed),
-                   '--work-dir', args.work_dir, '--out', args.out, '--seed-only'] + (
-                       ['--cfg-options'] + options if options else [])
-            print(f'seed {seed}: running ({threads} threads), log {log}', flush=True)
-            with open(log, 'w') as f:
-                running.append((subprocess.Popen(cmd, env=env, stdout=f,
-                                                 stderr=subprocess.STDOUT), log))
-        time.sleep(1)
+    jobs = [ProcessJob(
+        str(seed), [sys.executable, osp.abspath(__file__), args.config, '--seeds',
+                    str(seed), '--work-dir', args.work_dir, '--out', args.out,
+                    '--seed-only'] + (['--cfg-options'] + options if options else []),
+        osp.join(args.work_dir, f'seed{seed}.log')) for seed in args.seeds]
+    failed = run_processes(jobs, args.jobs, threads=args.threads,
+                           on_start=lambda job, threads: print(
+                               f'seed {job.name}: running ({threads} threads), log '
+                               f'{job.log_file}', flush=True))
     if failed:
-        raise RuntimeError(f'{len(failed)} seed(s) failed: see {", ".join(sorted(failed))}')
+        raise RuntimeError(f'{len(failed)} seed(s) failed: see '
+                           f'{", ".join(sorted(job.log_file for job in failed))}')
+
+
+def _records(out: str, seeds) -> dict:
+    """Seed -> ``claim`` of the records ``<out>/seed<seed>.json`` (one line naming a
+    missing one)."""
+    claims = {}
+    for seed in seeds:
+        path = osp.join(out, f'seed{seed}.json')
+        if not osp.isfile(path):
+            raise FileNotFoundError(f'no record of seed {seed}: {path} does not exist')
+        with open(path) as f:
+            claims[seed] = json.load(f)['claim']
+    return claims
 
 
 def main(argv=None) -> None:
@@ -101,14 +112,18 @@ def main(argv=None) -> None:
         raise ValueError(f'--jobs must be at least 1, got {args.jobs}')
     os.makedirs(args.out, exist_ok=True)
     claims = {}
-    if args.jobs > 1 and len(args.seeds) > 1:
+    if args.table_only:
+        claims = _records(args.out, args.seeds)
+    elif args.jobs > 1 and len(args.seeds) > 1:
         seed_processes(args)
-    for seed in args.seeds:
+        claims = _records(args.out, args.seeds)
+    elif args.threads:  # in this process; its stages' processes inherit the variables
+        import torch
+        os.environ.update(OMP_NUM_THREADS=str(args.threads),
+                          MKL_NUM_THREADS=str(args.threads))
+        torch.set_num_threads(args.threads)
+    for seed in [s for s in args.seeds if s not in claims]:
         path = osp.join(args.out, f'seed{seed}.json')
-        if args.jobs > 1 and len(args.seeds) > 1:
-            with open(path) as f:
-                claims[seed] = json.load(f)['claim']
-            continue
         summary = run_seed(args.config, seed, args.work_dir, args.cfg_options)
         record = dict(config=args.config, seed=seed, world=summary['world'],
                       claim=summary['claim'],
