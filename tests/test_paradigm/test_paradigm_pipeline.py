@@ -178,18 +178,22 @@ def test_mini_pipeline_runs_every_stage_kind_and_protocol(tmp_path):
     assert table['no_lr']['up-g'] != table['same']['up-g']
     # rows in worker processes (downstream.workers): two runs removed are redone there,
     # one thread each, and reach the in-process runs' scores (1 vs 2 threads: float sums
-    # in another order); every other run is read as finished
+    # in another order); every other run is read as finished. Two rows: one wave of two
     import shutil
     for run in ('seg/up-g/finetune_25pct', 'depth/up-g/finetune_25pct'):
         shutil.rmtree(tmp_path / 'wd/downstream' / run)
     cfg.downstream.workers = 2
+    cfg.downstream.families = ('seg', 'depth')
     again = ParadigmPipeline(cfg, work_dir=str(tmp_path / 'wd')).run()
+    assert set(again['adaptation']) == {'seg', 'depth'}
+    assert not (tmp_path / 'wd/downstream/workers/cls.log').exists()
     for family in ('seg', 'depth'):
         assert (tmp_path / f'wd/downstream/workers/{family}.log').is_file()
         redone = again['adaptation'][family]['up-g']['finetune']
         before = adaptation[family]['up-g']['finetune']
         assert redone['val_score'] == pytest.approx(before['val_score'], rel=0.02)
-    assert again['adaptation']['cls'] == adaptation['cls']
+        assert again['adaptation'][family]['up-g']['probe'] == adaptation[family]['up-g'][
+            'probe']
 
 
 def test_pipeline_counterparts_over_a_schedule_grid(tiny_world, tmp_path):
