@@ -7,6 +7,11 @@ CLAIM_SEEDS ?= 1 2 3
 CLAIM_JOBS ?= 3
 CLAIM_THREADS ?= 1
 PYTEST_ARGS ?=
+# test workers (pytest-xdist): one per core; each test process and the tools it starts
+# run torch at one thread, so the workers do not oversubscribe the cores
+TEST_JOBS ?= auto
+PYTEST := OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(PY) -m pytest tests -q -p no:cacheprovider \
+	--timeout=900 -n $(TEST_JOBS) --dist worksteal
 
 .PHONY: env demo four-families claim claim-design test test-fast clean-demo
 
@@ -36,14 +41,15 @@ claim: env
 claim-design: env
 	$(PY) tools/analysis_tools/claim_seeds.py configs/paradigm/intern-paradigm_metanet-tiny_gv-world_claim_grids.py --seeds 0 --work-dir $(CLAIM_DIR)/design --out $(CLAIM_DIR)/design
 
-## The test suite (CI runs exactly this).
+## The test suite (CI runs exactly this): TEST_JOBS workers (one per core), the files
+## with slow tests first (tests/conftest.py); an idle worker takes queued tests of the other.
 test: env
-	$(PY) -m pytest tests -q -p no:cacheprovider --timeout=900 $(PYTEST_ARGS)
+	$(PYTEST) $(PYTEST_ARGS)
 
 ## The suite without the tests marked `slow` (multi-process, compile and real-data
 ## trainings of more than about 20 s each): a quick check while editing.
 test-fast: env
-	$(PY) -m pytest tests -q -p no:cacheprovider --timeout=900 -m "not slow" $(PYTEST_ARGS)
+	$(PYTEST) -m "not slow" $(PYTEST_ARGS)
 
 clean-demo:
 	rm -rf $(DEMO_DIR) $(DEMO_DIR)_4-families

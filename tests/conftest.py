@@ -20,6 +20,14 @@ SHARED_DIR = Path(os.environ.get('INTERN_MM_SHARED', REPO_ROOT.parent / 'shared'
 torch.set_num_threads(1)
 
 
+def pytest_collection_modifyitems(session, config, items):
+    """Run the test files that hold a ``slow`` test first, each file's tests together in
+    their order: ``make test``'s workers (``--dist worksteal``) start on the long tests
+    and, when one runs dry, take the short ones queued last from the other."""
+    slow_files = {item.path for item in items if item.get_closest_marker('slow')}
+    items.sort(key=lambda item: item.path not in slow_files)
+
+
 @pytest.fixture(autouse=True, scope='module')
 def _frozen_heap():
     """Move the objects alive when a test module starts to gc's permanent generation.

@@ -46,14 +46,16 @@ user-facing list.
   ``find_latest_checkpoint`` is replaced by
   :func:`intern_mm.utils.checkpoint.find_resumable_checkpoint`, which falls back to the newest
   complete checkpoint. Applied whenever the runner still uses mmengine's own function.
-* ``config_text_cache``: ``Config.pretty_text`` formats the whole config with yapf, and
-  mmengine computes it again at every checkpoint save (``Runner.save_checkpoint`` stores
-  it in ``meta``) and config dump. yapf takes seconds on a large config with long paths
-  (the Up-G stage config), so a run that saves often spends most of its time formatting
-  one unchanged text. yapf's result
-  depends only on the text and the style: mmengine's ``FormatCode`` is memoised on
-  both (the last 64 texts). Applied whenever mmengine's config module still calls
-  yapf's own function.
+* ``config_text_format``: ``Config.pretty_text`` formats the whole config with yapf, and
+  mmengine computes it at every Runner start (the log's ``Config:`` and the config dump)
+  and checkpoint save (``Runner.save_checkpoint`` stores it in ``meta``). yapf searches
+  its whole space of line splits and takes seconds on a config with long paths (5 s on
+  a stage config in a test folder), most of a short run's time. mmengine's
+  ``FormatCode`` is replaced by :class:`ConfigTextFormatter`: black (79 columns, quotes
+  and trailing commas left as mmengine writes them), memoised on the text (the last 64
+  texts). Same Python, another layout; a text black cannot parse goes to yapf as before.
+  Applied whenever mmengine's config module still calls yapf's function and black is
+  installed.
 """
 import os
 import os.path as osp
@@ -64,6 +66,7 @@ import numpy as np
 import torch
 
 __all__ = ['apply_compat_patches', 'applied_patches', 'disabled_patches', 'PATCHES',
+           'ConfigTextFormatter',
            'ENV_VAR']
 
 #: Environment variable that switches patches off (``1`` / ``all`` or a list of names).
@@ -296,47 +299,63 @@ def _patch_resume_fallback() -> None:
     from .checkpoint import find_resumable_checkpoint
     mm_runner.find_latest_checkpoint = find_resumable_checkpoint
 
-# ------------------------------------------------------------------ config_text_cache
-def _freeze(value):
-    """A hashable form of a yapf style (a dict, a name or None)."""
-    if isinstance(value, dict):
-        return tuple(sorted((k, _freeze(v)) for k, v in value.items()))
-    return value
+# ----------------------------------------------------------------- config_text_format
+class ConfigTextFormatter:
+    r"""A drop-in for yapf's ``FormatCode`` in mmengine's config module: black, memoised.
 
-
-class _MemoisedFormatCode:
-    """yapf's ``FormatCode`` with its results kept for the last ``maxsize`` inputs.
+    mmengine hands it the config as Python source (one entry per line) with its yapf
+    style; black lays it out in 79 columns, keeping mmengine's quotes and collapsing
+    its trailing commas. The yapf style is not used. The last ``maxsize`` texts are
+    kept, so a text formatted again (at every checkpoint save) costs nothing.
 
     Args:
-        format_code (Callable): yapf's ``FormatCode``.
-        maxsize (int): Inputs kept. Defaults to 64.
+        fallback (Callable): yapf's ``FormatCode``, for a text black cannot parse.
+        maxsize (int): Texts kept. Defaults to 64.
+
+    Example:
+        >>> import yapf.yapflib.yapf_api as yapf_api
+        >>> fmt = ConfigTextFormatter(yapf_api.FormatCode)
+        >>> fmt("model=dict(\n    type='MetaNet',\n    arch='tiny',\n    )\n")[0]
+        "model = dict(type='MetaNet', arch='tiny')\n"
     """
 
-    def __init__(self, format_code: Callable, maxsize: int = 64) -> None:
-        self.wrapped = format_code
+    def __init__(self, fallback: Callable, maxsize: int = 64) -> None:
+        import black
+        self.fallback = fallback
         self.maxsize = maxsize
-        self._cache: Dict[tuple, tuple] = {}
+        self.mode = black.Mode(line_length=79, string_normalization=False,
+                               magic_trailing_comma=False)
+        self._cache: Dict[str, tuple] = {}
 
-    def __call__(self, unformatted_source: str, style_config=None, **kwargs):
-        key = (unformatted_source, _freeze(style_config), _freeze(kwargs))
-        if key in self._cache:
-            self._cache[key] = self._cache.pop(key)  # most recently used last
-            return self._cache[key]
-        result = self.wrapped(unformatted_source, style_config=style_config, **kwargs)
-        self._cache[key] = result
+    def __call__(self, unformatted_source: str, style_config=None, **kwargs) -> tuple:
+        """``(text, changed)``, as yapf's ``FormatCode`` returns it."""
+        import black
+        if unformatted_source in self._cache:
+            result = self._cache.pop(unformatted_source)  # most recently used last
+        else:
+            try:
+                text = black.format_str(unformatted_source, mode=self.mode)
+                result = (text, text != unformatted_source)
+            except black.InvalidInput:
+                result = self.fallback(unformatted_source, style_config=style_config,
+                                       **kwargs)
+        self._cache[unformatted_source] = result
         if len(self._cache) > self.maxsize:
             self._cache.pop(next(iter(self._cache)))
         return result
 
 
-def _needs_config_text_cache() -> bool:
+def _needs_config_text_format() -> bool:
+    import importlib.util
+
     import mmengine.config.config as mm_config
-    return not isinstance(getattr(mm_config, 'FormatCode', None), _MemoisedFormatCode)
+    return (importlib.util.find_spec('black') is not None and not isinstance(
+        getattr(mm_config, 'FormatCode', None), ConfigTextFormatter))
 
 
-def _patch_config_text_cache() -> None:
+def _patch_config_text_format() -> None:
     import mmengine.config.config as mm_config
-    mm_config.FormatCode = _MemoisedFormatCode(mm_config.FormatCode)
+    mm_config.FormatCode = ConfigTextFormatter(mm_config.FormatCode)
 
 
 class Patch(NamedTuple):
@@ -353,7 +372,7 @@ PATCHES: Dict[str, Patch] = {
     'numpy_aliases': Patch(_needs_numpy_aliases, _patch_numpy_aliases),
     'config_package': Patch(_needs_config_package, _patch_config_package),
     'resume_fallback': Patch(_needs_resume_fallback, _patch_resume_fallback),
-    'config_text_cache': Patch(_needs_config_text_cache, _patch_config_text_cache),
+    'config_text_format': Patch(_needs_config_text_format, _patch_config_text_format),
 }
 
 

@@ -178,6 +178,7 @@ def test_depth_probe_on_tiny_kitti_layout(tmp_path, tiny_backbone):
     assert 0 < res['score'] < 80 and {'abs_rel', 'd1', 'log10'} <= set(res['metrics'])
 
 
+@pytest.mark.slow
 def test_distributed_runner_probe_gloo(tmp_path, tiny_cifar, tiny_backbone):
     """tools/gvb.py under torchrun with 2 CPU processes (gloo)."""
     import subprocess

@@ -10,6 +10,7 @@ from intern_mm.paradigm.exports import probe_backbone_cfg
 from paradigm_testutils import UP_A, two_stages
 
 
+@pytest.mark.slow
 def test_stages_train_data_parallel_under_torchrun(tiny_world, tmp_path):
     wd = tmp_path / 'wd'
     cfg = Config(dict(
@@ -49,6 +50,7 @@ def test_nproc_per_stage_needs_subprocess_launcher(tiny_world):
         ParadigmPipeline(cfg)
 
 
+@pytest.mark.slow
 def test_distill_stage_trains_data_parallel_from_the_generalist_export(tiny_world,
                                                                         tmp_path):
     """kind='distill': teacher = the generalist's exported backbone, 2 gloo processes."""

@@ -27,6 +27,32 @@ def test_registries_are_children_of_mmengine_roots():
     assert registry.HOOKS.get('CheckpointHook') is not None
 
 
+def test_every_root_registry_a_runner_builds_from_has_an_intern_mm_child():
+    """A config with ``default_scope='intern_mm'`` builds initialisers, log processors and
+    collate functions through this scope: the builds find intern_mm in each registry tree
+    and log no 'Failed to search registry' warning."""
+    from mmengine.logging import MMLogger
+    from mmengine.registry import FUNCTIONS, LOG_PROCESSORS, WEIGHT_INITIALIZERS
+
+    from intern_mm.registry import MODELS
+    messages = []
+    logger = MMLogger.get_current_instance()
+    original = logger.log
+    logger.log = lambda level, msg, *args, **kwargs: messages.append(str(msg))
+    try:
+        with DefaultScope.overwrite_default_scope('intern_mm'):
+            model = MODELS.build(dict(type='MetaNet', arch='tiny', init_cfg=dict(
+                type='TruncNormal', layer='Linear', std=0.02)))
+            model.init_weights()
+            assert LOG_PROCESSORS.build(dict(type='LogProcessor')) is not None
+            assert FUNCTIONS.get('pseudo_collate') is not None
+    finally:
+        logger.log = original
+    assert not [m for m in messages if 'Failed to search registry' in m], messages
+    for root in (WEIGHT_INITIALIZERS, LOG_PROCESSORS, FUNCTIONS):
+        assert 'intern_mm' in root.children, root.name
+
+
 def test_register_all_modules_sets_default_scope():
     register_all_modules(init_default_scope=True)
     assert DefaultScope.get_current_instance().scope_name == 'intern_mm'

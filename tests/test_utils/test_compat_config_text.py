@@ -1,34 +1,50 @@
-"""The ``config_text_cache`` patch: mmengine's config text is formatted by yapf once per
-distinct text, and the result is the one yapf gives."""
+"""The ``config_text_format`` patch: mmengine's config text is laid out by black, once per
+distinct text, and reads back as the same config."""
 import mmengine.config.config as mm_config
 from mmengine.config import Config
 
-from intern_mm.utils.compat import _MemoisedFormatCode, applied_patches
+from intern_mm.utils.compat import ConfigTextFormatter, applied_patches
+
+LONG = '/a/very/long/path/' * 6
 
 
-def test_config_text_formatted_once_per_text_with_yapf_result(monkeypatch):
-    assert 'config_text_cache' in applied_patches()
+def test_config_text_is_black_once_per_text_and_reads_back(monkeypatch, tmp_path):
+    assert 'config_text_format' in applied_patches()
     patched = mm_config.FormatCode
-    assert isinstance(patched, _MemoisedFormatCode)
+    assert isinstance(patched, ConfigTextFormatter)
     calls = []
 
-    def counting(source, style_config=None, **kwargs):
+    def counting_yapf(source, style_config=None, **kwargs):
         calls.append(source)
-        return patched.wrapped(source, style_config=style_config, **kwargs)
+        return patched.fallback(source, style_config=style_config, **kwargs)
 
-    # a fresh memo over a counting yapf, as the patch installs it
-    monkeypatch.setattr(mm_config, 'FormatCode', _MemoisedFormatCode(counting, maxsize=2))
+    # a fresh formatter (memo of 2), as the patch installs it, over a counting yapf
+    fmt = ConfigTextFormatter(counting_yapf, maxsize=2)
+    monkeypatch.setattr(mm_config, 'FormatCode', fmt)
     cfg = Config(dict(model=dict(type='MetaNet', arch='tiny', out_indices=(0, 1, 2, 3)),
-                      data_root='/a/very/long/path/' * 4, lr=0.01))
+                      data_root=LONG, lr=0.01))
     text = cfg.pretty_text
-    assert cfg.pretty_text == text and len(calls) == 1  # a checkpoint save: no new call
-    # the memoised text is yapf's own
-    style = dict(based_on_style='pep8', blank_line_before_nested_class_or_def=True,
-                 split_before_expression_after_opening_paren=True)
-    assert text == patched.wrapped(calls[0], style_config=style)[0]
-    # another text is formatted; the oldest of more than `maxsize` is dropped
-    other = Config(dict(lr=0.02)).pretty_text
-    assert 'lr = 0.02' in other and len(calls) == 2
+    # black's layout: short entries on one line, mmengine's quotes, no yapf call
+    assert "model = dict(arch='tiny', out_indices=(0, 1, 2, 3), type='MetaNet')" in text
+    assert calls == [] and len(fmt._cache) == 1
+    assert cfg.pretty_text == text and len(fmt._cache) == 1  # a checkpoint save: memo
+    # the text is the same config
+    (tmp_path / 'cfg.py').write_text(text)
+    assert Config.fromfile(str(tmp_path / 'cfg.py')).to_dict() == cfg.to_dict()
+    # the oldest of more than `maxsize` texts is dropped
+    assert 'lr = 0.02' in Config(dict(lr=0.02)).pretty_text
     Config(dict(lr=0.03)).pretty_text
-    cfg.pretty_text
-    assert len(calls) == 4
+    assert len(fmt._cache) == 2 and not any(LONG in key for key in fmt._cache)
+
+
+def test_text_black_cannot_parse_goes_to_yapf():
+    calls = []
+
+    def yapf(source, style_config=None, **kwargs):
+        calls.append(style_config)
+        return 'yapf', True
+
+    fmt = ConfigTextFormatter(yapf)
+    assert fmt('a = (\n', style_config={'based_on_style': 'pep8'}) == ('yapf', True)
+    assert calls == [{'based_on_style': 'pep8'}]
+    assert fmt('a=1\n') == ('a = 1\n', True)

@@ -62,6 +62,7 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+@pytest.mark.slow
 def test_cls_expert_two_process_gloo(tmp_path):
     world = tmp_path / 'world'
     generate_gv_world(str(world), num=60, seed=2)
