@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from mmengine.registry import DefaultScope
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DIR = Path(os.environ.get('INTERN_MM_SHARED', REPO_ROOT.parent / 'shared')).resolve()
@@ -26,6 +27,26 @@ def pytest_collection_modifyitems(session, config, items):
     and, when one runs dry, take the short ones queued last from the other."""
     slow_files = {item.path for item in items if item.get_closest_marker('slow')}
     items.sort(key=lambda item: item.path not in slow_files)
+
+
+#: mmengine's default scopes when the session started (before any fixture or test)
+_START_SCOPES = DefaultScope._instance_dict.copy()
+
+
+def _reset_default_scopes() -> None:
+    DefaultScope._instance_dict.clear()
+    DefaultScope._instance_dict.update(_START_SCOPES)
+
+
+@pytest.fixture(autouse=True)
+def _default_scope_per_test():
+    """Run every test with the default scopes the session started with: mmengine's
+    current scope is the latest ``DefaultScope`` created in the process (every Runner,
+    also one in a shared fixture, makes one), and unprefixed names build in it. Without
+    this, a test passes or fails with what ran before it in its worker."""
+    _reset_default_scopes()
+    yield
+    _reset_default_scopes()
 
 
 @pytest.fixture(autouse=True, scope='module')

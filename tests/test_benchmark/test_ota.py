@@ -23,11 +23,14 @@ def _suite(tmp_path, tiny_cifar) -> SuiteConfig:
 
 
 def _mean_cosine(model_cfg, ckpt, images):
+    from mmengine.registry import DefaultScope
     from mmengine.runner import load_checkpoint
 
     from intern_mm.registry import MODELS
     torch.manual_seed(0)
-    model = MODELS.build(copy.deepcopy(model_cfg))
+    # the distill config's scope, whatever scope an earlier test left current
+    with DefaultScope.overwrite_default_scope('intern_mm'):
+        model = MODELS.build(copy.deepcopy(model_cfg))
     if ckpt is not None:
         load_checkpoint(model, ckpt, map_location='cpu')
     model.eval()
