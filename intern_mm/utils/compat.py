@@ -66,8 +66,7 @@ import numpy as np
 import torch
 
 __all__ = ['apply_compat_patches', 'applied_patches', 'disabled_patches', 'PATCHES',
-           'ConfigTextFormatter',
-           'ENV_VAR']
+           'ConfigTextFormatter', 'ENV_VAR']
 
 #: Environment variable that switches patches off (``1`` / ``all`` or a list of names).
 ENV_VAR = 'INTERN_MM_NO_COMPAT'
@@ -321,6 +320,7 @@ class ConfigTextFormatter:
 
     def __init__(self, fallback: Callable, maxsize: int = 64) -> None:
         import black
+        self._black = black
         self.fallback = fallback
         self.maxsize = maxsize
         self.mode = black.Mode(line_length=79, string_normalization=False,
@@ -329,7 +329,7 @@ class ConfigTextFormatter:
 
     def __call__(self, unformatted_source: str, style_config=None, **kwargs) -> tuple:
         """``(text, changed)``, as yapf's ``FormatCode`` returns it."""
-        import black
+        black = self._black
         if unformatted_source in self._cache:
             result = self._cache.pop(unformatted_source)  # most recently used last
         else:
