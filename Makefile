@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 DEMO_DIR ?= work_dirs/demo
 CLAIM_DIR ?= work_dirs/claim
 CLAIM_SEEDS ?= 1 2 3
-CLAIM_JOBS ?= 3
+CLAIM_JOBS ?= 1
 CLAIM_THREADS ?= 1
 PYTEST_ARGS ?=
 # test workers (pytest-xdist): one per core; each test process and the tools it starts
@@ -32,7 +32,8 @@ four-families: env
 
 ## INTERN's claim as a skeptic would measure it (docs/claim.md): downstream images no
 ## upstream stage saw, counterparts over schedule grids, one whole world per seed
-## (CLAIM_SEEDS, default 1 2 3); writes docs/claim/seed<N>.json and claim_seeds.json / .md.
+## (CLAIM_SEEDS, default 1 2 3), one seed after the other (CLAIM_JOBS at once), each as
+## jobs (two one-thread processes); writes docs/claim/seed<N>.json and claim_seeds.json / .md.
 claim: env
 	$(PY) tools/analysis_tools/claim_seeds.py configs/paradigm/intern-paradigm_metanet-tiny_gv-world_claim.py --seeds $(CLAIM_SEEDS) --jobs $(CLAIM_JOBS) --threads $(CLAIM_THREADS) --work-dir $(CLAIM_DIR) --out docs/claim
 

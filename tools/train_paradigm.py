@@ -9,6 +9,8 @@ Example:
         --work-dir work_dirs/demo
     # every stage data-parallel on 8 GPUs (torchrun + DDP)
     python tools/train_paradigm.py CONFIG --nproc-per-stage 8
+    # stages and downstream parts side by side, 2 processes at once (cpus // 2 threads)
+    python tools/train_paradigm.py CONFIG --workers 2
 """
 import argparse
 import os.path as osp
@@ -35,8 +37,16 @@ def parse_args(argv=None) -> argparse.Namespace:
         default=None,
         help='train every stage data-parallel with this many processes under torchrun '
         '(DDP; gloo without CUDA); overrides nproc_per_stage of the config')
+    parser.add_argument(
+        '--workers',
+        type=int,
+        default=None,
+        help='run the stages and the downstream parts as jobs, this many processes at '
+        'once (cpus // N threads each; a job starts when the stages it needs are done); '
+        'overrides workers of the config')
     parser.add_argument('--verbose', action='store_true',
-                        help='stream the full stage logs instead of progress lines')
+                        help='stream the full stage logs instead of progress lines '
+                        '(without --workers)')
     parser.add_argument('--debug', action='store_true',
                         help='show the traceback of an error (default: one line naming '
                         'the problem, e.g. the failing stage and its log)')
@@ -57,6 +67,8 @@ def main(argv=None) -> None:
         merge_cfg_options(cfg, args.cfg_options)
     if args.nproc_per_stage is not None:
         cfg.nproc_per_stage = args.nproc_per_stage
+    if args.workers is not None:
+        cfg.workers = args.workers
     work_dir = args.work_dir or cfg.get('work_dir') or osp.join(
         'work_dirs', osp.splitext(osp.basename(args.config))[0])
     # a failing stage raises StageFailedError naming the stage and its log

@@ -18,6 +18,13 @@
 # claim compares Up-A, the best Up-E and Up-G with the counterparts.
 _base_ = ['./intern-paradigm_metanet-tiny_gv-world.py']
 
+# the stages and the downstream parts as jobs, two processes at once, one thread each: a
+# job starts when the stages it needs are done (the experts side by side, the
+# counterparts beside the stages; intern_mm/paradigm/jobs.py, docs/claim.md "Budget").
+# A run's floating-point sums depend on its threads: the docs' figures were made at one.
+workers = 2
+worker_threads = 1
+
 work_dir = 'work_dirs/intern-paradigm_metanet-tiny_gv-world_claim'
 world = dict(root='data/gv_world_claim', num=3000, seed=0, img_size=64,
              downstream=dict(train=200, val=100, test=300))

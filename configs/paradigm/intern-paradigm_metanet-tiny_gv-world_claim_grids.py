@@ -11,6 +11,11 @@
 #       --work-dir work_dirs/claim/design --out work_dirs/claim/design
 _base_ = ['./intern-paradigm_metanet-tiny_gv-world_claim.py']
 
+# as the design run was made: the stages one after another, then the runs, in one
+# process at the machine's threads (2 here)
+workers = 1
+worker_threads = None
+
 _grid = (1, 3, 10)
 downstream = dict(
     scratch=dict(fractions=(0.1, 1.0), schedules=_grid),

@@ -14,6 +14,8 @@ _base_ = ['./intern-paradigm_metanet-tiny_gv-world_claim.py']
 
 work_dir = 'work_dirs/demo'
 world = dict(root='data/gv_world_demo')
+# workers = 2, worker_threads = 1 (the claim config's): the stages and downstream parts
+# as jobs, two processes at once, one thread each
 
 # the choices of the design run on seed 0 (docs/claim/design/seed0.json)
 _none = ()
@@ -27,8 +29,6 @@ downstream = dict(
                                 depth=_none)),
     conventional=dict(schedules=dict(_delete_=True, cls=_none, det=(3, ), seg=(10, ),
                                      depth=(10, ))),
-    # the four rows in three processes at once, one thread each (docs/claim.md, "Budget")
-    workers=3,
     # the claim section's last line
     note=('One seed, Up-G and one counterpart per family at the choices make claim made on '
           'seed 0; make claim adds the grids, every counterpart and adapted role, and '

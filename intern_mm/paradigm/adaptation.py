@@ -14,8 +14,9 @@ schedule, ascending; a dict gives each row its own grid, an empty one none). A g
 at the first point that does not improve on val by more than ``grid_min_gain`` of the
 last one (relative; default 0). ``finetune_schedules`` (role -> grid, or role ->
 {row: grid}) opens the same grid to the adapted roles' fine-tuning on the subset (the
-chosen point is the role's ``finetune``). ``workers`` > 1 runs the rows in that many
-processes at once (:mod:`.row_workers`).
+chosen point is the role's ``finetune``). A row's *parts* are its roles and
+counterparts (:func:`downstream_parts`); a pipeline with ``workers`` > 1 runs each part
+in a process of its own (:mod:`.jobs`) and then reads every run here as finished.
 
 Every run goes through :class:`~intern_mm.paradigm.downstream.DownstreamAdapter`
 (finished runs are reused); a run that fails raises
@@ -29,19 +30,19 @@ Example:
     ['c10']
 """
 import time
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 
 from .downstream import DownstreamAdapter, backbone_spec
 from .launch import StageFailedError, failure_message, log, mmengine_log
-from .row_workers import run_rows_in_workers
 
 __all__ = ['DOWNSTREAM_KEYS', 'COUNTERPART_KEYS', 'ALL_FAMILIES', 'build_adapter',
-           'downstream_rows', 'run_downstream', 'counterpart_tag', 'row_grid']
+           'downstream_rows', 'downstream_parts', 'downstream_fractions', 'run_downstream',
+           'counterpart_tag', 'row_grid']
 
 #: Keys of the ``downstream`` entry.
 DOWNSTREAM_KEYS = {'fraction', 'seed', 'families', 'tasks', 'backbones', 'protocols',
                    'scratch', 'conventional', 'finetune_schedules', 'grid_min_gain', 'recipes',
-                   'cfg_options', 'probe_grid', 'ota', 'workers', 'note'}
+                   'cfg_options', 'probe_grid', 'ota', 'note'}
 #: Keys of the counterpart entries ``scratch`` and ``conventional``.
 COUNTERPART_KEYS = dict(scratch={'stage', 'fractions', 'schedules'},
                         conventional={'stage', 'schedules'})
@@ -72,6 +73,74 @@ def downstream_rows(ds: Optional[dict]) -> List[str]:
     return families + list(tasks)
 
 
+def _role_protocols(ds: dict, role: str, row: str) -> tuple:
+    """The protocols of a role on a row (``protocols``: per role, a tuple or per row)."""
+    protocols = dict(ds.get('protocols') or {})
+    default = tuple(protocols.get('default', ('probe', 'finetune')))
+    wanted = protocols.get(role, default)
+    return tuple(wanted.get(row, default) if isinstance(wanted, dict) else wanted)
+
+
+def downstream_parts(ds: Optional[dict]) -> List[Tuple[str, str, Tuple[str, ...]]]:
+    """The parts of a ``downstream`` entry: per row, each backbone role and each
+    counterpart, with the stages a part needs finished.
+
+    A role needs its candidate stages (and with the ``ota`` protocol its student stage),
+    a ``conventional`` counterpart its stage, ``scratch`` none (the architecture only).
+
+    Args:
+        ds (dict, optional): The pipeline config's ``downstream``.
+
+    Returns:
+        list[tuple]: ``(row, part, stages)`` in run order: rows as
+        :func:`downstream_rows`, the roles as ``backbones``, then ``scratch`` and
+        ``conventional``.
+
+    Example:
+        >>> downstream_parts(dict(families=('cls', ), backbones={'up-g': 'up-g'},
+        ...                       scratch=dict(stage='up-g')))
+        [('cls', 'up-g', ('up-g',)), ('cls', 'scratch', ())]
+    """
+    ds = dict(ds or {})
+    parts = []
+    for row in downstream_rows(ds):
+        for role, names in dict(ds.get('backbones') or {}).items():
+            needs = [names] if isinstance(names, str) else list(names)
+            student = (ds.get('ota') or {}).get('student', 'distill')
+            if 'ota' in _role_protocols(ds, role, row) and isinstance(student, str):
+                needs.append(student)
+            parts.append((row, role, tuple(needs)))
+        for kind in COUNTERPART_KEYS:
+            if ds.get(kind) and _counterpart_fractions(ds, kind, row):
+                needs = (ds[kind]['stage'], ) if kind == 'conventional' else ()
+                parts.append((row, kind, needs))
+    return parts
+
+
+def _counterpart_fractions(ds: dict, kind: str, row: str) -> List[float]:
+    """The fractions a counterpart trains on in a row (none at 1.0 when the row's
+    ``schedules`` grid is empty)."""
+    entry = dict(ds[kind])
+    fractions = (entry.get('fractions', (float(ds.get('fraction', 0.1)), 1.0))
+                 if kind == 'scratch' else (1.0, ))
+    schedules = row_grid(entry.get('schedules', (1, )), row, (1, ))
+    return [f for f in fractions if f != 1.0 or schedules]
+
+
+def downstream_fractions(ds: Optional[dict]) -> List[float]:
+    """The training fractions a ``downstream`` entry's runs read: ``fraction``, 1.0
+    for the counterparts and the scratch baseline's ``fractions``.
+
+    Example:
+        >>> downstream_fractions(dict(fraction=0.1, scratch=dict(fractions=(0.5, 1.0))))
+        [0.1, 0.5, 1.0]
+    """
+    ds = dict(ds or {})
+    fraction = float(ds.get('fraction', 0.1))
+    scratch = (ds.get('scratch') or {}).get('fractions', (fraction, 1.0))
+    return sorted({fraction, 1.0, *map(float, scratch)})
+
+
 def build_adapter(ds: Optional[dict], world_root: Optional[str], work_dir: str,
                   verbose: bool = False,
                   recipes: Optional[Dict[str, dict]] = None) -> DownstreamAdapter:
@@ -90,6 +159,9 @@ def build_adapter(ds: Optional[dict], world_root: Optional[str], work_dir: str,
         DownstreamAdapter: The adapter.
     """
     ds = dict(ds or {})
+    if 'workers' in ds:
+        raise KeyError('downstream.workers: now the pipeline config\'s top-level `workers` '
+                       '(the stages and the downstream parts in that many processes)')
     unknown = set(ds) - DOWNSTREAM_KEYS
     if unknown:
         raise KeyError(f'downstream: unknown keys {sorted(unknown)} (allowed: '
@@ -106,15 +178,15 @@ def build_adapter(ds: Optional[dict], world_root: Optional[str], work_dir: str,
         ota=ds.get('ota'), verbose=verbose, log=log, tasks=ds.get('tasks'))
 
 
-def run_downstream(pipe, rows: Optional[List[str]] = None) -> dict:
-    """Downstream-Adaptation: every backbone x protocol x row, and scratch.
-
-    With ``downstream.workers`` > 1 the rows first run in worker processes
-    (:mod:`.row_workers`); their results are then read here as finished runs.
+def run_downstream(pipe, rows: Optional[List[str]] = None,
+                   parts: Optional[List[str]] = None) -> dict:
+    """Downstream-Adaptation: every backbone x protocol x row, and the counterparts.
 
     Args:
-        pipe (ParadigmPipeline): The pipeline (its stages are finished).
+        pipe (ParadigmPipeline): The pipeline (the stages it needs are finished).
         rows (list[str], optional): Only these rows (default: all).
+        parts (list[str], optional): Only these roles / counterparts of each row
+            (default: all; :func:`downstream_parts`).
 
     Returns:
         dict: ``fraction``, ``seed``, ``results[row][role]`` = ``stage`` (the chosen
@@ -127,26 +199,22 @@ def run_downstream(pipe, rows: Optional[List[str]] = None) -> dict:
         return {}
     adapter = pipe.downstream_adapter()
     rows = downstream_rows(ds) if rows is None else list(rows)
-    if int(ds.get('workers', 1)) > 1 and len(rows) > 1:
-        run_rows_in_workers(pipe, rows, int(ds['workers']))
     backbones = dict(ds.get('backbones') or {})
-    protocols = dict(ds.get('protocols') or {})
-    default_protocols = tuple(protocols.get('default', ('probe', 'finetune')))
     start = time.time()
     results: Dict[str, dict] = {}
     for row in rows:
         fam = results.setdefault(row, {})  # a family or a tasks row
         for role, names in backbones.items():
+            if parts is not None and role not in parts:
+                continue
             candidates = [names] if isinstance(names, str) else list(names)
             names_done = [n for n in candidates if pipe.stage(n)]
-            wanted = protocols.get(role, default_protocols)
-            wanted = tuple(wanted.get(row, default_protocols) if isinstance(wanted, dict)
-                           else wanted)
             grid = row_grid((ds.get('finetune_schedules') or {}).get(role), row, None)
-            chosen, runs = _adapt_role(pipe, adapter, row, names_done, wanted, grid)
+            chosen, runs = _adapt_role(pipe, adapter, row, names_done,
+                                       _role_protocols(ds, role, row), grid)
             fam[role] = dict(stage=chosen, runs=runs)
         for kind in COUNTERPART_KEYS:
-            if ds.get(kind):
+            if ds.get(kind) and (parts is None or kind in parts):
                 fam[kind] = _counterpart(pipe, adapter, row, kind, dict(ds[kind]))
     pipe.timings['downstream'] = round(time.time() - start, 1)
     out = dict(fraction=adapter.fraction, seed=adapter.seed, results=results)
@@ -175,16 +243,13 @@ def _counterpart(pipe, adapter: DownstreamAdapter, row: str, kind: str,
                        f'(allowed: {sorted(COUNTERPART_KEYS[kind])})')
     if kind == 'scratch':
         spec, label = pipe.scratch_backbone(), f'{entry["stage"]} architecture, random init'
-        fractions = entry.get('fractions', (adapter.fraction, 1.0))
     else:
         pipe.stage(entry['stage'])  # an unknown stage: KeyError naming it
         spec = pipe.stage_backbone(entry['stage'])
-        label, fractions = f'{entry["stage"]} (conventional pre-training)', (1.0, )
+        label = f'{entry["stage"]} (conventional pre-training)'
     schedules = row_grid(entry.get('schedules', (1, )), row, (1, ))
     runs, grid = {}, {}
-    for frac in fractions:
-        if frac == 1.0 and not schedules:  # an empty grid: no 100% run on this row
-            continue
+    for frac in _counterpart_fractions(pipe.cfg.downstream, kind, row):
         tried, _, grid = _schedule_grid(adapter, row, kind, spec, frac,
                                         schedules if frac == 1.0 else [1.0],
                                         scratch=kind == 'scratch', min_gain=_min_gain(pipe))

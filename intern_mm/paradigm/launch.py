@@ -23,8 +23,9 @@ from typing import Optional
 from . import stage_runner
 from .stage_runner import PROGRESS_FILE, read_done
 
-__all__ = ['StageFailedError', 'launch_stage', 'progress_line', 'mmengine_log',
-           'failure_message', 'log', 'REPO_ROOT']
+__all__ = ['StageFailedError', 'launch_stage', 'progress_line', 'ProgressFollower',
+           'mmengine_log', 'failure_message', 'log', 'repo_env', 'stage_command', 'REPO_ROOT',
+           'OUTPUT_LOG']
 
 #: The repository root (the stage processes import intern_mm from it).
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -108,37 +109,78 @@ def progress_line(name: str, rec: dict, elapsed: float) -> Optional[str]:
     return None
 
 
+class ProgressFollower:
+    """Print a stage's new ``progress.jsonl`` records as progress lines.
+
+    Args:
+        name (str): Stage name.
+        progress_file (str): The stage's progress file (it may not exist yet).
+
+    Example:
+        >>> follower = ProgressFollower('up-a', 'work_dirs/demo/stages/up-a/progress.jsonl')
+        >>> follower.poll()  # prints the lines written since the last call
+    """
+
+    def __init__(self, name: str, progress_file: str) -> None:
+        self.name, self.progress_file = name, progress_file
+        self.pos, self.start = 0, time.time()
+
+    def poll(self) -> None:
+        """Print the complete records written since the last call."""
+        if not osp.isfile(self.progress_file):
+            return
+        with open(self.progress_file) as f:
+            f.seek(self.pos)
+            chunk = f.read()
+        # only complete lines; a partly written one is read next time
+        chunk = chunk[:chunk.rfind('\n') + 1]
+        self.pos += len(chunk.encode())
+        for line in chunk.splitlines():
+            msg = progress_line(self.name, json.loads(line), time.time() - self.start)
+            if msg:
+                print(msg, flush=True)
+
+
 def _follow(name: str, proc: subprocess.Popen, progress_file: str, verbose: bool) -> None:
     """Print the progress records the stage's hook writes while its process runs."""
-    pos, start = 0, time.time()
+    follower = ProgressFollower(name, progress_file)
     while True:
         ret = proc.poll()
-        if not verbose and osp.isfile(progress_file):
-            with open(progress_file) as f:
-                f.seek(pos)
-                chunk = f.read()
-            # only complete lines; a partly written one is read next time
-            chunk = chunk[:chunk.rfind('\n') + 1]
-            pos += len(chunk.encode())
-            for line in chunk.splitlines():
-                msg = progress_line(name, json.loads(line), time.time() - start)
-                if msg:
-                    print(msg, flush=True)
+        if not verbose:
+            follower.poll()
         if ret is not None:
             return
         time.sleep(1.0)
 
 
-def _run_process(name: str, cfg_file: str, wd: str, nproc: int, verbose: bool) -> None:
-    """Train the stage in a process of its own (under torchrun when ``nproc > 1``)."""
+def stage_command(name: str, cfg_file: str, wd: str, nproc: int = 1) -> list:
+    """The command line that trains a stage in a process of its own (under torchrun
+    when ``nproc > 1``).
+
+    Example:
+        >>> stage_command('up-a', 'cfg.py', 'wd')[1:3]
+        ['-m', 'intern_mm.paradigm.stage_runner']
+    """
     cmd = [sys.executable, '-m', 'intern_mm.paradigm.stage_runner', cfg_file,
            '--work-dir', wd, '--name', name]
     if nproc > 1:
         cmd = [sys.executable, '-m', 'torch.distributed.run', '--standalone',
                '--nproc_per_node', str(nproc), '-m'] + cmd[2:] + ['--launcher', 'pytorch']
+    return cmd
+
+
+def repo_env() -> dict:
+    """This process's environment with the repository root first on ``PYTHONPATH`` (the
+    stage and worker processes import intern_mm from it)."""
     env = dict(os.environ)
     env['PYTHONPATH'] = os.pathsep.join(
         [REPO_ROOT] + [p for p in env.get('PYTHONPATH', '').split(os.pathsep) if p])
+    return env
+
+
+def _run_process(name: str, cfg_file: str, wd: str, nproc: int, verbose: bool) -> None:
+    """Train the stage in a process of its own (under torchrun when ``nproc > 1``)."""
+    cmd, env = stage_command(name, cfg_file, wd, nproc), repo_env()
     log_file = osp.join(wd, OUTPUT_LOG)
     with open(log_file, 'a') as out:
         proc = subprocess.Popen(

@@ -7,6 +7,8 @@ downstream check::
     sources = dict(NAME=dict(task='det', format='voc', root=..., train=..., ...))  # optional
     launcher = 'subprocess'          # one process per stage ('inprocess': same process)
     nproc_per_stage = 1              # >1: each stage runs data-parallel under torchrun (DDP)
+    workers = 1                      # >1: stages and downstream parts side by side (.jobs)
+    worker_threads = None            # their threads (default: cpus // workers)
     stages = [
         dict(name='up-a', config='configs/paradigm/...up-a....py'),
         dict(name='up-e-cls', config='...', handoffs=[
@@ -27,7 +29,8 @@ downstream check::
 in-process, in a subprocess or under torchrun (:mod:`.launch`), the exports of
 ``'generalist'`` / ``'distill'`` stages (:mod:`.exports`), the stages' data from declared
 ``sources`` (:mod:`.sources_stages`), the leak check before the first stage trains
-(:mod:`.leak`) and Downstream-Adaptation (:mod:`.adaptation`). Re-running skips stages
+(:mod:`.leak`), Downstream-Adaptation (:mod:`.adaptation`) and, with ``workers``, the
+stages and downstream parts as parallel jobs (:mod:`.jobs`). Re-running skips stages
 with a ``done.json`` and resumes an interrupted one. The summary (``summary.md`` /
 ``summary.json``) lists every stage's metrics, the leak check and the claim table. A
 failing stage ends with :class:`~.launch.StageFailedError` (one line: stage and log).
@@ -42,6 +45,7 @@ from mmengine.config import Config
 from intern_mm.utils.run_record import to_jsonable
 from .adaptation import build_adapter, run_downstream
 from .exports import EXPORT_KINDS, export_stage, scratch_backbone, stage_backbone
+from .jobs import run_pipeline_jobs
 from .launch import REPO_ROOT, launch_stage, log
 from .leak import pipeline_leak_check
 from .sources_stages import SourcePlan, plan_sources
@@ -87,6 +91,19 @@ class ParadigmPipeline:
         if self.nproc > 1 and self.launcher != 'subprocess':
             raise ValueError(f"nproc_per_stage={self.nproc} needs launcher='subprocess' "
                              f'(got {self.launcher!r}): stages run under torchrun')
+        self.workers = cfg.get('workers', 1)
+        if not isinstance(self.workers, int) or isinstance(self.workers, bool) \
+                or self.workers < 1:
+            raise ValueError(f'workers must be a positive integer, got {self.workers!r}')
+        if self.workers > 1 and (self.launcher != 'subprocess' or self.nproc > 1):
+            raise ValueError(f"workers={self.workers} runs stages as processes: it needs "
+                             f"launcher='subprocess' and nproc_per_stage=1 (got "
+                             f'{self.launcher!r}, {self.nproc})')
+        self.worker_threads = cfg.get('worker_threads')
+        if self.worker_threads is not None and (
+                not isinstance(self.worker_threads, int) or self.worker_threads < 1):
+            raise ValueError('worker_threads must be a positive integer or None, got '
+                             f'{self.worker_threads!r}')
         self.repo_root = REPO_ROOT
         self.stages = check_stages(
             override_stages(cfg.get('stages'), cfg.get('stage_overrides')))
@@ -162,20 +179,40 @@ class ParadigmPipeline:
                 log(line)
             self.results[name] = done
             return done
+        cfg_file = self.prepare_stage(stage)
+        start = time.time()
+        done = launch_stage(name, cfg_file, wd, self.launcher, self.nproc, self.verbose)
+        return self.record_stage(stage, done, time.time() - start)
+
+    def prepare_stage(self, stage: dict, how: str = '') -> str:
+        """Write a stage's complete config into its work dir and say that it starts
+        (``how``: e.g. in a worker process); returns the config file."""
+        wd = self.stage_dir(stage['name'])
         os.makedirs(wd, exist_ok=True)
         cfg_file = osp.join(wd, 'stage_config.py')
         self.build_stage_config(stage).dump(cfg_file)
         resuming = osp.isfile(osp.join(wd, 'last_checkpoint'))
-        log(f'stage {name}: {"resuming" if resuming else "starting"} '
-            f'({osp.relpath(stage["config"], self.repo_root)})')
-        start = time.time()
-        done = launch_stage(name, cfg_file, wd, self.launcher, self.nproc, self.verbose)
-        self.timings[name] = round(time.time() - start, 1)
+        log(f'stage {stage["name"]}: {"resuming" if resuming else "starting"} '
+            f'({osp.relpath(stage["config"], self.repo_root)})' + (f', {how}' if how else ''))
+        return cfg_file
+
+    def record_stage(self, stage: dict, done: dict, seconds: float) -> dict:
+        """Keep a stage's done-marker and time, and say that it finished."""
+        name = stage['name']
+        self.timings[name] = round(seconds, 1)
         metrics, key = done.get('metrics') or {}, stage.get('main_metric')
         log(f'stage {name}: finished in {self.timings[name]}s'
             + (f' ({key} = {float(metrics[key]):.2f})' if key and key in metrics else ''))
         self.results[name] = done
         return done
+
+    def export_finished(self, stage: dict) -> None:
+        """Export a finished ``generalist`` / ``distill`` stage and name its files
+        (other kinds: nothing)."""
+        if stage['kind'] in EXPORT_KINDS:
+            files = self.export_stage(stage)
+            log(f'stage {stage["name"]}: exported ' + ', '.join(
+                osp.relpath(p, self.work_dir) for p in files.values()))
 
     # ---------------------------------------------------------------- exports
     def export_stage(self, stage: dict) -> Dict[str, str]:
@@ -236,13 +273,13 @@ class ParadigmPipeline:
         self.leak_check = pipeline_leak_check(self)  # reads and checks the sources first
         if self.cfg.get('downstream'):
             self.downstream_adapter()  # bad downstream rows: one line before any training
-        for stage in self.stages:
-            self.run_stage(stage)
-            if stage['kind'] in EXPORT_KINDS:
-                files = self.export_stage(stage)
-                log(f'stage {stage["name"]}: exported ' + ', '.join(
-                    osp.relpath(p, self.work_dir) for p in files.values()))
-        downstream = self.run_downstream()
+        if self.workers > 1:  # stages and downstream parts side by side
+            run_pipeline_jobs(self, self.workers, self.worker_threads)
+        else:
+            for stage in self.stages:
+                self.run_stage(stage)
+                self.export_finished(stage)
+        downstream = self.run_downstream()  # with workers: reads the finished runs
         total = round(time.time() - t0, 1)
         summary = build_summary(self, meta, downstream, total)
         md = write_summary(to_jsonable(summary), self.work_dir)

@@ -128,7 +128,7 @@ def test_pipeline_skip_and_resume(tiny_world, tmp_path, monkeypatch):
 
 
 @pytest.mark.slow
-def test_mini_pipeline_runs_every_stage_kind_and_protocol(tmp_path):
+def test_mini_pipeline_runs_every_stage_kind_and_protocol(tmp_path, monkeypatch):
     """The shipped mini config: 6 stages (generalist export, distillation), four families,
     every role and protocol, and the claim lines."""
     cfg = Config.fromfile(MINI)
@@ -176,24 +176,35 @@ def test_mini_pipeline_runs_every_stage_kind_and_protocol(tmp_path):
     assert table['same']['up-g'] == round(
         adaptation['seg']['up-g']['finetune']['val_score'], 2)
     assert table['no_lr']['up-g'] != table['same']['up-g']
-    # rows in worker processes (downstream.workers): two runs removed are redone there,
-    # one thread each, and reach the in-process runs' scores (1 vs 2 threads: float sums
-    # in another order); every other run is read as finished. Two rows: one wave of two
+    # the pipeline as jobs (workers=2, one thread each): the distillation stage,
+    # removed, trains again in a process of its own while the parts that do not need it
+    # run beside it; the parts that need it (distilled; up-g, whose OTA student it is)
+    # wait for it and its export. Every part is a process; the run removed is redone
+    # there and reaches the in-process score (1 vs 2 threads: float sums in another order)
     import shutil
-    for run in ('seg/up-g/finetune_25pct', 'depth/up-g/finetune_25pct'):
-        shutil.rmtree(tmp_path / 'wd/downstream' / run)
-    cfg.downstream.workers = 2
-    cfg.downstream.families = ('seg', 'depth')
+    shutil.rmtree(tmp_path / 'wd/stages/distill')
+    shutil.rmtree(tmp_path / 'wd/downstream/seg/up-a/probe_25pct')
+    cfg.workers, cfg.launcher, cfg.downstream.families = 2, 'subprocess', ('seg', )
+    messages = []
+    for module in ('jobs', 'pipeline'):
+        monkeypatch.setattr(f'intern_mm.paradigm.{module}.log', messages.append)
     again = ParadigmPipeline(cfg, work_dir=str(tmp_path / 'wd')).run()
-    assert set(again['adaptation']) == {'seg', 'depth'}
-    assert not (tmp_path / 'wd/downstream/workers/cls.log').exists()
-    for family in ('seg', 'depth'):
-        assert (tmp_path / f'wd/downstream/workers/{family}.log').is_file()
-        redone = again['adaptation'][family]['up-g']['finetune']
-        before = adaptation[family]['up-g']['finetune']
-        assert redone['val_score'] == pytest.approx(before['val_score'], rel=0.02)
-        assert again['adaptation'][family]['up-g']['probe'] == adaptation[family]['up-g'][
-            'probe']
+    monkeypatch.undo()
+    first = [m.split(':')[0] for m in messages if 'worker process' in m]
+    assert first[:2] == ['stage distill', 'downstream seg/up-a'], messages
+    finished = messages.index(next(m for m in messages if m.startswith(
+        'stage distill: exported')))
+    for part in ('distilled', 'up-g'):
+        assert messages.index(next(m for m in messages if m.startswith(
+            f'downstream seg/{part}: worker process'))) > finished
+    assert (tmp_path / 'wd/stages/distill/export/backbone.pth').is_file()
+    assert again['stages']['distill']['iters'] == 2
+    assert set(again['adaptation']) == {'seg'}
+    for part in ('up-a', 'best-up-e', 'up-g', 'distilled', 'scratch'):
+        assert (tmp_path / f'wd/downstream/workers/seg.{part}.log').is_file()
+    redone, before = (a['seg']['up-a']['probe'] for a in (again['adaptation'], adaptation))
+    assert redone['score'] == pytest.approx(before['score'], rel=0.02)
+    assert again['adaptation']['seg']['scratch'] == adaptation['seg']['scratch']
 
 
 def test_pipeline_counterparts_over_a_schedule_grid(tiny_world, tmp_path):

@@ -43,6 +43,34 @@ def test_pipeline_config_errors(tmp_path):
                                                                  config=cfg_file)])))
     with pytest.raises(ValueError, match='launcher'):
         ParadigmPipeline(_pipe(tmp_path, [dict(name='a', config=cfg_file)], launcher='x'))
+    with pytest.raises(ValueError, match="workers=2 runs stages as processes: it needs "
+                       "launcher='subprocess'"):
+        ParadigmPipeline(_pipe(tmp_path, [dict(name='a', config=cfg_file)],
+                               launcher='inprocess', workers=2))
+    with pytest.raises(ValueError, match='workers must be a positive integer, got 0'):
+        ParadigmPipeline(_pipe(tmp_path, [dict(name='a', config=cfg_file)], workers=0))
+
+
+def test_downstream_parts_and_what_they_need():
+    """A part per row and role / counterpart, with the stages it waits for (the pipeline
+    as jobs, intern_mm/paradigm/jobs.py); a counterpart with nothing to run on a row is
+    no part; downstream.workers names its new place."""
+    from intern_mm.paradigm.adaptation import build_adapter, downstream_parts
+    from intern_mm.paradigm.jobs import stage_needs
+    ds = dict(families=('cls', 'det'), backbones={'up-g': 'up-g', 'e': ['a', 'b']},
+              protocols={'up-g': dict(det=('probe', 'ota'))}, ota=dict(student='dist'),
+              scratch=dict(stage='up-g', fractions=(1.0, ), schedules=dict(cls=(), det=(1, ))),
+              conventional=dict(stage='conv', schedules=dict(cls=(3, ), det=())))
+    assert downstream_parts(ds) == [
+        ('cls', 'up-g', ('up-g', )), ('cls', 'e', ('a', 'b')),
+        ('cls', 'conventional', ('conv', )),
+        ('det', 'up-g', ('up-g', 'dist')), ('det', 'e', ('a', 'b')),
+        ('det', 'scratch', ())]
+    assert stage_needs(dict(name='d', kind='distill', teacher='g',
+                            handoffs=[dict(stage='a'), dict(stage='b')])) == ('a', 'b', 'g')
+    with pytest.raises(KeyError, match="downstream.workers: now the pipeline config's "
+                       'top-level `workers`'):
+        build_adapter(dict(workers=3), None, '/tmp/x')
 
 
 def test_stage_kinds_are_explicit(tmp_path):
@@ -101,10 +129,12 @@ def test_progress_hook_writes_json_lines(tmp_path):
     assert recs[3]['metrics'] == {'acc': 1.0}
 
 
-@pytest.mark.parametrize('launcher', ['inprocess', 'subprocess'])
-def test_failing_stage_is_named_with_its_log_in_one_line(launcher, tiny_world, tmp_path):
+@pytest.mark.parametrize('launcher,workers', [('inprocess', 1), ('subprocess', 1),
+                                               ('subprocess', 2)])
+def test_failing_stage_is_named_with_its_log_in_one_line(launcher, workers, tiny_world,
+                                                         tmp_path):
     cfg = Config(dict(
-        launcher=launcher, world=dict(root=tiny_world),
+        launcher=launcher, workers=workers, world=dict(root=tiny_world),
         stages=[dict(name='up-e-cls',
                      config='configs/paradigm/metanet-tiny_up-e-cls_gv-world_300it.py',
                      cfg_options={'train_cfg.max_iters': 1,

@@ -2,6 +2,8 @@
 import os
 import sys
 
+import pytest
+
 from intern_mm.utils.processes import ProcessJob, process_threads, run_processes
 
 # each job marks itself running in a folder, records how many were running, then leaves
@@ -34,3 +36,53 @@ def test_run_processes_runs_at_most_n_at_once_and_returns_the_failed(tmp_path,
 def test_process_threads_shares_the_cores(monkeypatch):
     monkeypatch.setattr(os, 'cpu_count', lambda: 16)
     assert [process_threads(n) for n in (1, 3, 16, 40, 0)] == [16, 5, 1, 1, 16]
+
+
+def _quick(tmp_path, name, code=0, after=()):
+    return ProcessJob(name, [sys.executable, '-c', f'import sys; sys.exit({code})'],
+                      str(tmp_path / f'{name}.log'), tuple(after))
+
+
+def test_run_processes_starts_a_job_after_the_ones_it_waits_for(tmp_path):
+    # b waits for a; c waits for the failing b and d for c: neither starts; e runs
+    jobs = [_quick(tmp_path, 'a'), _quick(tmp_path, 'b', 2, ['a']),
+            _quick(tmp_path, 'c', 0, ['b']), _quick(tmp_path, 'd', 0, ['c']),
+            _quick(tmp_path, 'e', 0, ['a'])]
+    events = []
+    failed = run_processes(
+        jobs, 1, on_start=lambda job, threads: events.append(('start', job.name)),
+        on_finish=lambda job, code: events.append((code, job.name)), poll_interval=0.01)
+    assert failed == [jobs[1]]
+    assert events.index((0, 'a')) < events.index(('start', 'b'))
+    assert (None, 'c') in events and (None, 'd') in events and (0, 'e') in events
+    assert ('start', 'c') not in events and ('start', 'd') not in events
+    assert not (tmp_path / 'c.log').exists()
+
+
+def test_run_processes_stop_on_failure_and_bad_waits(tmp_path):
+    jobs = [_quick(tmp_path, 'a', 1), _quick(tmp_path, 'b'), _quick(tmp_path, 'c')]
+    ended = []
+    failed = run_processes(jobs, 1, on_finish=lambda job, code: ended.append(
+        (job.name, code)), poll_interval=0.01, stop_on_failure=True)
+    assert failed == [jobs[0]] and ended == [('a', 1), ('b', None), ('c', None)]
+    with pytest.raises(ValueError, match="job 'b': waits for \\['z'\\]"):
+        run_processes([_quick(tmp_path, 'a'), _quick(tmp_path, 'b', 0, ['z'])], 1)
+    with pytest.raises(ValueError, match="job 'a': a second job"):
+        run_processes([_quick(tmp_path, 'a'), _quick(tmp_path, 'a')], 1)
+
+
+def test_run_processes_kills_the_running_ones_when_a_callback_raises(tmp_path,
+                                                                    monkeypatch):
+    import subprocess
+    sleeper = ProcessJob('s', [sys.executable, '-c', 'import time; time.sleep(60)'],
+                         str(tmp_path / 's.log'))
+    procs, real = [], subprocess.Popen
+    monkeypatch.setattr(subprocess, 'Popen',
+                        lambda *a, **k: procs.append(real(*a, **k)) or procs[-1])
+
+    def on_poll():
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run_processes([sleeper], 1, on_poll=on_poll)
+    assert procs and procs[0].returncode is not None  # killed, not left running

@@ -42,7 +42,6 @@ import copy
 import json
 import os
 import os.path as osp
-import platform
 import resource
 import statistics
 import subprocess
@@ -58,6 +57,7 @@ from intern_mm.analysis import build_module, count_complexity, make_step  # noqa
 from intern_mm.apis import optimize_for_inference  # noqa: E402
 from intern_mm.benchmark.backbone import parse_dict_string  # noqa: E402
 from intern_mm.utils import cpu_allocator_state, retain_cpu_memory  # noqa: E402
+from intern_mm.utils.environment import cpu_model  # noqa: E402
 
 DEFAULT_BACKBONES = [
     "mn-b4=dict(type='intern_mm.MetaNet', arch='mn-b4', out_indices=(3,))",
@@ -128,13 +128,7 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def machine_state(args) -> str:
     load = ' '.join(f'{v:.2f}' for v in os.getloadavg())
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open('/proc/cpuinfo') as f:
-            cpu = next(line.split(':', 1)[1].strip() for line in f
-                       if line.startswith('model name'))
-    except (OSError, StopIteration):
-        pass
+    cpu = cpu_model()
     dev = args.device
     if dev == 'cuda':
         dev = f'cuda ({torch.cuda.get_device_name()})'

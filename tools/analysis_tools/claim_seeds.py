@@ -3,15 +3,18 @@
 Runs a pipeline config once per seed, each on a whole new world (``<world.root>_s<seed>``,
 its downstream stream, subsets and stage seeds: ``intern_mm.paradigm.seeds``), in
 ``<work-dir>/seed<seed>`` (finished stages and runs are reused; an interrupted one
-resumes), writes each seed's ``world`` and ``claim`` to ``<out>/seed<seed>.json`` and
+resumes), writes each seed's ``world``, ``claim`` and ``environment`` (CPU and package versions:
+``intern_mm.utils.environment``) to ``<out>/seed<seed>.json`` and
 the margins over the seeds (mean, sample standard deviation, won or not) to
 ``<out>/claim_seeds.json`` / ``.md``, and prints them.
 
-``--jobs N`` runs up to N seeds at once, each in its own process with
-``cpus // N`` threads (``--threads`` pins it; its log: ``<work-dir>/seed<seed>.log``); on
-small CPU models one thread per seed uses the cores better than one seed on all of them
-(docs/claim.md, "Budget"). A run's figures depend on its thread count: the docs' were
-made at one thread per seed (``make claim``: ``CLAIM_THREADS=1``).
+Inside a seed, the claim config runs the stages and downstream parts as jobs, two
+one-thread processes at once (its ``workers`` / ``worker_threads``; docs/claim.md,
+"Budget"); ``make claim`` runs the seeds one after the other (``CLAIM_JOBS=1``).
+``--jobs N`` runs up to N seeds at once, each in its own process with ``cpus // N``
+threads (``--threads`` pins it; its log: ``<work-dir>/seed<seed>.log``), for machines
+with more cores. A run's figures depend on its thread count: the docs' were made at one
+thread per process (``make claim``: ``CLAIM_THREADS=1``).
 
 Example:
     python tools/analysis_tools/claim_seeds.py \
@@ -105,6 +108,7 @@ def main(argv=None) -> None:
     args = parse_args(argv)
     import intern_mm  # noqa: F401
     from intern_mm.paradigm.seeds import seeds_lines, seeds_table
+    from intern_mm.utils.environment import run_environment
     from intern_mm.utils.run_record import dump_json
     if not osp.isfile(args.config):
         raise FileNotFoundError(f'pipeline config {args.config} does not exist')
@@ -127,7 +131,8 @@ def main(argv=None) -> None:
         summary = run_seed(args.config, seed, args.work_dir, args.cfg_options)
         record = dict(config=args.config, seed=seed, world=summary['world'],
                       claim=summary['claim'],
-                      leaked_images=summary['claim'].get('leaked_images'))
+                      leaked_images=summary['claim'].get('leaked_images'),
+                      environment=run_environment())
         dump_json(path, record, indent=2)
         claims[seed] = summary['claim']
     if args.seed_only:
