@@ -101,7 +101,8 @@ class ParadigmPipeline:
                              f'{self.launcher!r}, {self.nproc})')
         self.worker_threads = cfg.get('worker_threads')
         if self.worker_threads is not None and (
-                not isinstance(self.worker_threads, int) or self.worker_threads < 1):
+                not isinstance(self.worker_threads, int)
+                or isinstance(self.worker_threads, bool) or self.worker_threads < 1):
             raise ValueError('worker_threads must be a positive integer or None, got '
                              f'{self.worker_threads!r}')
         self.repo_root = REPO_ROOT

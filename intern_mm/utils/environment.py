@@ -3,7 +3,10 @@
 A run repeats itself to the last digit on one machine and one environment; its
 floating-point sums depend on the thread count (the config's), on the CPU's vector
 kernels and on the numeric packages' versions (image resizing, BLAS). Records of figures
-carry :func:`run_environment` so that a mismatch can be traced.
+carry :func:`run_environment` so that a mismatch can be traced. (mmengine's
+``collect_env`` names torch, OpenCV and mmengine but not numpy, Pillow, the mm* model
+libraries or the CPU model, and imports torch and cv2 to do it; this reads installed
+distribution metadata only.)
 
 Example:
     >>> env = run_environment()

@@ -49,6 +49,9 @@ def test_pipeline_config_errors(tmp_path):
                                launcher='inprocess', workers=2))
     with pytest.raises(ValueError, match='workers must be a positive integer, got 0'):
         ParadigmPipeline(_pipe(tmp_path, [dict(name='a', config=cfg_file)], workers=0))
+    with pytest.raises(ValueError, match='worker_threads must be a positive integer'):
+        ParadigmPipeline(_pipe(tmp_path, [dict(name='a', config=cfg_file)],
+                               worker_threads=True))
 
 
 def test_downstream_parts_and_what_they_need():
