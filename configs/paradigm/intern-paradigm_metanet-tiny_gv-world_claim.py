@@ -60,11 +60,19 @@ downstream = dict(
     # chosen on world seed 0's val over 1x / 3x / 10x (the _claim_grids.py config: the
     # smallest point within 1% of the longer one); seg and depth still gain at 10x
     # (docs/claim.md, "Schedules"). The counterparts on 100%, the better on val per seed:
-    scratch=dict(stage='up-g', fractions=(1.0, ), schedules=_schedules),
-    conventional=dict(stage='conventional', schedules=_schedules),
+    # Learning rates: multiples of the recipe's (x1, x3, x10, ...), chosen on world seed
+    # 0's val at these schedules, the 10% runs and each counterpart apart, each the last
+    # point that improved val by more than 1% (docs/claim.md, "Learning rates"; the
+    # ablation config ..._demo_lr-grid.py). det stays at x1 for all (x3 diverged).
+    scratch=dict(stage='up-g', fractions=(1.0, ), schedules=_schedules,
+                 recipes=dict(cls=dict(lr=0.03), depth=dict(lr=0.1))),  # x3, x100
+    conventional=dict(stage='conventional', schedules=_schedules,
+                      recipes=dict(cls=dict(lr=0.1), depth=dict(lr=0.03))),  # x10, x30
     # the 10% fine-tuning, Up-G's point for every adapted role
     finetune_schedules={role: _finetune for role in ('up-a', 'best-up-e', 'up-g')},
     # sizes for the 20-image 10% subsets: batches of 16; detection repeats the subset
-    # 70 times per epoch (87 iterations, as every fraction)
-    recipes=dict(cls=dict(batch_size=16), det=dict(repeat=70)),
+    # 70 times per epoch (87 iterations, as every fraction). seg x3 (both sides), depth
+    # x3 (Up-G's point; the counterparts' own above), cls x1 (Up-G's point)
+    recipes=dict(cls=dict(batch_size=16), det=dict(repeat=70), seg=dict(lr=0.3),
+                 depth=dict(lr=3e-3)),
 )

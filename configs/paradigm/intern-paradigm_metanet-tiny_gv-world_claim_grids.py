@@ -4,7 +4,9 @@
 # over 1x / 3x / 10x the recipe's schedule; a grid stops at the first point that does not
 # improve val by more than 1% (relative): the smallest schedule within 1% of the longer
 # one is the converged one. The points chosen here are the claim config's schedules; Up-A
-# and the best Up-E fine-tune at Up-G's point.
+# and the best Up-E fine-tune at Up-G's point. They were chosen at the recipes' learning
+# rates; this config runs at the rates chosen afterwards (the claim config's; docs/claim.md,
+# "Learning rates"), and has not been run at them.
 #
 #   python tools/analysis_tools/claim_seeds.py \
 #       configs/paradigm/intern-paradigm_metanet-tiny_gv-world_claim_grids.py --seeds 0 \

@@ -24,6 +24,7 @@ Example:
 """
 import copy
 import functools
+import itertools
 import os
 import os.path as osp
 from dataclasses import dataclass, field
@@ -440,9 +441,19 @@ def write_run_config(cfg: dict) -> str:
     return path
 
 
+#: Runners built in this process (:func:`build_protocol_runner` names each one apart).
+_RUNNER_COUNT = itertools.count()
+
+
 def build_protocol_runner(cfg: dict):
     """The mmengine Runner of a protocol config, after writing the config it runs as
     ``<work_dir>/run_config.py`` (GV-B suite runs, the paradigm's downstream runs, OTA).
+
+    Without an ``experiment_name`` the Runner gets one of its own: mmengine names its
+    logger, message hub and visualizer after the experiment, by default the second the
+    Runner was built, so two runs built within one second (one run's training and
+    evaluation Runners, tiny runs one after another) would share them and write into
+    each other's log folders.
 
     Args:
         cfg (dict): A Runner config (:func:`build_runner_cfg`, OTA's distillation).
@@ -454,4 +465,7 @@ def build_protocol_runner(cfg: dict):
     from mmengine.runner import Runner
     config = Config(cfg)
     write_run_config(config)
+    if not config.get('experiment_name'):  # mmengine appends the timestamp
+        config = Config(dict(config.to_dict(), experiment_name=(
+            f'{osp.basename(config.work_dir)}_{os.getpid()}_{next(_RUNNER_COUNT)}')))
     return Runner.from_cfg(config)

@@ -44,8 +44,8 @@ DOWNSTREAM_KEYS = {'fraction', 'seed', 'families', 'tasks', 'backbones', 'protoc
                    'scratch', 'conventional', 'finetune_schedules', 'grid_min_gain', 'recipes',
                    'cfg_options', 'probe_grid', 'ota', 'note'}
 #: Keys of the counterpart entries ``scratch`` and ``conventional``.
-COUNTERPART_KEYS = dict(scratch={'stage', 'fractions', 'schedules'},
-                        conventional={'stage', 'schedules'})
+COUNTERPART_KEYS = dict(scratch={'stage', 'fractions', 'schedules', 'recipes'},
+                        conventional={'stage', 'schedules', 'recipes'})
 #: The GV world's families (the rows of a ``downstream`` entry without ``tasks``).
 ALL_FAMILIES = ('cls', 'det', 'seg', 'depth')
 
@@ -166,6 +166,7 @@ def build_adapter(ds: Optional[dict], world_root: Optional[str], work_dir: str,
     if unknown:
         raise KeyError(f'downstream: unknown keys {sorted(unknown)} (allowed: '
                        f'{sorted(DOWNSTREAM_KEYS)})')
+    _check_counterparts(ds)
     families = [r for r in downstream_rows(ds) if r not in (ds.get('tasks') or {})]
     if world_root is None and families:
         raise ValueError(f'downstream: families {families} are the GV world\'s tasks and '
@@ -176,6 +177,23 @@ def build_adapter(ds: Optional[dict], world_root: Optional[str], work_dir: str,
         recipes=ds.get('recipes') if recipes is None else recipes,
         cfg_options=ds.get('cfg_options'), probe_grid=ds.get('probe_grid'),
         ota=ds.get('ota'), verbose=verbose, log=log, tasks=ds.get('tasks'))
+
+
+def _check_counterparts(ds: dict) -> None:
+    """One line for a bad counterpart entry: a missing ``stage``, an unknown key, a
+    ``recipes`` row that is not one of the entry's rows."""
+    for kind, allowed in COUNTERPART_KEYS.items():
+        entry = dict(ds.get(kind) or {})
+        if not entry:
+            continue
+        unknown = set(entry) - allowed
+        if unknown or 'stage' not in entry:
+            raise KeyError(f'downstream.{kind}: needs `stage`; unknown keys '
+                           f'{sorted(unknown)} (allowed: {sorted(allowed)})')
+        rows = set(dict(entry.get('recipes') or {})) - set(downstream_rows(ds))
+        if rows:
+            raise KeyError(f'downstream.{kind}.recipes: unknown rows {sorted(rows)} '
+                           f'(rows: {downstream_rows(ds)})')
 
 
 def run_downstream(pipe, rows: Optional[List[str]] = None,
@@ -237,10 +255,6 @@ def _counterpart(pipe, adapter: DownstreamAdapter, row: str, kind: str,
                  entry: dict) -> dict:
     """A counterpart's runs: the scratch baseline on each fraction, or a conventional
     pre-trained stage fine-tuned on 100%; the 100% runs over the ``schedules`` grid."""
-    unknown = set(entry) - COUNTERPART_KEYS[kind]
-    if unknown or 'stage' not in entry:
-        raise KeyError(f'downstream.{kind}: needs `stage`; unknown keys {sorted(unknown)} '
-                       f'(allowed: {sorted(COUNTERPART_KEYS[kind])})')
     if kind == 'scratch':
         spec, label = pipe.scratch_backbone(), f'{entry["stage"]} architecture, random init'
     else:
@@ -248,11 +262,13 @@ def _counterpart(pipe, adapter: DownstreamAdapter, row: str, kind: str,
         spec = pipe.stage_backbone(entry['stage'])
         label = f'{entry["stage"]} (conventional pre-training)'
     schedules = row_grid(entry.get('schedules', (1, )), row, (1, ))
+    recipe = dict(entry.get('recipes') or {}).get(row)
     runs, grid = {}, {}
     for frac in _counterpart_fractions(pipe.cfg.downstream, kind, row):
         tried, _, grid = _schedule_grid(adapter, row, kind, spec, frac,
                                         schedules if frac == 1.0 else [1.0],
-                                        scratch=kind == 'scratch', min_gain=_min_gain(pipe))
+                                        scratch=kind == 'scratch', min_gain=_min_gain(pipe),
+                                        recipe=recipe)
         runs.update({counterpart_tag(frac, f): r for f, r in tried.items()})
     return dict(stage=label, runs=runs, grid=grid)
 
@@ -277,7 +293,8 @@ def _min_gain(pipe) -> float:
 
 def _schedule_grid(adapter: DownstreamAdapter, row: str, name: str, spec,
                    fraction: Optional[float], schedules: List[float],
-                   scratch: bool = False, min_gain: float = 0.0) -> tuple:
+                   scratch: bool = False, min_gain: float = 0.0,
+                   recipe: Optional[dict] = None) -> tuple:
     """Fine-tuning runs over ascending schedule multiples; the grid stops at the first
     point that does not improve on val by more than ``min_gain`` (relative). Returns the
     runs (factor -> result), the chosen one (the last point that did) and the grid record
@@ -286,7 +303,7 @@ def _schedule_grid(adapter: DownstreamAdapter, row: str, name: str, spec,
     tried, best, chosen = {}, None, None
     for factor in schedules:
         res = _adapt_run(adapter, row, name, spec, 'finetune', fraction=fraction,
-                         scratch=scratch, schedule=factor)
+                         scratch=scratch, schedule=factor, recipe=recipe)
         tried[factor] = res
         if best is not None and not _improves(res, best, lower, min_gain):
             break
@@ -356,14 +373,14 @@ def _ota_student(pipe):
 
 def _adapt_run(adapter: DownstreamAdapter, row: str, name: str, spec, protocol: str,
                fraction: Optional[float] = None, scratch: bool = False,
-               schedule: float = 1, **kwargs) -> dict:
+               schedule: float = 1, recipe: Optional[dict] = None, **kwargs) -> dict:
     """One adaptation run (reused when finished), logged in one line."""
     tag = f'{row}/{name}/{protocol}' + (f' ({round(fraction * 100)}%)'
                                          if fraction is not None else '') + (
         f' ({schedule:g}x schedule)' if schedule != 1 else '')
     try:
         res = adapter.run(row, name, spec, protocol, fraction=fraction, scratch=scratch,
-                          schedule=schedule, **kwargs)
+                          schedule=schedule, recipe=recipe, **kwargs)
     except NotImplementedError as err:
         log(f'downstream {tag}: not run ({err})')
         return dict(status='unavailable', reason=str(err))

@@ -220,16 +220,17 @@ class DownstreamAdapter:
                 "row's val_ratio")
         return manifest
 
-    def recipe(self, row: str, fraction: float, schedule: float = 1) -> dict:
+    def recipe(self, row: str, fraction: float, schedule: float = 1,
+               overrides: Optional[dict] = None) -> dict:
         """The row's recipe; detection repeats the subset so that every fraction gets
         the same number of iterations (``repeat`` scaled by ``self.fraction / fraction``);
         ``schedule`` trains that many times as long
-        (:func:`~intern_mm.benchmark.protocols.scale_schedule`).
+        (:func:`~intern_mm.benchmark.protocols.scale_schedule`); ``overrides`` (one
+        run's recipe keys, e.g. a counterpart's learning rate) apply last.
         """
         r = self.row(row)
-        overrides = self.recipes.get(row)
-        if r.recipe:
-            overrides = dict(overrides or {}, **r.recipe)
+        overrides = {**(self.recipes.get(row) or {}), **(r.recipe or {}),
+                     **(overrides or {})}
         recipe = family_recipe(r.task, overrides)
         if r.task.family == 'det' and fraction != self.fraction:
             recipe['repeat'] = max(1, int(round(recipe.get('repeat', 1) * self.fraction /
@@ -263,14 +264,15 @@ class DownstreamAdapter:
             ('test', layout_sources(layout, 'test')))}
 
     def _context(self, row: str, spec: BackboneSpec, mode: str, fraction: float,
-                 work_dir: str, cfg_options: Optional[dict],
-                 options_key: str, schedule: float = 1) -> ProtocolContext:
+                 work_dir: str, cfg_options: Optional[dict], options_key: str,
+                 recipe: Optional[dict] = None) -> ProtocolContext:
+        """A run's protocol context; ``recipe`` defaults to the row's at ``fraction``."""
+        recipe = self.recipe(row, fraction) if recipe is None else recipe
         r = self.row(row)
         manifest = self.subset(row, fraction)
         options = self._options(options_key, cfg_options)
         if not self.verbose:
             options.setdefault('log_level', 'WARNING')
-        recipe = self.recipe(row, fraction, schedule)
         units = manifest['counts'][r.train_split]
         if r.task.family != 'det' and recipe.get('batch_size', 0) > units:
             # training drops the last incomplete batch: an epoch would yield none
@@ -299,9 +301,16 @@ class DownstreamAdapter:
         return ctx
 
     # -------------------------------------------------------------- protocols
+    def run_dir(self, row: str, name: str, protocol: str, fraction: float,
+                schedule: float = 1) -> str:
+        """A run's folder: ``<row>/<name>/<protocol>_<pct>pct`` (``_<schedule>x``)."""
+        return osp.join(self.work_dir, row, name, f'{protocol}_{round(fraction * 100)}pct'
+                        + (f'_{schedule:g}x' if schedule != 1 else ''))
+
     def run(self, row: str, name: str, spec: BackboneSpec, protocol: str,
             fraction: Optional[float] = None, cfg_options: Optional[dict] = None,
-            scratch: bool = False, schedule: float = 1, **kwargs) -> dict:
+            scratch: bool = False, schedule: float = 1, recipe: Optional[dict] = None,
+            **kwargs) -> dict:
         """Run (or reuse) one adaptation run and return its result.
 
         Args:
@@ -317,6 +326,8 @@ class DownstreamAdapter:
             schedule (float): Train this many times as long as the recipe (a
                 counterpart's schedule grid point; folder suffix ``_<schedule>x``).
                 Defaults to 1.
+            recipe (dict, optional): This run's recipe keys over the row's (a
+                counterpart's ``recipes``). Defaults to None.
             **kwargs: OTA: ``teacher_checkpoint`` (the backbone fine-tuned on the
                 subset) and ``student`` (:class:`BackboneSpec`), then options of the OTA
                 function (``distill``, ``student_recipe``).
@@ -332,14 +343,12 @@ class DownstreamAdapter:
             raise ValueError(f'unknown protocol "{protocol}", expected one of '
                              f'{ADAPT_PROTOCOLS}')
         r = self.row(row)
-        run_dir = osp.join(self.work_dir, row, name,
-                           f'{protocol}_{round(fraction * 100)}pct'
-                           + (f'_{schedule:g}x' if schedule != 1 else ''))
+        run_dir = self.run_dir(row, name, protocol, fraction, schedule)
         mode = 'finetune' if protocol == 'ota' else protocol
         record = run_record(run_dir)
+        recipe = self.recipe(row, fraction, schedule, recipe)
         stamp = self._run_stamp(
-            record, spec, f'{row}/{name}/{protocol}',
-            recipe=self.recipe(row, fraction, schedule),
+            record, spec, f'{row}/{name}/{protocol}', recipe=recipe,
             options=self._options('scratch' if scratch else mode, cfg_options),
             ota=self._ota_stamp(kwargs) if protocol == 'ota' else None,
             **({} if r.is_family else dict(row=dict(
@@ -350,7 +359,7 @@ class DownstreamAdapter:
         record.write_stamp(stamp)
         start = time.time()
         ctx = self._context(row, spec, mode, fraction, run_dir, cfg_options,
-                            'scratch' if scratch else mode, schedule)
+                            'scratch' if scratch else mode, recipe)
         torch.manual_seed(self.seed)
         metrics, result_extra = self._adapt(ctx, protocol, run_dir, **kwargs)
         if not r.is_family:

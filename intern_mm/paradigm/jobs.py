@@ -11,8 +11,9 @@ beside the stages.
 
 A job starts as soon as what it needs is done: a stage waits for the stages it hands off
 from and a distill stage for its teacher; a part waits for its role's stages (a
-conventional counterpart for its stage; scratch for none). Stages start before parts,
-each in the config's order. A generalist or distill stage is exported, in the pipeline's
+conventional counterpart for its stage; scratch for none; a role for an earlier role of
+its row that names one of its stages, whose run folders it shares). Stages start before
+parts, each in the config's order. A generalist or distill stage is exported, in the pipeline's
 process, before a job that needs it starts. The first failure starts nothing further;
 the running jobs finish, then :class:`~.launch.StageFailedError` names every failed job
 and its log. A part's runs land in their usual folders; the pipeline then reads every
@@ -31,12 +32,13 @@ import time
 from typing import Dict, List, Optional, Tuple
 
 from ..utils.processes import ProcessJob, run_processes
-from .adaptation import downstream_fractions, downstream_parts, downstream_rows
+from .adaptation import (COUNTERPART_KEYS, downstream_fractions, downstream_parts,
+                         downstream_rows)
 from .launch import (OUTPUT_LOG, ProgressFollower, StageFailedError, log, repo_env,
                      stage_command)
 from .stage_runner import PROGRESS_FILE, read_done
 
-__all__ = ['stage_needs', 'run_pipeline_jobs']
+__all__ = ['stage_needs', 'part_waits', 'run_pipeline_jobs']
 
 
 def stage_needs(stage: dict) -> Tuple[str, ...]:
@@ -49,6 +51,32 @@ def stage_needs(stage: dict) -> Tuple[str, ...]:
     """
     needs = [h['stage'] for h in stage.get('handoffs') or []]
     return tuple(needs + ([stage['teacher']] if stage.get('teacher') else []))
+
+
+def part_waits(parts: List[Tuple[str, str, Tuple[str, ...]]]) -> List[Tuple[int, ...]]:
+    """For each downstream part, the earlier parts it waits for: the roles of its row
+    that name one of its stages. A row's runs of a stage live in one folder
+    (``<row>/<stage>/...``), so two roles sharing a stage would write the same runs; the
+    later one waits and then reads them as finished.
+
+    Args:
+        parts (list[tuple]): :func:`~.adaptation.downstream_parts`.
+
+    Returns:
+        list[tuple[int, ...]]: Indices into ``parts``, per part.
+
+    Example:
+        >>> part_waits([('cls', 'a', ('x', )), ('cls', 'b', ('y', 'x')),
+        ...             ('det', 'b', ('x', )), ('cls', 'scratch', ())])
+        [(), (0,), (), ()]
+    """
+    waits = []
+    for i, (row, part, needs) in enumerate(parts):
+        waits.append(() if part in COUNTERPART_KEYS else tuple(
+            j for j, (row_j, part_j, needs_j) in enumerate(parts[:i])
+            if row_j == row and part_j not in COUNTERPART_KEYS
+            and set(needs) & set(needs_j)))
+    return waits
 
 
 class _Jobs:
@@ -74,7 +102,7 @@ class _Jobs:
             job = ProcessJob(f'stage {name}', stage_command(
                 name, osp.join(wd, 'stage_config.py'), wd), osp.join(wd, OUTPUT_LOG),
                 tuple(f'stage {s}' for s in stage_needs(stage) if f'stage {s}' in
-                      self.stages))
+                      self.stages), append=True)  # as launch._run_process
             self.stages[job.name] = stage
             jobs.append(job)
         return jobs
@@ -93,12 +121,14 @@ class _Jobs:
         os.makedirs(folder, exist_ok=True)
         cfg_file = osp.join(folder, 'pipeline_config.json')
         self.pipe.cfg.dump(cfg_file)
+        parts = downstream_parts(ds)
+        names = [f'downstream {row}/{part}' for row, part, _ in parts]
         return [ProcessJob(
-            f'downstream {row}/{part}',
-            [sys.executable, '-m', __name__, cfg_file, self.pipe.work_dir, row, part],
+            name, [sys.executable, '-m', __name__, cfg_file, self.pipe.work_dir, row, part],
             osp.join(folder, f'{row}.{part}.log'),
-            tuple(f'stage {s}' for s in needs if f'stage {s}' in waiting))
-            for row, part, needs in downstream_parts(ds)]
+            tuple(f'stage {s}' for s in needs if f'stage {s}' in waiting) +
+            tuple(names[j] for j in waits))
+            for name, (row, part, needs), waits in zip(names, parts, part_waits(parts))]
 
     def on_start(self, job: ProcessJob, threads: int) -> None:
         self.started[job.name] = time.time()

@@ -30,14 +30,17 @@ class ProcessJob(NamedTuple):
     Args:
         name (str): What the caller calls it (a seed, a stage); unique among the jobs.
         cmd (list[str]): The command line.
-        log_file (str): Where its stdout and stderr go (overwritten).
+        log_file (str): Where its stdout and stderr go.
         after (tuple[str]): Names of earlier jobs that must exit with status 0 before
             this one starts. Defaults to ().
+        append (bool): Append to ``log_file`` (a log that keeps earlier attempts)
+            instead of overwriting it. Defaults to False.
     """
     name: str
     cmd: List[str]
     log_file: str
     after: Tuple[str, ...] = ()
+    append: bool = False
 
 
 def process_threads(processes: int) -> int:
@@ -94,7 +97,7 @@ class _Pool:
 
     def start(self, job: ProcessJob) -> None:
         self.pending.remove(job)
-        with open(job.log_file, 'w') as f:
+        with open(job.log_file, 'a' if job.append else 'w') as f:
             self.running.append((subprocess.Popen(job.cmd, env=self.env, stdout=f,
                                                   stderr=subprocess.STDOUT), job))
 

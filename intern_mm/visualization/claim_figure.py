@@ -203,9 +203,10 @@ def plot_claim(adaptation: Dict[str, dict], out_png: str) -> Dict[str, dict]:
         _draw_panel(ax, fam, drawn[fam], color)
     for ax in list(axes.flat)[len(fams):]:
         ax.set_axis_off()
-    handles = [plt.Rectangle((0, 0), 1, 1, color=color[p]) for p in protocols]
-    fig.legend(handles, [PROTOCOL_LABELS.get(p, p) for p in protocols], ncol=len(protocols),
-               loc='lower center', fontsize=8, frameon=False)
+    if protocols:  # none when only counterparts ran (no adapted role)
+        handles = [plt.Rectangle((0, 0), 1, 1, color=color[p]) for p in protocols]
+        fig.legend(handles, [PROTOCOL_LABELS.get(p, p) for p in protocols],
+                   ncol=len(protocols), loc='lower center', fontsize=8, frameon=False)
     fig.suptitle('Adapted with 10% of the data vs the same architecture from scratch',
                  fontsize=10)
     fig.tight_layout(rect=(0, 0.06, 1, 1))

@@ -2,6 +2,7 @@
 ``cfg_options``, ``run_config.py``, and the ``backbone_lr_mult`` recipe key reaching the
 optimizer."""
 import dataclasses
+import os
 
 import pytest
 import torch
@@ -152,6 +153,14 @@ def test_build_protocol_runner_writes_the_config_it_runs(tmp_path):
                           work_dir=str(tmp_path / 'wd'), num_workers=0)
     cfg = build_runner_cfg(ctx)
     with preserve_default_scope():
-        runner = build_protocol_runner(cfg)
+        runner, again = build_protocol_runner(cfg), build_protocol_runner(cfg)
     written = Config.fromfile(str(tmp_path / 'wd' / RUN_CONFIG_NAME))
-    assert written.to_dict() == Config(cfg).to_dict() == runner.cfg.to_dict()
+    ran = runner.cfg.to_dict()
+    name = ran.pop('experiment_name')
+    assert written.to_dict() == Config(cfg).to_dict() == ran
+    # two Runners built within one second keep their own logger and visualizer
+    assert runner.experiment_name.startswith(f'wd_{os.getpid()}_')
+    assert runner.experiment_name.startswith(name) and again.experiment_name != \
+        runner.experiment_name
+    assert again.visualizer is not runner.visualizer
+    assert again.logger is not runner.logger

@@ -54,6 +54,14 @@ def test_claim_figure_panels_bars_and_direction(adaptation, tmp_path):
         assert img.size[0] > 800 and img.size[1] > 400
 
 
+def test_claim_figure_of_counterparts_only(tmp_path):
+    """A run of the counterparts alone (no adapted role) is drawn without a legend."""
+    drawn = plot_claim({'seg': _family('mIoU', False, {}, 30.0, 70.0)},
+                       str(tmp_path / 'c.png'))
+    assert drawn['seg']['bars'] == [] and drawn['seg']['scratch']['100pct'] == 70.0
+    assert (tmp_path / 'c.png').is_file()
+
+
 def test_claim_verdict_does_not_beat():
     data = _family('mAP', False, {'up-g': dict(probe=25.3, finetune=35.1)}, 10.2, 38.0)
     assert claim_verdict(data).endswith('35.10 vs scratch 100% 38.00: does not beat')

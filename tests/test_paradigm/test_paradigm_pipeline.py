@@ -210,7 +210,7 @@ def test_mini_pipeline_runs_every_stage_kind_and_protocol(tmp_path, monkeypatch)
 def test_pipeline_counterparts_over_a_schedule_grid(tiny_world, tmp_path):
     """Scratch and conventional pre-training (a stage's backbone) on 100% over a schedule
     grid; the grid stops at its first point that does not improve on val; the claim's
-    counterpart is the best 100% run on val."""
+    counterpart is the best 100% run on val; a counterpart's own recipe keys per row."""
     from intern_mm.paradigm.summary import counterpart
     cfg = _cfg(tiny_world)
     cfg.downstream.scratch = dict(stage='up-e-cls', schedules=(1, 2, 4))
@@ -249,11 +249,16 @@ def test_pipeline_counterparts_over_a_schedule_grid(tiny_world, tmp_path):
     cfg.downstream.protocols = {'default': ('probe', 'finetune'), 'up-a': {'cls': ('probe', )},
                                 'best-up-e': {'cls': ('finetune', )}}
     cfg.downstream.scratch = dict(stage='up-e-cls', fractions=(1.0, ), schedules={'cls': ()})
-    cfg.downstream.conventional = dict(stage='up-e-cls', schedules={'cls': (2, )})
+    # a counterpart's own recipe keys on a row (its learning rate): its run starts afresh
+    row_lr = conventional['100pct_2x']['recipe']['lr']
+    cfg.downstream.conventional = dict(stage='up-e-cls', schedules={'cls': (2, )},
+                                       recipes={'cls': dict(lr=row_lr * 3)})
     again = ParadigmPipeline(cfg, work_dir=str(wd)).run()
     runs = again['downstream']['results']['cls']
     assert runs['scratch']['runs'] == {}  # a role without a run on this row
     assert set(runs['conventional']['runs']) == {'100pct_2x'}
+    assert runs['conventional']['runs']['100pct_2x']['recipe']['lr'] == row_lr * 3
+    assert runs['up-a']['runs']['probe']['recipe']['lr'] == up_a['probe']['recipe']['lr']
     assert set(runs['up-a']['runs']) == {'probe'}
     assert set(runs['best-up-e']['runs']) == {'finetune'}  # one candidate: not probed
     ref = again['claim']['families']

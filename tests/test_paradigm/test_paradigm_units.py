@@ -57,9 +57,10 @@ def test_pipeline_config_errors(tmp_path):
 def test_downstream_parts_and_what_they_need():
     """A part per row and role / counterpart, with the stages it waits for (the pipeline
     as jobs, intern_mm/paradigm/jobs.py); a counterpart with nothing to run on a row is
-    no part; downstream.workers names its new place."""
+    no part; a role waits for an earlier role of its row sharing a stage;
+    downstream.workers names its new place."""
     from intern_mm.paradigm.adaptation import build_adapter, downstream_parts
-    from intern_mm.paradigm.jobs import stage_needs
+    from intern_mm.paradigm.jobs import part_waits, stage_needs
     ds = dict(families=('cls', 'det'), backbones={'up-g': 'up-g', 'e': ['a', 'b']},
               protocols={'up-g': dict(det=('probe', 'ota'))}, ota=dict(student='dist'),
               scratch=dict(stage='up-g', fractions=(1.0, ), schedules=dict(cls=(), det=(1, ))),
@@ -69,11 +70,25 @@ def test_downstream_parts_and_what_they_need():
         ('cls', 'conventional', ('conv', )),
         ('det', 'up-g', ('up-g', 'dist')), ('det', 'e', ('a', 'b')),
         ('det', 'scratch', ())]
+    # two roles naming one stage share its run folders: the later waits for the earlier
+    shared = downstream_parts(dict(families=('cls', 'det'), backbones={
+        'up-g': 'up-g', 'e': ['a', 'up-g'], 'f': 'b'}, scratch=dict(stage='up-g')))
+    assert [(row, part) for row, part, _ in shared][:4] == [
+        ('cls', 'up-g'), ('cls', 'e'), ('cls', 'f'), ('cls', 'scratch')]
+    assert part_waits(shared) == [(), (0, ), (), (), (), (4, ), (), ()]
     assert stage_needs(dict(name='d', kind='distill', teacher='g',
                             handoffs=[dict(stage='a'), dict(stage='b')])) == ('a', 'b', 'g')
     with pytest.raises(KeyError, match="downstream.workers: now the pipeline config's "
                        'top-level `workers`'):
         build_adapter(dict(workers=3), None, '/tmp/x')
+    # a bad counterpart entry: one line before any training
+    with pytest.raises(KeyError, match=r"downstream.conventional: needs `stage`; unknown "
+                       r"keys \['epochs'\]"):
+        build_adapter(dict(conventional=dict(stage='c', epochs=3)), None, '/tmp/x')
+    with pytest.raises(KeyError, match=r"downstream.scratch.recipes: unknown rows "
+                       r"\['seg'\] \(rows: \['cls'\]\)"):
+        build_adapter(dict(families=('cls', ), scratch=dict(
+            stage='g', recipes=dict(seg=dict(lr=1.0)))), '/tmp/w', '/tmp/x')
 
 
 def test_stage_kinds_are_explicit(tmp_path):

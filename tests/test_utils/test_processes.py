@@ -86,3 +86,13 @@ def test_run_processes_kills_the_running_ones_when_a_callback_raises(tmp_path,
     with pytest.raises(KeyboardInterrupt):
         run_processes([sleeper], 1, on_poll=on_poll)
     assert procs and procs[0].returncode is not None  # killed, not left running
+
+
+def test_run_processes_appends_to_a_log_that_keeps_earlier_attempts(tmp_path):
+    say = [sys.executable, '-c', 'print("attempt")']
+    kept, fresh = str(tmp_path / 'kept.log'), str(tmp_path / 'fresh.log')
+    for _ in range(2):
+        assert run_processes([ProcessJob('k', say, kept, append=True),
+                              ProcessJob('f', say, fresh)], 2, poll_interval=0.01) == []
+    assert open(kept).read().split() == ['attempt', 'attempt']
+    assert open(fresh).read().split() == ['attempt']
