@@ -181,7 +181,9 @@ def build_adapter(ds: Optional[dict], world_root: Optional[str], work_dir: str,
 
 def _check_counterparts(ds: dict) -> None:
     """One line for a bad counterpart entry: a missing ``stage``, an unknown key, a
-    ``recipes`` row that is not one of the entry's rows."""
+    ``recipes`` row that is neither a family nor a ``tasks`` row (a row left out of
+    ``families`` may keep its settings, as in ``schedules``)."""
+    known = [*ALL_FAMILIES, *(ds.get('tasks') or {})]
     for kind, allowed in COUNTERPART_KEYS.items():
         entry = dict(ds.get(kind) or {})
         if not entry:
@@ -190,10 +192,10 @@ def _check_counterparts(ds: dict) -> None:
         if unknown or 'stage' not in entry:
             raise KeyError(f'downstream.{kind}: needs `stage`; unknown keys '
                            f'{sorted(unknown)} (allowed: {sorted(allowed)})')
-        rows = set(dict(entry.get('recipes') or {})) - set(downstream_rows(ds))
+        rows = set(dict(entry.get('recipes') or {})) - set(known)
         if rows:
             raise KeyError(f'downstream.{kind}.recipes: unknown rows {sorted(rows)} '
-                           f'(rows: {downstream_rows(ds)})')
+                           f'(rows: {known})')
 
 
 def run_downstream(pipe, rows: Optional[List[str]] = None,

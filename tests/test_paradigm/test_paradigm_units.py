@@ -86,9 +86,12 @@ def test_downstream_parts_and_what_they_need():
                        r"keys \['epochs'\]"):
         build_adapter(dict(conventional=dict(stage='c', epochs=3)), None, '/tmp/x')
     with pytest.raises(KeyError, match=r"downstream.scratch.recipes: unknown rows "
-                       r"\['seg'\] \(rows: \['cls'\]\)"):
+                       r"\['sgm'\] \(rows: \['cls', 'det', 'seg', 'depth'\]\)"):
         build_adapter(dict(families=('cls', ), scratch=dict(
-            stage='g', recipes=dict(seg=dict(lr=1.0)))), '/tmp/w', '/tmp/x')
+            stage='g', recipes=dict(sgm=dict(lr=1.0)))), '/tmp/w', '/tmp/x')
+    # a family left out of `families` keeps its settings (one family run from a config)
+    build_adapter(dict(families=('cls', ), scratch=dict(
+        stage='g', recipes=dict(seg=dict(lr=1.0)))), '/tmp/w', '/tmp/x')
 
 
 def test_stage_kinds_are_explicit(tmp_path):
