@@ -59,11 +59,13 @@ downstream = dict(
     # schedules: multiples of the recipe's (learning-rate steps scaled with them), each
     # chosen on world seed 0's val over 1x / 3x / 10x (the _claim_grids.py config: the
     # smallest point within 1% of the longer one); seg and depth still gain at 10x
-    # (docs/claim.md, "Schedules"). The counterparts on 100%, the better on val per seed:
+    # (docs/claim.md, "Schedules").
     # Learning rates: multiples of the recipe's (x1, x3, x10, ...), chosen on world seed
     # 0's val at these schedules, the 10% runs and each counterpart apart, each the last
     # point that improved val by more than 1% (docs/claim.md, "Learning rates"; the
-    # ablation config ..._demo_lr-grid.py). det stays at x1 for all (x3 diverged).
+    # ablation config ..._demo_lr-grid.py). det stays at x1 for all (every x3 run
+    # ended at 0.00 mAP).
+    # The counterparts on 100%, the better on val per seed:
     scratch=dict(stage='up-g', fractions=(1.0, ), schedules=_schedules,
                  recipes=dict(cls=dict(lr=0.03), depth=dict(lr=0.1))),  # x3, x100
     conventional=dict(stage='conventional', schedules=_schedules,

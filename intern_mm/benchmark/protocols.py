@@ -451,9 +451,9 @@ def build_protocol_runner(cfg: dict):
 
     Without an ``experiment_name`` the Runner gets one of its own: mmengine names its
     logger, message hub and visualizer after the experiment, by default the second the
-    Runner was built, so two runs built within one second (one run's training and
-    evaluation Runners, tiny runs one after another) would share them and write into
-    each other's log folders.
+    Runner was built, so two tiny runs started within one second (a grid's points one
+    after another) would share them, and one would write its ``vis_data`` into the
+    other's log folder.
 
     Args:
         cfg (dict): A Runner config (:func:`build_runner_cfg`, OTA's distillation).
