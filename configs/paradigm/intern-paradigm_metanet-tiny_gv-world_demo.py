@@ -19,8 +19,8 @@ world = dict(root='data/gv_world_demo')
 
 # the choices made on seed 0: Up-G's protocols and the schedules in the design run
 # (docs/claim/design/seed0.json); the counterpart per family, the better on val at the
-# learning rates chosen on seed 0 (docs/claim.md, "Learning rates"; every rate is the
-# claim config's)
+# learning rates chosen on seed 0 and with the claim config's stages (docs/claim.md, "The
+# demo"; every rate is the claim config's)
 _none = ()
 downstream = dict(
     backbones=dict(_delete_=True, **{'up-g': 'up-g'}),
@@ -28,10 +28,10 @@ downstream = dict(
         cls=('probe', ), det=('finetune', ), seg=('finetune', ), depth=('finetune', ))}),
     finetune_schedules=dict(_delete_=True, **{'up-g': dict(det=(3, ), seg=(10, ),
                                                             depth=(10, ))}),
-    scratch=dict(schedules=dict(_delete_=True, cls=(3, ), det=(3, ), seg=_none,
-                                depth=(10, ))),
-    conventional=dict(schedules=dict(_delete_=True, cls=_none, det=_none, seg=(10, ),
-                                     depth=_none)),
+    scratch=dict(schedules=dict(_delete_=True, cls=(3, ), det=_none, seg=_none,
+                                depth=_none)),
+    conventional=dict(schedules=dict(_delete_=True, cls=_none, det=(3, ), seg=(10, ),
+                                     depth=(10, ))),
     # the claim section's last line
     note=('One seed, Up-G and one counterpart per family at the choices make claim made on '
           'seed 0; make claim adds the grids, every counterpart and adapted role, and '

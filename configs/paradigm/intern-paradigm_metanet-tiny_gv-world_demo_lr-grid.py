@@ -1,15 +1,16 @@
 # Learning-rate grid of the downstream runs on world seed 0 (the design seed; compare val
 # only; docs/claim.md, "Learning rates"). Every family's Up-G fine-tuning on 10% and both
 # counterparts on 100% at the claim's schedules, with each row's recipe learning rate at
-# 1x (this config) and at a multiple of it (--cfg-options); the demo's stages are reused.
-# After `make demo`, each grid point in a copy of its work dir (its finished runs at the
-# same recipe are reused; a changed learning rate starts a run afresh):
+# 1x (this config) and at a multiple of it (--cfg-options). The stages are the demo's as
+# they were measured (the experts at 300 iterations, the claim config's `_stages_300it`):
+# the 1x run trains them, and each further grid point runs in a copy of its work dir (its
+# stages and finished runs at the same recipe are reused; a changed learning rate starts
+# a run afresh):
 #
-#   cp -r work_dirs/demo work_dirs/demo_lr-1x
 #   python tools/train_paradigm.py \
 #       configs/paradigm/intern-paradigm_metanet-tiny_gv-world_demo_lr-grid.py \
 #       --work-dir work_dirs/demo_lr-1x
-#   cp -r work_dirs/demo work_dirs/demo_lr-3x
+#   cp -r work_dirs/demo_lr-1x work_dirs/demo_lr-3x
 #   python tools/train_paradigm.py \
 #       configs/paradigm/intern-paradigm_metanet-tiny_gv-world_demo_lr-grid.py \
 #       --work-dir work_dirs/demo_lr-3x --cfg-options downstream.recipes.cls.lr=0.03 \
@@ -24,6 +25,7 @@
 _base_ = ['./intern-paradigm_metanet-tiny_gv-world_demo.py']
 
 work_dir = 'work_dirs/demo_lr-1x'
+stage_overrides = _base_._stages_300it
 _all = ('cls', 'det', 'seg', 'depth')
 downstream = dict(
     families=_all,

@@ -12,6 +12,7 @@ from intern_mm.datasets.gvd.leak_check import leak_check
 from intern_mm.paradigm import ParadigmPipeline
 from intern_mm.paradigm.leak import pipeline_leak_check, upstream_images
 from intern_mm.paradigm.seeds import seed_options, seeds_lines, seeds_table
+from intern_mm.paradigm.stage_configs import check_stages, override_stages
 from intern_mm.paradigm.summary import claim_table, counterpart
 from intern_mm.paradigm.world import ensure_world
 from paradigm_testutils import two_stages
@@ -208,3 +209,31 @@ def test_claim_seeds_tool_runs_seeds_in_parallel_processes(tmp_path, monkeypatch
     fail.add(2)
     with pytest.raises(RuntimeError, match=r'1 seed\(s\) failed: see .*seed2\.log'):
         tool.main(args)
+
+
+_CONFIGS = osp.join(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))),
+                    'configs/paradigm')
+
+
+@pytest.mark.parametrize('name, experts, conventional, rates', [
+    ('claim', 900, 1050, (1.0, 1.0, 0.1)), ('demo', 900, 1050, (1.0, 1.0, 0.1)),
+    ('claim_grids', 900, 1050, (1.0, 1.0, 0.1)),
+    # the ablations measured on the stages as they were keep those stages
+    ('demo_lr-grid', 300, 450, (1.0, 1.0, 0.1)), ('demo_up-g-600it', 300, 450, (1.0, 1.0, 0.1)),
+    ('claim_first-design-run', 300, 450, (0.1, 0.1, 0.1))])
+def test_claim_stage_schedules(name, experts, conventional, rates):
+    cfg = Config.fromfile(osp.join(_CONFIGS, f'intern-paradigm_metanet-tiny_gv-world_{name}.py'))
+    built = {}
+    for stage in check_stages(override_stages(cfg.stages, cfg.stage_overrides)):
+        cfg = Config.fromfile(stage['config'])
+        cfg.merge_from_dict(dict(stage.get('cfg_options') or {}))
+        iters = cfg.train_cfg.max_iters
+        # the cosine decay ends with training; a checkpoint at the last iteration
+        assert cfg.param_scheduler[-1]['end'] == iters, stage['name']
+        assert cfg.default_hooks.checkpoint.interval in (iters, iters // 2), stage['name']
+        lr_mult = cfg.optim_wrapper.get('paramwise_cfg', {}).get('custom_keys', {})
+        built[stage['name']] = (iters, lr_mult.get('backbone', {}).get('lr_mult'))
+    up_g = 600 if name == 'demo_up-g-600it' else 200
+    assert built == {'up-a': (150, None), 'up-e-cls': (experts, rates[0]),
+                     'up-e-det': (experts, rates[1]), 'up-e-seg': (experts, rates[2]),
+                     'up-g': (up_g, None), 'conventional': (conventional, 1.0)}
