@@ -29,15 +29,17 @@ work_dir = 'work_dirs/intern-paradigm_metanet-tiny_gv-world_claim'
 world = dict(root='data/gv_world_claim', num=3000, seed=0, img_size=64,
              downstream=dict(train=200, val=100, test=300))
 
+# every parameter at the full learning rate; a stage trained n iterations (cosine to the end)
+_full_rate = {'optim_wrapper.paramwise_cfg.custom_keys.backbone.lr_mult': 1.0}
+_iteration_keys = ('train_cfg.max_iters', 'train_cfg.val_interval', 'param_scheduler.1.end',
+                   'default_hooks.checkpoint.interval')
 # conventional pre-training: the cls expert's recipe from random initialisation, every
 # parameter at the full learning rate, trained as long as Up-A and the cls expert together
 # (150 + 900 iterations)
 _conventional_stage = dict(
     name='conventional', config='configs/paradigm/metanet-tiny_up-e-cls_gv-world_900it.py',
     main_metric='mean/accuracy/top1',
-    cfg_options={'optim_wrapper.paramwise_cfg.custom_keys.backbone.lr_mult': 1.0,
-                 'train_cfg.max_iters': 1050, 'train_cfg.val_interval': 1050,
-                 'param_scheduler.1.end': 1050, 'default_hooks.checkpoint.interval': 1050})
+    cfg_options={**_full_rate, **{key: 1050 for key in _iteration_keys}})
 stages = [{{_base_._up_a_stage}}, {{_base_._up_e_cls_stage}}, {{_base_._up_e_det_stage}},
           {{_base_._up_e_seg_stage}}, {{_base_._up_g_stage}}, _conventional_stage]
 # the experts train 3x as long as the demo's (900 iterations: the _900it configs); on world
@@ -45,7 +47,6 @@ stages = [{{_base_._up_a_stage}}, {{_base_._up_e_cls_stage}}, {{_base_._up_e_det
 # seg mIoU 28.3 -> 88.1. The cls and det experts fine-tune Up-A's backbone at the full rate
 # (0.1 before: shape top-1 11.3 -> 25.1, det mAP 0.219 -> 0.303 at 300 iterations); the seg
 # expert keeps 0.1 (docs/claim.md, "The upstream learns")
-_full_rate = {'optim_wrapper.paramwise_cfg.custom_keys.backbone.lr_mult': 1.0}
 _expert = 'configs/paradigm/metanet-tiny_up-e-{}_gv-world_900it.py'
 stage_overrides = {'up-e-cls': dict(config=_expert.format('cls'), cfg_options=_full_rate),
                    'up-e-det': dict(config=_expert.format('det'), cfg_options=_full_rate),
@@ -59,9 +60,7 @@ _stages_300it = {
     'up-e-det': dict(config=_expert_300it.format('det'), cfg_options=_full_rate),
     'up-e-seg': dict(config=_expert_300it.format('seg')),
     'conventional': dict(config=_expert_300it.format('cls'), cfg_options={
-        'optim_wrapper.paramwise_cfg.custom_keys.backbone.lr_mult': 1.0,
-        'train_cfg.max_iters': 450, 'train_cfg.val_interval': 450,
-        'param_scheduler.1.end': 450, 'default_hooks.checkpoint.interval': 450})}
+        **_full_rate, **{key: 450 for key in _iteration_keys}})}
 
 _schedules = dict(cls=(3, ), det=(3, ), seg=(10, ), depth=(10, ))
 _finetune = dict(cls=(1, ), det=(3, ), seg=(10, ), depth=(10, ))

@@ -225,14 +225,14 @@ def test_claim_stage_schedules(name, experts, conventional, rates):
     cfg = Config.fromfile(osp.join(_CONFIGS, f'intern-paradigm_metanet-tiny_gv-world_{name}.py'))
     built = {}
     for stage in check_stages(override_stages(cfg.stages, cfg.stage_overrides)):
-        cfg = Config.fromfile(stage['config'])
-        cfg.merge_from_dict(dict(stage.get('cfg_options') or {}))
-        iters = cfg.train_cfg.max_iters
+        stage_cfg = Config.fromfile(stage['config'])
+        stage_cfg.merge_from_dict(dict(stage.get('cfg_options') or {}))
+        iters = stage_cfg.train_cfg.max_iters
         # the cosine decay ends with training; a checkpoint at the last iteration
-        assert cfg.param_scheduler[-1]['end'] == iters, stage['name']
-        assert cfg.default_hooks.checkpoint.interval in (iters, iters // 2), stage['name']
-        lr_mult = cfg.optim_wrapper.get('paramwise_cfg', {}).get('custom_keys', {})
-        built[stage['name']] = (iters, lr_mult.get('backbone', {}).get('lr_mult'))
+        assert stage_cfg.param_scheduler[-1]['end'] == iters, stage['name']
+        assert stage_cfg.default_hooks.checkpoint.interval in (iters, iters // 2), stage['name']
+        custom = stage_cfg.optim_wrapper.get('paramwise_cfg', {}).get('custom_keys', {})
+        built[stage['name']] = (iters, custom.get('backbone', {}).get('lr_mult'))
     up_g = 600 if name == 'demo_up-g-600it' else 200
     assert built == {'up-a': (150, None), 'up-e-cls': (experts, rates[0]),
                      'up-e-det': (experts, rates[1]), 'up-e-seg': (experts, rates[2]),
