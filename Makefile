@@ -37,10 +37,11 @@ four-families: env
 claim: env
 	$(PY) tools/analysis_tools/claim_seeds.py configs/paradigm/intern-paradigm_metanet-tiny_gv-world_claim.py --seeds $(CLAIM_SEEDS) --jobs $(CLAIM_JOBS) --threads $(CLAIM_THREADS) --work-dir $(CLAIM_DIR) --out docs/claim
 
-## The same on world seed 0, the seed the claim config's choices were made on (in its
-## own work dir; docs/claim/design holds the first design run, docs/claim.md).
+## The design: the claim's schedule grids on world seed 0, the seed its choices are made
+## on, with its stages and learning rates (in its own work dir; docs/claim/design holds its
+## record, docs/claim/design/first-run the first design run's; docs/claim.md).
 claim-design: env
-	$(PY) tools/analysis_tools/claim_seeds.py configs/paradigm/intern-paradigm_metanet-tiny_gv-world_claim_grids.py --seeds 0 --work-dir $(CLAIM_DIR)/design --out $(CLAIM_DIR)/design
+	$(PY) tools/analysis_tools/claim_seeds.py configs/paradigm/intern-paradigm_metanet-tiny_gv-world_claim_grids.py --seeds 0 --threads $(CLAIM_THREADS) --work-dir $(CLAIM_DIR)/design --out $(CLAIM_DIR)/design
 
 ## The test suite (CI runs exactly this): TEST_JOBS workers (one per core), the files
 ## with slow tests first (tests/conftest.py); an idle worker takes queued tests of the other.

@@ -73,9 +73,11 @@ downstream = dict(
                'up-g': 'up-g'},
     protocols={'default': ('probe', 'finetune')},
     # schedules: multiples of the recipe's (learning-rate steps scaled with them), each
-    # chosen on world seed 0's val over 1x / 3x / 10x (the _claim_grids.py config: the
-    # smallest point within 1% of the longer one); seg and depth still gain at 10x
-    # (docs/claim.md, "Schedules").
+    # chosen on world seed 0's val over 1x / 3x / 10x in the first design run (the
+    # _claim_first-design-run.py config: the smallest point within 1% of the longer one;
+    # docs/claim.md, "Schedules"). On these stages the grids (make claim-design) ask for
+    # det 10x and seg and depth 30x; a seed then costs about twice as much, past the
+    # 90-minute budget, so make claim keeps these (_claim_design-points.py runs those).
     # Learning rates: multiples of the recipe's (x1, x3, x10, ...), chosen on world seed
     # 0's val at these schedules, the 10% runs and each counterpart apart, each the last
     # point that improved val by more than 1% (docs/claim.md, "Learning rates"; the

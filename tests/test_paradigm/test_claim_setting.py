@@ -218,6 +218,7 @@ _CONFIGS = osp.join(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 @pytest.mark.parametrize('name, experts, conventional, rates', [
     ('claim', 900, 1050, (1.0, 1.0, 0.1)), ('demo', 900, 1050, (1.0, 1.0, 0.1)),
     ('claim_grids', 900, 1050, (1.0, 1.0, 0.1)),
+    ('claim_design-points', 900, 1050, (1.0, 1.0, 0.1)),
     # the ablations measured on the stages as they were keep those stages
     ('demo_lr-grid', 300, 450, (1.0, 1.0, 0.1)), ('demo_up-g-600it', 300, 450, (1.0, 1.0, 0.1)),
     ('claim_first-design-run', 300, 450, (0.1, 0.1, 0.1))])
@@ -237,3 +238,40 @@ def test_claim_stage_schedules(name, experts, conventional, rates):
     assert built == {'up-a': (150, None), 'up-e-cls': (experts, rates[0]),
                      'up-e-det': (experts, rates[1]), 'up-e-seg': (experts, rates[2]),
                      'up-g': (up_g, None), 'conventional': (conventional, 1.0)}
+
+
+def _paradigm_config(name):
+    return Config.fromfile(osp.join(_CONFIGS, f'intern-paradigm_metanet-tiny_gv-world_{name}.py'))
+
+
+def test_claim_design_configs():
+    claim, grids = _paradigm_config('claim'), _paradigm_config('claim_grids')
+    first = _paradigm_config('claim_first-design-run')
+    # make claim-design: the claim config's jobs and rates, grids instead of its points
+    # (30x where the first design run still gained at 10x)
+    assert (grids.workers, grids.worker_threads) == (claim.workers, claim.worker_threads)
+    assert grids.downstream.recipes == claim.downstream.recipes
+    for side in ('scratch', 'conventional'):
+        assert grids.downstream[side].recipes == claim.downstream[side].recipes
+        assert dict(grids.downstream[side].schedules) == {
+            'cls': (1, 3, 10), 'det': (1, 3, 10), 'seg': (1, 3, 10, 30),
+            'depth': (1, 3, 10, 30)}
+    assert set(claim.downstream.scratch.schedules) == set(grids.downstream.scratch.schedules)
+    assert dict(grids.downstream.finetune_schedules['up-g']) == dict(
+        grids.downstream.scratch.schedules)
+    # the first design run as it was run: one process, 1x / 3x / 10x, the recipes' rates
+    assert (first.workers, first.worker_threads) == (1, None)
+    assert first.downstream.finetune_schedules == {'up-g': (1, 3, 10)}
+    assert dict(first.downstream.recipes) == {'cls': {'batch_size': 16}, 'det': {'repeat': 70}}
+    for side in ('scratch', 'conventional'):
+        assert dict(first.downstream[side].recipes) == {}
+        assert set(first.downstream[side].schedules.values()) == {(1, 3, 10)}
+    # the claim at the design's points: the claim config's rates, longer schedules
+    points = _paradigm_config('claim_design-points')
+    assert points.downstream.recipes == claim.downstream.recipes
+    assert dict(points.downstream.finetune_schedules['up-g']) == {
+        'cls': (3, ), 'det': (10, ), 'seg': (30, ), 'depth': (10, )}
+    for side in ('scratch', 'conventional'):
+        assert points.downstream[side].recipes == claim.downstream[side].recipes
+        assert all(points.downstream[side].schedules[row] >= claim.downstream[side].schedules[row]
+                   for row in ('det', 'seg', 'depth'))
