@@ -8,10 +8,10 @@
 #
 #   python tools/analysis_tools/claim_seeds.py \
 #       configs/paradigm/intern-paradigm_metanet-tiny_gv-world_claim_design-points.py \
-#       --seeds 1 2 --threads 1 --work-dir work_dirs/claim_design-points \
+#       --seeds 1 2 3 --threads 1 --work-dir work_dirs/claim_design-points \
 #       --out docs/claim/design-points
-# (seeds 1 and 2 measured, each reusing make claim's stages and shared runs: copy
-# work_dirs/claim/seed<N> into the work dir first; seed 3 not run yet)
+# (each seed measured on its own, reusing make claim's stages and shared runs: copy
+# work_dirs/claim/seed<N> into the work dir first)
 _base_ = ['./intern-paradigm_metanet-tiny_gv-world_claim.py']
 
 _finetune = dict(cls=(3, ), det=(10, ), seg=(30, ), depth=(10, ))
