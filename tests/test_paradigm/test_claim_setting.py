@@ -215,6 +215,10 @@ _CONFIGS = osp.join(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
                     'configs/paradigm')
 
 
+def _paradigm_config(name):
+    return Config.fromfile(osp.join(_CONFIGS, f'intern-paradigm_metanet-tiny_gv-world_{name}.py'))
+
+
 @pytest.mark.parametrize('name, experts, conventional, rates', [
     ('claim', 900, 1050, (1.0, 1.0, 0.1)), ('demo', 900, 1050, (1.0, 1.0, 0.1)),
     ('claim_grids', 900, 1050, (1.0, 1.0, 0.1)),
@@ -223,7 +227,7 @@ _CONFIGS = osp.join(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
     ('demo_lr-grid', 300, 450, (1.0, 1.0, 0.1)), ('demo_up-g-600it', 300, 450, (1.0, 1.0, 0.1)),
     ('claim_first-design-run', 300, 450, (0.1, 0.1, 0.1))])
 def test_claim_stage_schedules(name, experts, conventional, rates):
-    cfg = Config.fromfile(osp.join(_CONFIGS, f'intern-paradigm_metanet-tiny_gv-world_{name}.py'))
+    cfg = _paradigm_config(name)
     built = {}
     for stage in check_stages(override_stages(cfg.stages, cfg.stage_overrides)):
         stage_cfg = Config.fromfile(stage['config'])
@@ -238,10 +242,6 @@ def test_claim_stage_schedules(name, experts, conventional, rates):
     assert built == {'up-a': (150, None), 'up-e-cls': (experts, rates[0]),
                      'up-e-det': (experts, rates[1]), 'up-e-seg': (experts, rates[2]),
                      'up-g': (up_g, None), 'conventional': (conventional, 1.0)}
-
-
-def _paradigm_config(name):
-    return Config.fromfile(osp.join(_CONFIGS, f'intern-paradigm_metanet-tiny_gv-world_{name}.py'))
 
 
 def test_claim_design_configs():
