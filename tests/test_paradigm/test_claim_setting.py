@@ -7,7 +7,9 @@ import statistics
 import pytest
 from mmengine.config import Config
 
+from intern_mm.benchmark.gv_world_tasks import GV_WORLD_TASK_OF_FAMILY, GV_WORLD_TASKS
 from intern_mm.benchmark.protocols import scale_schedule
+from intern_mm.datasets.gv_world.spec import split_sizes
 from intern_mm.datasets.gvd.leak_check import leak_check
 from intern_mm.paradigm import ParadigmPipeline
 from intern_mm.paradigm.leak import pipeline_leak_check, upstream_images
@@ -141,6 +143,12 @@ def test_claim_seeds_tool_writes_each_seed_and_the_table(tmp_path, monkeypatch):
     table = json.loads((out / 'claim_seeds.json').read_text())
     assert table['families']['det']['margins'] == {'1': 3.0, '2': 1.0}
     assert 'Won (mean margin > 0' in (out / 'claim_seeds.md').read_text()
+    # a record names the --cfg-options its run had (none: no key)
+    assert 'cfg_options' not in json.loads((out / 'seed2.json').read_text())
+    tool.main([str(cfg), '--seeds', '1', '--work-dir', 'wd', '--out', str(out / 'options'),
+               '--cfg-options', 'world.root=w2'])
+    assert json.loads((out / 'options' / 'seed1.json').read_text())['cfg_options'] == {
+        'world.root': 'w2'}
     # --table-only: the table from the records in --out, nothing run; a missing one named
     calls.clear()
     (out / 'claim_seeds.json').unlink()
@@ -223,6 +231,8 @@ def _paradigm_config(name):
     ('claim', 900, 1050, (1.0, 1.0, 0.1)), ('demo', 900, 1050, (1.0, 1.0, 0.1)),
     ('claim_grids', 900, 1050, (1.0, 1.0, 0.1)),
     ('claim_design-points', 900, 1050, (1.0, 1.0, 0.1)),
+    ('claim_grids_downstream-100', 900, 1050, (1.0, 1.0, 0.1)),
+    ('claim_upstream-10k', 900, 1050, (1.0, 1.0, 0.1)),
     # the ablations measured on the stages as they were keep those stages
     ('demo_lr-grid', 300, 450, (1.0, 1.0, 0.1)), ('demo_up-g-600it', 300, 450, (1.0, 1.0, 0.1)),
     ('claim_first-design-run', 300, 450, (0.1, 0.1, 0.1))])
@@ -275,3 +285,34 @@ def test_claim_design_configs():
         assert points.downstream[side].recipes == claim.downstream[side].recipes
         assert all(points.downstream[side].schedules[row] >= claim.downstream[side].schedules[row]
                    for row in ('det', 'seg', 'depth'))
+
+
+def test_claim_size_configs():
+    claim, grids = _paradigm_config('claim'), _paradigm_config('claim_grids')
+    # a smaller downstream stream: 100 training images, val and test as large as before,
+    # the design's grids, stages and rates; sizes that fit the 10-image subsets
+    small = _paradigm_config('claim_grids_downstream-100')
+    assert small.world.downstream == dict(claim.world.downstream, train=100)
+    assert small.world.root != claim.world.root  # its own worlds: the claim's stay
+    assert small.stages == claim.stages and small.stage_overrides == claim.stage_overrides
+    for side in ('scratch', 'conventional'):
+        assert small.downstream[side] == grids.downstream[side]
+    assert small.downstream.finetune_schedules == grids.downstream.finetune_schedules
+    subset = small.world.downstream.train * small.downstream.fraction
+    recipes = {row: dict(GV_WORLD_TASKS[task]['recipe'], **small.downstream.recipes[row])
+               for row, task in GV_WORLD_TASK_OF_FAMILY.items()}
+    assert all(recipes[row]['batch_size'] <= subset for row in ('cls', 'seg', 'depth'))
+    for row in ('seg', 'depth'):  # only the batch changes
+        assert dict(small.downstream.recipes[row], batch_size=None) == dict(
+            claim.downstream.recipes[row], batch_size=None)
+    # detection repeats the subset: every run keeps its iterations per epoch
+    det = dict(GV_WORLD_TASKS['gvw_colour_det']['recipe'], **claim.downstream.recipes.det)
+    claim_subset = claim.world.downstream.train * claim.downstream.fraction
+    assert (subset * recipes['det']['repeat'] / recipes['det']['batch_size']
+            == claim_subset * det['repeat'] / det['batch_size'])
+    # a larger upstream: 35x the downstream 100% set, everything else the claim's
+    large = _paradigm_config('claim_upstream-10k')
+    assert large.world == dict(claim.world, root=large.world.root, num=10000)
+    assert large.world.root != claim.world.root
+    assert split_sizes(large.world.num, 0.15, 0.15)['train'] == 35 * claim.world.downstream.train
+    assert large.downstream == claim.downstream and large.stages == claim.stages

@@ -129,8 +129,9 @@ def main(argv=None) -> None:
     for seed in [s for s in args.seeds if s not in claims]:
         path = osp.join(args.out, f'seed{seed}.json')
         summary = run_seed(args.config, seed, args.work_dir, args.cfg_options)
-        record = dict(config=args.config, seed=seed, world=summary['world'],
-                      claim=summary['claim'],
+        record = dict(config=args.config, **({'cfg_options': args.cfg_options}
+                                             if args.cfg_options else {}),
+                      seed=seed, world=summary['world'], claim=summary['claim'],
                       leaked_images=summary['claim'].get('leaked_images'),
                       environment=run_environment())
         dump_json(path, record, indent=2)
