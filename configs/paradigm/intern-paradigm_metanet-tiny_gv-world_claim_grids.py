@@ -5,8 +5,9 @@
 # multiples of the recipe's schedule: 1x / 3x / 10x, and 30x in seg and depth, where
 # every side still gained at 10x in the first design run. A grid stops at the first
 # point that does not improve val by more than 1% (relative): the smallest schedule
-# within 1% of the longer one is the converged one. The claim config runs the points
-# chosen here; Up-A and the best Up-E fine-tune at Up-G's point.
+# within 1% of the longer one is the converged one. The points chosen here are run by
+# _claim_design-points.py (Up-A and the best Up-E fine-tune at Up-G's point); the claim
+# config keeps the first design run's, which fit its 90-minute budget.
 #
 #   python tools/analysis_tools/claim_seeds.py \
 #       configs/paradigm/intern-paradigm_metanet-tiny_gv-world_claim_grids.py --seeds 0 \
