@@ -18,19 +18,25 @@ Example:
     (2.0, 1.0, 1)
 """
 import math
+import os.path as osp
 import statistics
-from typing import Dict, List, Optional
+from typing import Dict, List, Mapping, Optional
 
 __all__ = ['seed_options', 'seeds_table', 'seeds_lines']
 
 
-def seed_options(seed: int, world_root: str) -> dict:
+def seed_options(seed: int, world_root: str,
+                 sources: Optional[Mapping[str, Mapping]] = None) -> dict:
     """Config overrides of one seed's run: its own world (root ``<root>_s<seed>``) and
     downstream stream, subsets drawn with the seed and every stage seeded with it.
+
+    Declared ``sources`` whose ``root`` is the world root (the world declared as sources,
+    ``world_sources``) follow the world to its new root; other sources are unchanged.
 
     Args:
         seed (int): The world seed.
         world_root (str): The config's ``world.root``.
+        sources (Mapping, optional): The config's ``sources``. Defaults to None.
 
     Returns:
         dict: ``--cfg-options``-style keys.
@@ -38,9 +44,17 @@ def seed_options(seed: int, world_root: str) -> dict:
     Example:
         >>> seed_options(2, 'data/gv_world_claim')['world.root']
         'data/gv_world_claim_s2'
+        >>> seed_options(2, 'data/w', dict(shape=dict(root='data/w/'),
+        ...                                cifar10=dict(root='../cifar10')))['sources.shape.root']
+        'data/w_s2'
     """
-    return {'world.seed': seed, 'world.root': f'{world_root.rstrip("/")}_s{seed}',
-            'downstream.seed': seed, 'stage_cfg_options.randomness.seed': seed}
+    root = f'{world_root.rstrip("/")}_s{seed}'
+    options = {'world.seed': seed, 'world.root': root, 'downstream.seed': seed,
+               'stage_cfg_options.randomness.seed': seed}
+    for name, decl in (sources or {}).items():
+        if osp.normpath(str(decl.get('root', ''))) == osp.normpath(world_root):
+            options[f'sources.{name}.root'] = root
+    return options
 
 
 def _sd(values: List[float]) -> Optional[float]:

@@ -115,7 +115,7 @@ def relative_score(score: float, reference: float, lower_is_better: bool) -> flo
     """Gain over a reference in % of it (positive = better, for either direction).
 
     Example:
-        >>> relative_score(55.0, 50.0, False), relative_score(0.9, 1.0, True)
+        >>> relative_score(55.0, 50.0, False), round(relative_score(0.9, 1.0, True), 6)
         (10.0, 10.0)
     """
     if not reference:
@@ -147,7 +147,16 @@ def counterpart(roles: Dict[str, Dict[str, dict]]) -> Optional[dict]:
 
     Returns:
         dict | None: The run's table entry with ``role``, ``run`` (its protocol key,
-        e.g. ``'100pct_3x'``) and ``label``; None without a 100% run.
+        e.g. ``'100pct_3x'``), ``label`` and ``candidates`` (role -> its best 100% run
+        on val: ``run``, ``score``, ``val_score``); None without a 100% run.
+
+    Example:
+        >>> run = lambda s, v: dict(score=s, val_score=v, lower_is_better=False,
+        ...                         fraction=1.0)
+        >>> ref = counterpart({'scratch': {'100pct': run(70, 60)},
+        ...                    'conventional': {'100pct_3x': run(75, 58)}})
+        >>> ref['role'], ref['candidates']['conventional']['score']
+        ('scratch', 75)
     """
     cands = [(role, key, run) for role in COUNTERPART_ROLES
              for key, run in (roles.get(role) or {}).items() if run.get('fraction') == 1.0]
@@ -155,11 +164,19 @@ def counterpart(roles: Dict[str, Dict[str, dict]]) -> Optional[dict]:
         return None
     lower = cands[0][2]['lower_is_better']
     key = (lambda c: c[2]['val_score']) if all('val_score' in c[2] for c in cands) else None
-    role, name, run = (min if lower else max)(cands, key=key) if key else cands[0]
+    pick = (lambda cs: (min if lower else max)(cs, key=key) if key else cs[0])
+    role, name, run = pick(cands)
     sched = name.split('_')[1] if '_' in name else '1x'
     label = ('scratch on 100%' if len(cands) == 1 and role == 'scratch' else
              f'the counterpart on 100% ({role}, {sched} schedule, chosen on val)')
-    return dict(run, role=role, run=name, label=label)
+    candidates = {}
+    for kind in COUNTERPART_ROLES:
+        own = [c for c in cands if c[0] == kind]
+        if own:
+            _, k_name, k_run = pick(own)
+            candidates[kind] = dict(run=k_name, score=k_run['score'],
+                                    val_score=k_run.get('val_score'))
+    return dict(run, role=role, run=name, label=label, candidates=candidates)
 
 
 def claim_table(adaptation: dict, leak_check: Optional[dict] = None) -> dict:
@@ -174,7 +191,8 @@ def claim_table(adaptation: dict, leak_check: Optional[dict] = None) -> dict:
 
     Returns:
         dict: ``families`` (per row: ``row``, ``task``, ``family``, chosen protocol,
-        ``score``, ``counterpart`` (role, run, score, val score), ``margin`` (Up-G minus
+        ``score``, ``counterpart`` (role, run, score, val score and ``candidates``: each
+        counterpart role's best run on val), ``margin`` (Up-G minus
         the counterpart, positive = Up-G better), ``metric``, ``lower_is_better``,
         ``beats_counterpart``, ``line``), ``mean_relative`` (backbone -> mean % gain over
         the counterpart, each backbone at its protocol chosen on val),
@@ -222,7 +240,8 @@ def _claim_row(row: str, best: str, run: dict, ref: dict) -> dict:
     entry = dict(
         protocol=best, score=run['score'], val_score=run['val_score'],
         counterpart=dict(role=ref['role'], run=ref['run'], score=ref['score'],
-                         val_score=ref.get('val_score')),
+                         val_score=ref.get('val_score'),
+                         candidates=ref.get('candidates', {})),
         margin=margin, metric=run['metric'], fraction=run['fraction'],
         lower_is_better=low, beats_counterpart=better,
         line=(f'{row_label(row, run)}: Up-G adapted with {round(run["fraction"] * 100)}% '

@@ -13,6 +13,7 @@ from intern_mm.datasets.gv_world.spec import split_sizes
 from intern_mm.datasets.gvd.leak_check import leak_check
 from intern_mm.paradigm import ParadigmPipeline
 from intern_mm.paradigm.leak import pipeline_leak_check, upstream_images
+from intern_mm.datasets.gvd.sources import world_sources
 from intern_mm.paradigm.seeds import seed_options, seeds_lines, seeds_table
 from intern_mm.paradigm.stage_configs import check_stages, override_stages
 from intern_mm.paradigm.summary import claim_table, counterpart
@@ -73,8 +74,13 @@ def test_claim_against_the_counterpart_chosen_on_val():
         'conventional': {'100pct': _run(75.0, 61.0, 1.0)}}}
     ref = counterpart(table['cls'])
     assert (ref['role'], ref['run'], ref['score']) == ('scratch', '100pct_3x', 71.0)
+    # each counterpart's best run on val is kept, so a record shows the one not chosen
+    assert ref['candidates'] == {
+        'scratch': dict(run='100pct_3x', score=71.0, val_score=62.0),
+        'conventional': dict(run='100pct', score=75.0, val_score=61.0)}
     claim = claim_table(table)
     row = claim['families']['cls']
+    assert row['counterpart']['candidates'] == ref['candidates']
     # Up-G's protocol chosen on val (probe, 70.0), not its best test score (72.0)
     assert row['protocol'] == 'probe' and row['margin'] == pytest.approx(-1.0)
     assert row['beats_counterpart'] is False
@@ -117,6 +123,12 @@ def test_seeds_table_margins_and_rule():
     assert seed_options(3, 'data/w/') == {
         'world.seed': 3, 'world.root': 'data/w_s3', 'downstream.seed': 3,
         'stage_cfg_options.randomness.seed': 3}
+    # the world declared as sources follows the seed's world; other sources stay
+    decls = dict(shape=dict(root='data/w'), det_a=dict(root='./data/w/'),
+                 cifar10=dict(root='../shared/datasets/cifar10'))
+    options = seed_options(3, 'data/w/', decls)
+    assert options['sources.shape.root'] == options['sources.det_a.root'] == 'data/w_s3'
+    assert not any('cifar10' in key for key in options)
 
 
 def test_claim_seeds_tool_writes_each_seed_and_the_table(tmp_path, monkeypatch):
@@ -233,6 +245,7 @@ def _paradigm_config(name):
     ('claim_design-points', 900, 1050, (1.0, 1.0, 0.1)),
     ('claim_grids_downstream-100', 900, 1050, (1.0, 1.0, 0.1)),
     ('claim_upstream-10k', 900, 1050, (1.0, 1.0, 0.1)),
+    ('claim_more-sources', 900, 1050, (1.0, 1.0, 0.1)),
     # the ablations measured on the stages as they were keep those stages
     ('demo_lr-grid', 300, 450, (1.0, 1.0, 0.1)), ('demo_up-g-600it', 300, 450, (1.0, 1.0, 0.1)),
     ('claim_first-design-run', 300, 450, (0.1, 0.1, 0.1))])
@@ -316,3 +329,22 @@ def test_claim_size_configs():
     assert large.world.root != claim.world.root
     assert split_sizes(large.world.num, 0.15, 0.15)['train'] == 35 * claim.world.downstream.train
     assert large.downstream == claim.downstream and large.stages == claim.stages
+
+
+def test_claim_more_sources_config():
+    claim, more = _paradigm_config('claim'), _paradigm_config('claim_more-sources')
+    # the claim's world, stages and downstream; the world declared as sources, plus the
+    # worked example's CIFAR-10 and raccoon, declared as there
+    assert more.world == claim.world and more.downstream == claim.downstream
+    assert more.stages == claim.stages and more.stage_overrides == claim.stage_overrides
+    your_data = Config.fromfile(osp.join(
+        _CONFIGS, 'intern-paradigm_metanet-tiny_your-data.py'))
+    assert more.sources == dict(world_sources(claim.world.root),
+                                cifar10=your_data.sources.cifar10,
+                                raccoon=your_data.sources.raccoon)
+    assert more.source_options == your_data.source_options
+    # every seed's world sources follow the seed's world; the real sources stay
+    options = seed_options(2, more.world.root, more.sources)
+    moved = {key.split('.')[1] for key in options if key.startswith('sources.')}
+    assert moved == set(world_sources(claim.world.root))
+    assert {options[f'sources.{name}.root'] for name in moved} == {options['world.root']}

@@ -66,7 +66,7 @@ def run_seed(config: str, seed: int, work_dir: str, cfg_options=None) -> dict:
     cfg = Config.fromfile(config)
     if cfg_options:
         merge_cfg_options(cfg, cfg_options)
-    cfg.merge_from_dict(seed_options(seed, cfg.world.root))
+    cfg.merge_from_dict(seed_options(seed, cfg.world.root, cfg.get('sources')))
     return ParadigmPipeline(cfg, work_dir=osp.join(work_dir, f'seed{seed}')).run()
 
 
