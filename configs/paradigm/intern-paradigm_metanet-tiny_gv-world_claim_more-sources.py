@@ -19,19 +19,20 @@ import mmengine.config as _mmcfg  # noqa: E402  (module: dropped from the config
 from intern_mm.datasets.gvd.sources import world_sources  # noqa: E402  (function: dropped)
 
 work_dir = 'work_dirs/intern-paradigm_metanet-tiny_gv-world_claim_more-sources'
-# the world root of the claim config (claim_seeds.py moves these sources with the world:
-# root <root>_s<seed>)
 
 
-def _your_data(key):
-    """The worked example's entry ``key`` (intern-paradigm_metanet-tiny_your-data.py)."""
-    cfg = _mmcfg.Config.fromfile(
+def _claim_sources():
+    """The world's sources at the claim config's world root (claim_seeds.py moves them
+    with each seed's world: root ``<root>_s<seed>``), plus the worked example's CIFAR-10
+    and raccoon and its ``source_options`` (intern-paradigm_metanet-tiny_your-data.py:
+    every image resized to the stages' 64 px; the world's WordNet overrides keep its
+    spaces)."""
+    your_data = _mmcfg.Config.fromfile(
         '{{ fileDirname }}/intern-paradigm_metanet-tiny_your-data.py')
-    return cfg[key].to_dict()
+    declared = dict(**world_sources('data/gv_world_claim'),
+                    cifar10=your_data.sources.cifar10.to_dict(),
+                    raccoon=your_data.sources.raccoon.to_dict())
+    return declared, your_data.source_options.to_dict()
 
 
-sources = dict(**world_sources('data/gv_world_claim'),
-               cifar10=_your_data('sources')['cifar10'],
-               raccoon=_your_data('sources')['raccoon'])
-# every image resized to the stages' 64 px; the world's WordNet overrides keep its spaces
-source_options = _your_data('source_options')
+sources, source_options = _claim_sources()

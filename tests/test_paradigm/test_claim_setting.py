@@ -11,9 +11,9 @@ from intern_mm.benchmark.gv_world_tasks import GV_WORLD_TASK_OF_FAMILY, GV_WORLD
 from intern_mm.benchmark.protocols import scale_schedule
 from intern_mm.datasets.gv_world.spec import split_sizes
 from intern_mm.datasets.gvd.leak_check import leak_check
+from intern_mm.datasets.gvd.sources import world_sources
 from intern_mm.paradigm import ParadigmPipeline
 from intern_mm.paradigm.leak import pipeline_leak_check, upstream_images
-from intern_mm.datasets.gvd.sources import world_sources
 from intern_mm.paradigm.seeds import seed_options, seeds_lines, seeds_table
 from intern_mm.paradigm.stage_configs import check_stages, override_stages
 from intern_mm.paradigm.summary import claim_table, counterpart
